@@ -113,7 +113,12 @@ impl ConstantTimeEq for Code {
 
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:0width$}", self.value, width = usize::from(self.digits.get()))
+        write!(
+            f,
+            "{:0width$}",
+            self.value,
+            width = usize::from(self.digits.get())
+        )
     }
 }
 

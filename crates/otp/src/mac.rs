@@ -6,8 +6,8 @@
 
 use core::ops::RangeInclusive;
 
-use hmac::digest::{KeyInit, Mac};
 use hmac::Hmac;
+use hmac::digest::{KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
@@ -35,6 +35,8 @@ impl KeyedMac {
 
     /// The code for one counter value (RFC 4226 §5.3).
     pub(crate) fn code(&self, counter: u64, digits: Digits) -> Code {
+        #[cfg(test)]
+        tests::CODES_COMPUTED.with(|n| n.set(n.get() + 1));
         let truncated = match self {
             Self::Sha1(mac) => dynamic_truncation(&sign(mac, counter)),
             Self::Sha256(mac) => dynamic_truncation(&sign(mac, counter)),
@@ -62,9 +64,8 @@ impl KeyedMac {
         let prefer_earliest = Choice::from(u8::from(prefer_earliest));
         for counter in counters {
             let is_match = self.code(counter, input.digits()).ct_eq(input);
-            let take = is_match
-                & Choice::from(u8::from(acceptable(counter)))
-                & !(found & prefer_earliest);
+            let take =
+                is_match & Choice::from(u8::from(acceptable(counter))) & !(found & prefer_earliest);
             chosen.conditional_assign(&counter, take);
             found |= take;
             matched |= is_match;
@@ -114,6 +115,51 @@ fn dynamic_truncation(hash: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Rejection, Totp, TotpParams, Window};
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(super) static CODES_COMPUTED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn codes_computed_by(f: impl FnOnce()) -> usize {
+        CODES_COMPUTED.with(|n| n.set(0));
+        f();
+        CODES_COMPUTED.with(Cell::get)
+    }
+
+    #[test]
+    fn verification_computes_every_step_of_the_window_even_after_a_match() {
+        let secret = Secret::from_bytes(b"12345678901234567890").expect("seed");
+        let totp = Totp::new(&secret, TotpParams::default());
+        let now = 1_000 * 30;
+        let oldest = totp.generate_at_step(999).to_string();
+        let newest = totp.generate_at_step(1_001).to_string();
+        for input in [oldest.as_str(), newest.as_str(), "000000"] {
+            assert_eq!(
+                codes_computed_by(|| {
+                    let _ = totp.verify(input, now, None);
+                }),
+                3,
+                "{input}"
+            );
+        }
+        let wide = totp.clone().with_window(Window::new(2, 1).expect("valid"));
+        assert_eq!(
+            codes_computed_by(|| {
+                let _ = wide.verify(&oldest, now, None);
+            }),
+            4
+        );
+        // Malformed input costs no HMAC at all.
+        let malformed = codes_computed_by(|| {
+            assert!(matches!(
+                totp.verify("12a456", now, None),
+                Err(Rejection::Malformed(_))
+            ));
+        });
+        assert_eq!(malformed, 0);
+    }
 
     #[test]
     fn rfc4226_section_5_4_truncation_example() {

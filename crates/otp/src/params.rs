@@ -238,7 +238,10 @@ impl Window {
     /// The largest `back` or `forward` that [`Window::risky_wide`] accepts.
     pub const MAX_RISKY: u8 = 10;
     /// Only the current step: codes live for one period (the strict ASVS 5.0 profile).
-    pub const STRICT: Self = Self { back: 0, forward: 0 };
+    pub const STRICT: Self = Self {
+        back: 0,
+        forward: 0,
+    };
 
     /// A window of `back` past and `forward` future steps, each at most 2.
     ///
@@ -296,7 +299,10 @@ impl Window {
 
 impl Default for Window {
     fn default() -> Self {
-        Self { back: 1, forward: 1 }
+        Self {
+            back: 1,
+            forward: 1,
+        }
     }
 }
 

@@ -90,7 +90,9 @@ impl QrImage {
                 let dark = module_x
                     .zip(module_y)
                     .filter(|&(mx, my)| mx < self.modules() && my < self.modules())
-                    .and_then(|(mx, my)| colors.get(my.saturating_mul(self.modules()).saturating_add(mx)))
+                    .and_then(|(mx, my)| {
+                        colors.get(my.saturating_mul(self.modules()).saturating_add(mx))
+                    })
                     .is_some_and(|color| *color == Color::Dark);
                 if dark {
                     *pixel = 0;

@@ -5,8 +5,8 @@
 //! window from the oldest step — everything the real verifier avoids — so that the two share
 //! no code beyond the parameter types. Never use it to verify real logins.
 
-use hmac::digest::{KeyInit, Mac};
 use hmac::Hmac;
+use hmac::digest::{KeyInit, Mac};
 
 use crate::{Accepted, Algorithm, MalformedCode, Rejection, TotpParams, Window};
 
@@ -57,9 +57,10 @@ pub fn hotp(key: &[u8], algorithm: Algorithm, counter: u64, digits: usize) -> St
         Algorithm::Sha512 => mac::<Hmac<sha2::Sha512>>(key, counter),
     };
     let offset = usize::from(hash.last().copied().unwrap_or(0) & 0x0f);
-    let word = hash
-        .get(offset..offset.saturating_add(4))
-        .map_or(0, |b| b.iter().fold(0u32, |acc, byte| (acc << 8) | u32::from(*byte)));
+    let word = hash.get(offset..offset.saturating_add(4)).map_or(0, |b| {
+        b.iter()
+            .fold(0u32, |acc, byte| (acc << 8) | u32::from(*byte))
+    });
     let value = u64::from(word & 0x7fff_ffff) % 10u64.pow(u32::try_from(digits).unwrap_or(8));
     format!("{value:0digits$}")
 }

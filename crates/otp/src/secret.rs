@@ -130,7 +130,8 @@ impl Secret {
             return Err(SecretError::NonCanonical);
         }
         let alphabet = base32::Alphabet::Rfc4648 { padding: false };
-        let bytes = Zeroizing::new(base32::decode(alphabet, &clean).ok_or(SecretError::NonCanonical)?);
+        let bytes =
+            Zeroizing::new(base32::decode(alphabet, &clean).ok_or(SecretError::NonCanonical)?);
         // Non-zero pad bits would let two spellings stand for one key; re-encoding detects them.
         let canonical = Zeroizing::new(base32::encode(alphabet, &bytes));
         if *canonical != *clean {

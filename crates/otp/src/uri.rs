@@ -15,9 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use zeroize::Zeroizing;
 
 use crate::error::NameField;
-use crate::{
-    Algorithm, Digits, Hotp, HotpParams, Period, Secret, Totp, TotpParams, UriError,
-};
+use crate::{Algorithm, Digits, Hotp, HotpParams, Period, Secret, Totp, TotpParams, UriError};
 
 /// The longest URI [`KeyUri::parse`] reads, in bytes.
 pub const MAX_URI_LEN: usize = 4096;
@@ -290,7 +288,9 @@ impl KeyUri {
             .as_deref()
             .ok_or(UriError::MissingParameter("secret"))
             .and_then(|b32| Ok(Secret::from_base32_legacy(b32)?))?;
-        let algorithm = params.algorithm.map_or(Ok(Algorithm::default()), |a| a.parse())?;
+        let algorithm = params
+            .algorithm
+            .map_or(Ok(Algorithm::default()), |a| a.parse())?;
         let digits = params.digits.map_or(Ok(Digits::default()), |d| {
             d.parse::<u8>()
                 .map_err(|_| UriError::InvalidParameter("digits"))
@@ -344,7 +344,11 @@ impl Params {
                 "counter" => (&mut params.counter, "counter"),
                 _ => continue, // image, color and other app extensions
             };
-            set(slot, decode(value).ok_or(UriError::InvalidParameter(name))?, name)?;
+            set(
+                slot,
+                decode(value).ok_or(UriError::InvalidParameter(name))?,
+                name,
+            )?;
         }
         Ok(params)
     }

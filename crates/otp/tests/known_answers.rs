@@ -7,8 +7,7 @@ use twostep_otp::{
 
 const SEED_SHA1: &[u8] = b"12345678901234567890";
 const SEED_SHA256: &[u8] = b"12345678901234567890123456789012";
-const SEED_SHA512: &[u8] =
-    b"1234567890123456789012345678901234567890123456789012345678901234";
+const SEED_SHA512: &[u8] = b"1234567890123456789012345678901234567890123456789012345678901234";
 
 fn secret(bytes: &[u8]) -> Secret {
     Secret::from_bytes(bytes).expect("RFC seeds are long enough")
@@ -26,12 +25,16 @@ fn totp(seed: &[u8], algorithm: Algorithm, digits: u8) -> Totp {
 #[test]
 fn rfc4226_appendix_d_hotp_values() {
     let expected = [
-        "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583",
-        "399871", "520489",
+        "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871",
+        "520489",
     ];
     let hotp = Hotp::new(&secret(SEED_SHA1), HotpParams::default());
     for (counter, code) in (0u64..).zip(expected) {
-        assert_eq!(hotp.generate(counter).to_string(), code, "counter {counter}");
+        assert_eq!(
+            hotp.generate(counter).to_string(),
+            code,
+            "counter {counter}"
+        );
     }
 }
 
@@ -52,7 +55,14 @@ fn hotp_seven_and_eight_digits() {
     assert_eq!(hotp(8).generate(8).to_string(), "73399871");
 }
 
-const TIMES: [u64; 6] = [59, 1_111_111_109, 1_111_111_111, 1_234_567_890, 2_000_000_000, 20_000_000_000];
+const TIMES: [u64; 6] = [
+    59,
+    1_111_111_109,
+    1_111_111_111,
+    1_234_567_890,
+    2_000_000_000,
+    20_000_000_000,
+];
 
 #[test]
 fn rfc6238_appendix_b_all_eighteen_rows() {
@@ -60,24 +70,37 @@ fn rfc6238_appendix_b_all_eighteen_rows() {
         (
             SEED_SHA1,
             Algorithm::Sha1,
-            ["94287082", "07081804", "14050471", "89005924", "69279037", "65353130"],
+            [
+                "94287082", "07081804", "14050471", "89005924", "69279037", "65353130",
+            ],
         ),
         (
             SEED_SHA256,
             Algorithm::Sha256,
-            ["46119246", "68084774", "67062674", "91819424", "90698825", "77737706"],
+            [
+                "46119246", "68084774", "67062674", "91819424", "90698825", "77737706",
+            ],
         ),
         (
             SEED_SHA512,
             Algorithm::Sha512,
-            ["90693936", "25091201", "99943326", "93441116", "38618901", "47863826"],
+            [
+                "90693936", "25091201", "99943326", "93441116", "38618901", "47863826",
+            ],
         ),
     ];
     for (seed, algorithm, codes) in table {
         let totp = totp(seed, algorithm, 8);
         for (time, code) in TIMES.into_iter().zip(codes) {
-            assert_eq!(totp.generate(time).expect("after T0").to_string(), code, "{algorithm} at {time}");
-            assert!(totp.verify(code, time, None).is_ok(), "{algorithm} verifies at {time}");
+            assert_eq!(
+                totp.generate(time).expect("after T0").to_string(),
+                code,
+                "{algorithm} at {time}"
+            );
+            assert!(
+                totp.verify(code, time, None).is_ok(),
+                "{algorithm} verifies at {time}"
+            );
         }
     }
 }
@@ -85,14 +108,30 @@ fn rfc6238_appendix_b_all_eighteen_rows() {
 #[test]
 fn six_digit_codes_derived_from_appendix_b() {
     let table: [(&[u8], Algorithm, [&str; 6]); 3] = [
-        (SEED_SHA1, Algorithm::Sha1, ["287082", "081804", "050471", "005924", "279037", "353130"]),
-        (SEED_SHA256, Algorithm::Sha256, ["119246", "084774", "062674", "819424", "698825", "737706"]),
-        (SEED_SHA512, Algorithm::Sha512, ["693936", "091201", "943326", "441116", "618901", "863826"]),
+        (
+            SEED_SHA1,
+            Algorithm::Sha1,
+            ["287082", "081804", "050471", "005924", "279037", "353130"],
+        ),
+        (
+            SEED_SHA256,
+            Algorithm::Sha256,
+            ["119246", "084774", "062674", "819424", "698825", "737706"],
+        ),
+        (
+            SEED_SHA512,
+            Algorithm::Sha512,
+            ["693936", "091201", "943326", "441116", "618901", "863826"],
+        ),
     ];
     for (seed, algorithm, codes) in table {
         let totp = totp(seed, algorithm, 6);
         for (time, code) in TIMES.into_iter().zip(codes) {
-            assert_eq!(totp.generate(time).expect("after T0").to_string(), code, "{algorithm} at {time}");
+            assert_eq!(
+                totp.generate(time).expect("after T0").to_string(),
+                code,
+                "{algorithm} at {time}"
+            );
         }
     }
 }
@@ -100,8 +139,20 @@ fn six_digit_codes_derived_from_appendix_b() {
 #[test]
 fn the_twenty_byte_seed_with_sha2_gives_other_codes() {
     // Catches a seed mix-up (RFC 6238 errata 2866).
-    assert_eq!(totp(SEED_SHA1, Algorithm::Sha256, 8).generate(59).expect("after T0").to_string(), "32247374");
-    assert_eq!(totp(SEED_SHA1, Algorithm::Sha512, 8).generate(59).expect("after T0").to_string(), "69342147");
+    assert_eq!(
+        totp(SEED_SHA1, Algorithm::Sha256, 8)
+            .generate(59)
+            .expect("after T0")
+            .to_string(),
+        "32247374"
+    );
+    assert_eq!(
+        totp(SEED_SHA1, Algorithm::Sha512, 8)
+            .generate(59)
+            .expect("after T0")
+            .to_string(),
+        "69342147"
+    );
 }
 
 #[test]
@@ -118,10 +169,16 @@ fn steps_count_from_t0_in_periods() {
     let totp = Totp::new(&secret(SEED_SHA1), sixty);
     assert_eq!(totp.generate(119).expect("after T0").to_string(), "287082");
 
-    let shifted = TotpParams { t0: 30, ..TotpParams::default() };
+    let shifted = TotpParams {
+        t0: 30,
+        ..TotpParams::default()
+    };
     let totp = Totp::new(&secret(SEED_SHA1), shifted);
     assert_eq!(totp.generate(59).expect("after T0").to_string(), "755224");
-    assert_eq!(totp.generate(29).map(|c| c.to_string()), Err(ParamError::TimeBeforeT0));
+    assert_eq!(
+        totp.generate(29).map(|c| c.to_string()),
+        Err(ParamError::TimeBeforeT0)
+    );
 }
 
 #[test]
