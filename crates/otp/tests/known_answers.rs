@@ -1,5 +1,11 @@
 //! Known-answer tests: RFC 4226 Appendix D, RFC 6238 Appendix B and the derived vectors of
 //! `standards.md` Appendix C.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test helpers
 
 use twostep_otp::{
     Algorithm, Digits, Hotp, HotpParams, ParamError, Period, Secret, Totp, TotpParams,

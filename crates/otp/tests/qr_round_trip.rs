@@ -1,5 +1,11 @@
 //! Every QR rendering decodes back to the exact URI through a real QR decoder (`rqrr`); the
 //! SVG is rasterised by `resvg` first, and the terminal rendering is read back cell by cell.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test helpers
 #![cfg(feature = "qr")]
 
 use twostep_otp::{Algorithm, Digits, KeyUri, Period, Secret, TotpParams};

@@ -1,5 +1,11 @@
 //! Verification behaviour: window, replay (newest-match), malformed input, HOTP look-ahead,
 //! and property tests against the naive reference verifier.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test helpers
 
 use proptest::prelude::*;
 use twostep_otp::reference;

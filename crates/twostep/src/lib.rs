@@ -1,1 +1,63 @@
-//! x
+//! # twostep
+//!
+//! Two-step verification for Rust web applications, the way a mature SaaS console does it:
+//! TOTP authenticator apps, recovery codes, an enrollment wizard, a second step at login,
+//! re-issue, disable, and organisation-wide mandates.
+//!
+//! This crate is the front door: it re-exports the workspace's crates, each behind a feature
+//! of the same name, so one dependency line brings what an application needs.
+//!
+//! ## What twostep does, and what it leaves to you
+//!
+//! twostep owns the security logic: code generation and verification, replay protection,
+//! secret handling, otpauth:// URIs and QR codes (and, as the workspace grows, recovery codes,
+//! the enrollment and login flows as state machines, and org mandates). It does **not** own
+//! your users, sessions, database or mailer: you keep those and wire them in through a few
+//! traits. It reads no clock and owns no randomness in its pure crates; you pass `now` and a
+//! cryptographic RNG, which keeps every behaviour deterministic under test.
+//!
+//! ## Getting started
+//!
+//! ```
+//! use twostep::otp::{KeyUri, Secret, Totp, TotpParams};
+//!
+//! // 1. Enrolment: generate a secret, show its QR code or grouped key.
+//! let secret = Secret::generate(&mut rand::rng());
+//! let totp = Totp::new(&secret, TotpParams::default());
+//! let uri = KeyUri::totp(secret, Some("DFINERY"), "alice@example.com", TotpParams::default())?;
+//! # #[cfg(feature = "qr")]
+//! let _svg = uri.to_qr()?.to_svg();
+//!
+//! // 2. The user types the code their app shows; verify it at the server's time.
+//! let now = 1_700_000_000;
+//! let typed = totp.generate(now)?.to_string();
+//! let accepted = totp.verify(&typed, now, None).expect("the right code");
+//!
+//! // 3. Persist `accepted.step` atomically; the same code is refused from then on.
+//! assert!(totp.verify(&typed, now, Some(accepted.step)).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | brings |
+//! | --- | --- | --- |
+//! | `otp` | yes | [`otp`]: HOTP/TOTP, secrets, otpauth:// URIs (`twostep-otp`) |
+//! | `qr` | no | QR renderings of Key URIs: SVG, PNG, `data:` URI, terminal |
+//! | `serde` | no | `Serialize`/`Deserialize` for parameters, validated on the way in |
+//!
+//! ## Security considerations
+//!
+//! - **Replay**: a TOTP code is valid for up to 90 s with the default window. Store the
+//!   accepted step with a compare-and-set so it is accepted exactly once, even under
+//!   concurrent requests.
+//! - **Throttling**: a 6-digit code is guessable without a limit on attempts. Count every
+//!   rejection per account (5 per 15 minutes is the recommended default) across sessions.
+//! - **Secrets**: they zeroize on drop and never print in `Debug`; keep them sealed at rest and
+//!   never show a secret again once enrolment is confirmed.
+//! - **Time**: verify against the server's clock, never a time the client sends.
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "otp")]
+#[doc(inline)]
+pub use twostep_otp as otp;
