@@ -93,15 +93,29 @@ impl Code {
 
     /// A code from a truncated HMAC value (RFC 4226 §5.3 step 3).
     pub(crate) fn from_truncated(truncated: u32, digits: Digits) -> Self {
-        Self {
-            value: truncated.checked_rem(digits.modulus()).unwrap_or(0),
-            digits,
-        }
+        let value = reduce(truncated, digits);
+        Self { value, digits }
+    }
+
+    /// Compares this code with the code a truncated HMAC value gives, in constant time,
+    /// without materialising the other code.
+    pub(crate) fn ct_eq_truncated(&self, truncated: u32) -> subtle::Choice {
+        reduce(truncated, self.digits).ct_eq(&self.value)
     }
 
     /// The digit count.
     pub fn digits(&self) -> Digits {
         self.digits
+    }
+}
+
+/// `truncated mod 10^digits`, one arm per digit count so each remainder is by a constant (a
+/// multiply, not a division).
+fn reduce(truncated: u32, digits: Digits) -> u32 {
+    match digits.get() {
+        6 => truncated % 1_000_000,
+        7 => truncated % 10_000_000,
+        _ => truncated % 100_000_000,
     }
 }
 

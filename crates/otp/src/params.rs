@@ -120,15 +120,6 @@ impl Digits {
     pub const fn get(self) -> u8 {
         self.0
     }
-
-    /// 10^digits, the modulus of the truncated HMAC value.
-    pub(crate) const fn modulus(self) -> u32 {
-        match self.0 {
-            6 => 1_000_000,
-            7 => 10_000_000,
-            _ => 100_000_000,
-        }
-    }
 }
 
 impl Default for Digits {
