@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(code.digits(), digits);
             let shown = code.to_string();
             assert_eq!(shown.len(), n, "Display has the wrong length");
-            assert!(shown.bytes().all(|b| b.is_ascii_digit()), "Display is not all digits");
+            assert!(
+                shown.bytes().all(|b| b.is_ascii_digit()),
+                "Display is not all digits"
+            );
             assert_eq!(shown, typed, "Display differs from the digits typed");
             match Code::parse(&shown, digits) {
                 Ok(again) => assert_eq!(again.to_string(), shown, "re-parse changed the code"),

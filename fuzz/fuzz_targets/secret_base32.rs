@@ -30,7 +30,10 @@ fuzz_target!(|input: &str| {
         }
         let grouped = secret.to_base32_grouped();
         match Secret::from_base32_legacy(&grouped) {
-            Ok(again) => assert_eq!(&again, secret, "to_base32_grouped() decodes to another secret"),
+            Ok(again) => assert_eq!(
+                &again, secret,
+                "to_base32_grouped() decodes to another secret"
+            ),
             Err(e) => panic!("to_base32_grouped() output does not decode: {e:?}"),
         }
     }

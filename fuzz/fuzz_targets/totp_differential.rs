@@ -23,7 +23,10 @@ enum Input {
     Arbitrary(String),
     /// The real code of step `current + offset` (offset folded into -3..=3), with separators
     /// inserted at the given positions (`true` = dash, `false` = space).
-    Real { offset: u8, separators: Vec<(u8, bool)> },
+    Real {
+        offset: u8,
+        separators: Vec<(u8, bool)>,
+    },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -100,7 +103,10 @@ fuzz_target!(|case: Case| {
             let step = offset_step(current, i64::from(offset % 7) - 3);
             let code = totp.generate_at_step(step).to_string();
             let expected = reference::hotp(key, algorithm, step, usize::from(digits.get()));
-            assert_eq!(code, expected, "generate_at_step({step}) differs from reference::hotp");
+            assert_eq!(
+                code, expected,
+                "generate_at_step({step}) differs from reference::hotp"
+            );
             let mut s = code;
             for &(pos, dash) in separators.iter().take(16) {
                 let at = usize::from(pos) % (s.len() + 1);

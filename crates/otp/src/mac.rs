@@ -49,6 +49,21 @@ macro_rules! hmac_engine {
                 (inner, outer)
             }
 
+            /// RFC 4226 §5.3 dynamic truncation, read straight from the state words: the four
+            /// bytes at the offset given by the low nibble of the last byte, top bit cleared.
+            /// The offset is at most 15 and every state holds at least 20 bytes, so the bytes
+            /// lie within the two words read.
+            pub(super) fn dynamic_truncation(state: &State) -> u32 {
+                let last = state.last().map_or(0, |word| word.to_be_bytes()[WORD - 1]);
+                let offset = usize::from(last & 0x0f);
+                let (index, skip) = (offset / WORD, offset % WORD);
+                let high = state.get(index).map_or(0, |word| u128::from(*word));
+                let low = state.get(index + 1).map_or(0, |word| u128::from(*word));
+                let pair = (high << (WORD * 8)) | low;
+                let bytes = (pair >> ((2 * WORD - skip - 4) * 8)) & 0xffff_ffff;
+                u32::try_from(bytes).unwrap_or(0) & 0x7fff_ffff
+            }
+
             const LANES: usize = $block / 16;
             /// The message length field, in the block's last lane: one key block (already in
             /// the midstate) plus `len` message bytes, in bits.
@@ -104,8 +119,7 @@ macro_rules! hmac_engine {
                 let mut state = *outer;
                 $compress(&mut state, &[block_from_lanes(&lanes)]);
 
-                let last_byte = state.last().map_or(0, |word| word.to_be_bytes()[WORD - 1]);
-                super::dynamic_truncation(&state_lanes(&state), last_byte)
+                dynamic_truncation(&state)
             }
         }
     };
@@ -215,22 +229,6 @@ pub(crate) struct Scan {
     pub(crate) matched_any: bool,
 }
 
-/// RFC 4226 §5.3 dynamic truncation, on the HMAC as big-endian 16-byte lanes: four bytes at
-/// the offset given by the low nibble of the last byte, top bit cleared. Every digest here is
-/// at least 20 bytes and the offset at most 15, so the bytes lie in the first two lanes.
-fn dynamic_truncation<const LANES: usize>(hmac: &[u128; LANES], last_byte: u8) -> u32 {
-    let offset = u32::from(last_byte & 0x0f);
-    let first = hmac.first().copied().unwrap_or(0);
-    let second = hmac.get(1).copied().unwrap_or(0);
-    // The 32 bits starting `offset` bytes into the 256-bit value first ‖ second.
-    let shifted = if offset == 0 {
-        first
-    } else {
-        (first << (offset * 8)) | (second >> (128 - offset * 8))
-    };
-    u32::try_from(shifted >> 96).unwrap_or(0) & 0x7fff_ffff
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,24 +284,28 @@ mod tests {
             0x1f, 0x86, 0x98, 0x69, 0x0e, 0x02, 0xca, 0x16, 0x61, 0x85, 0x50, 0xef, 0x7f, 0x19,
             0xda, 0x8e, 0x94, 0x5b, 0x55, 0x5a,
         ];
-        let mut lanes = [0u128; 2];
-        for (i, byte) in hmac.iter().enumerate() {
-            lanes[i / 16] |= u128::from(*byte) << (120 - 8 * (i % 16));
-        }
-        assert_eq!(dynamic_truncation(&lanes, hmac[19]), 0x50ef_7f19);
+        // As SHA-1 state words, with the last byte's nibble replaced to try every offset.
+        let words = |last: u8| {
+            let mut bytes = hmac;
+            bytes[19] = (bytes[19] & 0xf0) | last;
+            let mut words = [0u32; 5];
+            for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+                *word = u32::from_be_bytes(chunk.try_into().unwrap());
+            }
+            (words, bytes)
+        };
+        assert_eq!(sha1_engine::dynamic_truncation(&words(0x0a).0), 0x50ef_7f19);
         assert_eq!(
             Code::from_truncated(0x50ef_7f19, Digits::SIX).to_string(),
             "872921"
         );
-        // Every offset, against a byte-wise reading of the same value.
         for offset in 0u8..16 {
+            let (state, bytes) = words(offset);
             let start = usize::from(offset);
-            let expected =
-                u32::from_be_bytes(hmac[start..start + 4].try_into().unwrap()) & 0x7fff_ffff;
+            let expected = u32::from_be_bytes(bytes[start..start + 4].try_into().unwrap());
             assert_eq!(
-                dynamic_truncation(&lanes, offset),
-                expected,
-                "offset {offset}"
+                sha1_engine::dynamic_truncation(&state),
+                expected & 0x7fff_ffff
             );
         }
     }
