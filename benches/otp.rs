@@ -4,7 +4,12 @@
 //!
 //! `cargo bench -p twostep-benches --bench otp`, then `python3 benches/ratios.py` for the
 //! ratios the README quotes.
-#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)] // bench setup
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    missing_docs
+)] // bench setup
 
 use std::hint::black_box;
 use std::time::Duration;
