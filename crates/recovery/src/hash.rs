@@ -96,6 +96,8 @@ impl HashParams {
         code: &[u8],
         salt: &[u8; SALT_LEN],
     ) -> Result<[u8; HASH_LEN], SetError> {
+        #[cfg(test)]
+        EVALUATIONS.with(|n| n.set(n.get() + 1));
         let mut out = [0u8; HASH_LEN];
         if let Err(error) = self.argon2()?.hash_password_into(code, salt, &mut out) {
             out.zeroize();
@@ -113,4 +115,10 @@ impl Default for HashParams {
             lanes: argon2::Params::DEFAULT_P_COST,
         }
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Argon2 evaluations on this thread, for tests that pin the cost of an attempt.
+    pub(crate) static EVALUATIONS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }

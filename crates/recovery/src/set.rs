@@ -409,3 +409,38 @@ fn parse_phc(text: &str) -> Option<(HashParams, [u8; SALT_LEN], [u8; HASH_LEN])>
     let hash: [u8; HASH_LEN] = phc.hash?.as_bytes().try_into().ok()?;
     Some((params, salt, hash))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::EVALUATIONS;
+
+    fn evaluations_during(f: impl FnOnce()) -> usize {
+        EVALUATIONS.with(|n| n.set(0));
+        f();
+        EVALUATIONS.with(core::cell::Cell::get)
+    }
+
+    #[test]
+    fn one_attempt_costs_one_argon2_evaluation_whatever_the_set_size() {
+        let params = HashParams::new(8, 1, 1).expect("valid");
+        for count in [1, 10, MAX_CODE_COUNT] {
+            let (issued, set) =
+                RecoveryCodeSet::generate(&mut rand::rng(), count, &params, 0).expect("generates");
+            let last = issued.codes().last().expect("non-empty").to_string();
+            assert_eq!(
+                evaluations_during(|| assert!(set.redeem(&last, 1).is_ok())),
+                1
+            );
+            assert_eq!(
+                evaluations_during(|| assert!(set.redeem("0000-0000-0000-0000", 1).is_err())),
+                1,
+                "a well-formed wrong code"
+            );
+            assert_eq!(
+                evaluations_during(|| assert!(set.redeem("typo", 1).is_err())),
+                0
+            );
+        }
+    }
+}
