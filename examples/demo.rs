@@ -2,13 +2,15 @@
 //!
 //! `cargo run --example demo` — shows a new secret as a QR code in the terminal (scan it with
 //! any authenticator app), the manual-entry key, then verifies the current code and shows that
-//! the same code is refused a second time. Later versions grow this into the whole product
-//! flow (email check, recovery codes, login, re-issue, disable, org mandates).
+//! the same code is refused a second time; then issues recovery codes, saves the download
+//! file, and signs in with one of them as if the phone were lost. Later versions grow this
+//! into the whole product flow (email check, login, re-issue, disable, org mandates).
 
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use twostep::otp::{KeyUri, Secret, Totp, TotpParams};
+use twostep::recovery::{HashParams, Locale, RecoveryCodeSet};
 
 const ISSUER: &str = "DFINERY";
 const ACCOUNT: &str = "alice@example.com";
@@ -64,6 +66,37 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .err()
             .map_or("?".into(), |r| r.to_string())
     );
+
+    println!("\n== Save your recovery codes (required) ==\n");
+    let (issued, stored) =
+        RecoveryCodeSet::generate(&mut rand::rng(), 10, &HashParams::default(), now)?;
+    for code in issued.codes() {
+        println!("  {code}");
+    }
+    let file = issued.download_file(ISSUER, ACCOUNT, Locale::En);
+    let path = std::env::temp_dir().join(&file.file_name);
+    std::fs::write(&path, file.contents.as_bytes())?;
+    println!("\n  Downloaded: {}", path.display());
+    println!(
+        "  Stored:     {} Argon2id hashes, no code in the clear",
+        stored.len()
+    );
+    println!("  [x] I have saved my recovery codes    [ Done ]");
+
     println!("\nTwo-step verification is on for {ACCOUNT}.");
+
+    println!("\n== Later: the phone is lost; sign in with a recovery code ==\n");
+    let first = issued
+        .codes()
+        .first()
+        .ok_or("no recovery codes were issued")?;
+    let typed = first.to_string().to_uppercase();
+    let redeemed = stored.redeem(&typed, now + 86_400)?;
+    println!("  You typed:  {typed}");
+    println!("  Accepted:   {} recovery codes left", redeemed.remaining);
+    match redeemed.set.redeem(&typed, now + 86_460) {
+        Err(error) => println!("  Again:      refused ({error})"),
+        Ok(_) => return Err("a used recovery code was accepted".into()),
+    }
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! ## What twostep does, and what it leaves to you
 //!
 //! twostep owns the security logic: code generation and verification, replay protection,
-//! secret handling, otpauth:// URIs and QR codes (and, as the workspace grows, recovery codes,
+//! secret handling, otpauth:// URIs and QR codes, recovery codes (and, as the workspace grows,
 //! the enrollment and login flows as state machines, and org mandates). It does **not** own
 //! your users, sessions, database or mailer: you keep those and wire them in through a few
 //! traits. It reads no clock and owns no randomness in its pure crates; you pass `now` and a
@@ -35,6 +35,19 @@
 //!
 //! // 3. Persist `accepted.step` atomically; the same code is refused from then on.
 //! assert!(totp.verify(&typed, now, Some(accepted.step)).is_err());
+//!
+//! // 4. Recovery codes for a lost phone: show them once, store only their hashes.
+//! # #[cfg(feature = "recovery")] {
+//! use twostep::recovery::{HashParams, Locale, RecoveryCodeSet};
+//! # let params = HashParams::new(8, 1, 1)?; // the default costs 19 MiB per hash
+//! # #[cfg(any())]
+//! let params = HashParams::default();
+//! let (issued, stored) = RecoveryCodeSet::generate(&mut rand::rng(), 10, &params, now)?;
+//! let download = issued.download_file("DFINERY", "alice@example.com", Locale::En);
+//! let redeemed = stored.redeem(&issued.codes()[0].to_string(), now + 60)?;
+//! assert_eq!(redeemed.remaining, 9);
+//! # let _ = download;
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -43,6 +56,7 @@
 //! | feature | default | brings |
 //! | --- | --- | --- |
 //! | `otp` | yes | [`otp`]: HOTP/TOTP, secrets, otpauth:// URIs (`twostep-otp`) |
+//! | `recovery` | yes | [`recovery`]: recovery codes, Argon2id-hashed, one-time (`twostep-recovery`) |
 //! | `qr` | no | QR renderings of Key URIs: SVG, PNG, `data:` URI, terminal |
 //! | `serde` | no | `Serialize`/`Deserialize` for parameters, validated on the way in |
 //!
@@ -53,6 +67,9 @@
 //!   concurrent requests.
 //! - **Throttling**: a 6-digit code is guessable without a limit on attempts. Count every
 //!   rejection per account (5 per 15 minutes is the recommended default) across sessions.
+//! - **Recovery codes** are as good as a second factor: hash them (the stored set holds only
+//!   Argon2id hashes), show them once, count failed attempts in the same throttle as TOTP, and
+//!   write a redeemed set with a compare-and-set so one code cannot be used twice at once.
 //! - **Secrets**: they zeroize on drop and never print in `Debug`; keep them sealed at rest and
 //!   never show a secret again once enrolment is confirmed.
 //! - **Time**: verify against the server's clock, never a time the client sends.
@@ -61,3 +78,7 @@
 #[cfg(feature = "otp")]
 #[doc(inline)]
 pub use twostep_otp as otp;
+
+#[cfg(feature = "recovery")]
+#[doc(inline)]
+pub use twostep_recovery as recovery;
