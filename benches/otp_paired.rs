@@ -4,20 +4,13 @@
 //!
 //! `cargo bench -p twostep-benches --bench otp_paired` (criterion's absolute figures are in
 //! the `otp` bench).
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    missing_docs
-)] // bench setup
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use twostep_otp::{Secret, Totp, TotpParams};
+mod common;
+use common::{KEY, NOW, six_sha1_compressions, totp_rs, twostep, wrong_code};
 
-const KEY: &[u8; 20] = b"12345678901234567890";
-const NOW: u64 = 1_700_000_000;
 const ROUNDS: usize = 301;
 const ITERATIONS: u32 = 2_000;
 
@@ -29,46 +22,15 @@ fn nanos_per_call(mut f: impl FnMut()) -> f64 {
     start.elapsed().as_nanos() as f64 / f64::from(ITERATIONS)
 }
 
-fn floor() -> u32 {
-    let midstate = [
-        0x6745_2301u32,
-        0xefcd_ab89,
-        0x98ba_dcfe,
-        0x1032_5476,
-        0xc3d2_e1f0,
-    ];
-    let mut acc = 0u32;
-    for counter in 0..6u64 {
-        let mut block = [0u8; 64];
-        block[..8].copy_from_slice(&black_box(counter).to_be_bytes());
-        let mut state = black_box(midstate);
-        sha1::block_api::compress(&mut state, core::slice::from_ref(&block));
-        acc ^= state[4];
-    }
-    acc
-}
-
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
 fn main() {
-    let ours = Totp::new(&Secret::from_bytes(KEY).unwrap(), TotpParams::default());
-    let theirs = totp_rs::Builder::new()
-        .with_secret(&KEY[..])
-        .with_skew(1)
-        .build()
-        .unwrap();
-    let step = TotpParams::default().step_at(NOW).unwrap();
-    let window: Vec<String> = (step - 1..=step + 1)
-        .map(|s| ours.generate_at_step(s).to_string())
-        .collect();
-    let code = (0..1_000_000u32)
-        .map(|n| format!("{n:06}"))
-        .find(|c| !window.contains(c))
-        .unwrap();
-    assert!(ours.verify(&code, NOW, None).is_err() && theirs.check(&code, NOW).is_none());
+    let ours = twostep(KEY);
+    let theirs = totp_rs(KEY);
+    let code = wrong_code(&ours);
 
     let (mut ours_ns, mut theirs_ns, mut floor_ns) = (Vec::new(), Vec::new(), Vec::new());
     let (mut vs_totp_rs, mut vs_floor) = (Vec::new(), Vec::new());
@@ -80,7 +42,7 @@ fn main() {
             black_box(theirs.check(black_box(&code), black_box(NOW)));
         });
         let f = nanos_per_call(|| {
-            black_box(floor());
+            black_box(six_sha1_compressions());
         });
         ours_ns.push(o);
         theirs_ns.push(t);

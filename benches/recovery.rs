@@ -3,12 +3,6 @@
 //! stored code. All at the default costs (Argon2id, 19 MiB, 2 passes).
 //!
 //! `cargo bench -p twostep-benches --bench recovery`, then `python3 benches/ratios.py`.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    missing_docs
-)] // bench setup
 
 use std::hint::black_box;
 use std::time::Duration;

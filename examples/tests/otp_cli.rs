@@ -1,17 +1,12 @@
 //! Runs the `otp` example binary (built by `cargo test` alongside this test) the way the
 //! README documents it, and checks output and exit status of every command.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test helpers
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn otp_binary() -> PathBuf {
     // target/debug/deps/otp_cli-HASH → target/debug/examples/otp
     let mut path = std::env::current_exe().expect("test binary path");
@@ -27,6 +22,7 @@ fn otp_binary() -> PathBuf {
     path
 }
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn otp(args: &[&str]) -> Output {
     Command::new(otp_binary())
         .args(args)
@@ -34,6 +30,7 @@ fn otp(args: &[&str]) -> Output {
         .expect("runs")
 }
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8")
 }

@@ -1,11 +1,5 @@
 //! Known-answer tests: RFC 4226 Appendix D, RFC 6238 Appendix B and the derived vectors of
 //! `standards.md` Appendix C.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test helpers
 
 use twostep_otp::{
     Algorithm, Digits, Hotp, HotpParams, ParamError, Period, Secret, Totp, TotpParams,
@@ -15,10 +9,12 @@ const SEED_SHA1: &[u8] = b"12345678901234567890";
 const SEED_SHA256: &[u8] = b"12345678901234567890123456789012";
 const SEED_SHA512: &[u8] = b"1234567890123456789012345678901234567890123456789012345678901234";
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn secret(bytes: &[u8]) -> Secret {
     Secret::from_bytes(bytes).expect("RFC seeds are long enough")
 }
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn totp(seed: &[u8], algorithm: Algorithm, digits: u8) -> Totp {
     let params = TotpParams {
         algorithm,

@@ -2,12 +2,6 @@
 //! all three algorithms, for right, wrong, replayed and malformed codes.
 //!
 //! This file holds a single test so no other test allocates while it counts.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test helpers
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;

@@ -1,15 +1,10 @@
 //! Every QR rendering decodes back to the exact URI through a real QR decoder (`rqrr`); the
 //! SVG is rasterised by `resvg` first, and the terminal rendering is read back cell by cell.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test helpers
 #![cfg(feature = "qr")]
 
 use twostep_otp::{Algorithm, Digits, KeyUri, Period, Secret, TotpParams};
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn uris() -> Vec<KeyUri> {
     let mut rng = rand::rng();
     let defaults = KeyUri::totp(
@@ -33,6 +28,7 @@ fn uris() -> Vec<KeyUri> {
 }
 
 /// Decodes the single QR code in a greyscale image (0 = black).
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn decode(width: usize, height: usize, luma: impl Fn(usize, usize) -> u8) -> String {
     let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, luma);
     let grids = image.detect_grids();

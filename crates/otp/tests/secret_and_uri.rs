@@ -1,11 +1,5 @@
 //! Secrets (generation, base32 import, strength, redaction) and otpauth:// Key URIs (the KUF
 //! examples, tolerance, strictness, round trips).
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test helpers
 
 use proptest::prelude::*;
 use twostep_otp::{

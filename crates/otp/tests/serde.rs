@@ -1,10 +1,4 @@
 //! Stored parameters are validated again when deserialized.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test helpers
 #![cfg(feature = "serde")]
 
 use twostep_otp::{Algorithm, Digits, Period, TotpParams, Window};

@@ -1,11 +1,5 @@
 //! Verification behaviour: window, replay (newest-match), malformed input, HOTP look-ahead,
 //! and property tests against the naive reference verifier.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test helpers
 
 use proptest::prelude::*;
 use twostep_otp::reference;
@@ -17,6 +11,7 @@ use twostep_otp::{
 const SEED: &[u8] = b"12345678901234567890";
 const PERIOD: u64 = 30;
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn totp() -> Totp {
     Totp::new(
         &Secret::from_bytes(SEED).expect("seed"),
@@ -238,6 +233,7 @@ fn algorithm() -> impl Strategy<Value = Algorithm> {
     ]
 }
 
+#[allow(clippy::expect_used)] // values within the strategy ranges
 fn params() -> impl Strategy<Value = TotpParams> {
     (
         algorithm(),

@@ -1,11 +1,5 @@
 //! Recovery codes end to end: shape and check symbol (property tests), normalisation,
 //! one-time consumption, re-issue, the stored form and what never leaks.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test helpers
 
 use proptest::prelude::*;
 use twostep_recovery::{
@@ -16,10 +10,12 @@ use twostep_recovery::{
 const ALPHABET: &str = "0123456789abcdefghjkmnpqrstvwxyz";
 const NOW: u64 = 1_764_288_000; // 2025-11-28
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn fast() -> HashParams {
     HashParams::new(8, 1, 1).expect("minimal Argon2 costs")
 }
 
+#[allow(clippy::expect_used, clippy::indexing_slicing)] // a failed setup is a failed test
 fn issue(count: usize) -> (IssuedCodes, RecoveryCodeSet) {
     RecoveryCodeSet::generate(&mut rand::rng(), count, &fast(), NOW).expect("generates")
 }
