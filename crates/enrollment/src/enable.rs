@@ -1,0 +1,435 @@
+//! The enable wizard (seed step 2) as a sans-IO state machine.
+//!
+//! ```text
+//! start ──► EmailCodeSent ──verify_email──► AuthenticatorSetup ──confirm──► SaveRecoveryCodes ──complete(saved)──► Enabled
+//!              │  ▲ resend                      (QR, manual key)            (copy, download)                    (one atomic write)
+//! ```
+//!
+//! Each transition takes the state by value with `now` and returns the next state, or the
+//! state back with the reason ([`Refused`]). Nothing is written anywhere until
+//! [`SaveRecoveryCodes::complete`] returns [`Enabled`], whose [`NewCredential`] the caller
+//! stores in one atomic write: abandoning the wizard at any step, or letting it expire, leaves
+//! the user's credential untouched, and starting again begins afresh with a new secret.
+//!
+//! The pending states hold the new secret and, at the last step, the plaintext recovery
+//! codes. Keep them server-side (in the session store or memory), never in a cookie or a
+//! hidden form field; they zeroize on drop and print `[redacted]`.
+//!
+//! The machine calls no trait and reads no clock; the caller passes `now`, the RNG and the
+//! account's [`Throttle`], and stores what comes back.
+
+// A refused step hands the state back by value, as the type-state design intends; boxing it
+// would allocate on every wrong code for no gain.
+#![allow(clippy::result_large_err)]
+
+use rand_core::CryptoRng;
+use twostep_otp::{Accepted, KeyUri, Rejection, Secret, Totp, TotpParams, UriError, Window};
+use twostep_recovery::{DownloadFile, HashParams, IssuedCodes, Locale, RecoveryCodeSet, SetError};
+
+use crate::email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
+use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+
+/// The user enabling two-step verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The application's user id.
+    pub user_id: String,
+    /// The login email: the email code goes there, and it is the account name in the app.
+    pub email: String,
+}
+
+/// The wizard's settings.
+#[derive(Clone, Debug)]
+pub struct EnablePolicy {
+    /// The service name shown in authenticator apps, e.g. `DFINERY`.
+    pub issuer: String,
+    /// TOTP parameters of new credentials.
+    pub totp: TotpParams,
+    /// The verification window for the first code.
+    pub window: Window,
+    /// Email code lifetime, attempts and resend cooldown.
+    pub email_code: EmailCodePolicy,
+    /// How long the whole wizard may take, in seconds, from start.
+    pub pending_ttl_seconds: u64,
+    /// Recovery codes per set.
+    pub recovery_codes: usize,
+    /// Argon2id costs for recovery codes.
+    pub recovery_hash: HashParams,
+    /// The shared failure budget.
+    pub throttle: ThrottlePolicy,
+}
+
+impl EnablePolicy {
+    /// The defaults for `issuer`: SHA-1/6/30 s, ±1 step, 10-minute email codes, a 15-minute
+    /// wizard, 10 recovery codes at the default Argon2id costs, 5 failures per 15 minutes.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            totp: TotpParams::default(),
+            window: Window::default(),
+            email_code: EmailCodePolicy::default(),
+            pending_ttl_seconds: 15 * 60,
+            recovery_codes: twostep_recovery::DEFAULT_CODE_COUNT,
+            recovery_hash: HashParams::default(),
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+}
+
+/// Why a step of the wizard did not advance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnableError {
+    /// The wizard took longer than its lifetime: start again.
+    #[error("the setup expired; start again")]
+    Expired,
+    /// The email code was wrong, expired or resent too soon.
+    #[error(transparent)]
+    EmailCode(#[from] EmailCodeError),
+    /// Too many failed attempts on this account.
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    /// The authenticator code was malformed, wrong or replayed.
+    #[error("the authenticator code was not accepted: {0}")]
+    Code(#[from] Rejection),
+    /// "Done" without ticking "I saved my recovery codes".
+    #[error("save your recovery codes and confirm that you did")]
+    NotSaved,
+    /// Generating the recovery codes failed.
+    #[error(transparent)]
+    RecoveryCodes(#[from] SetError),
+    /// The issuer or account cannot be put in an otpauth:// URI.
+    #[error(transparent)]
+    Uri(#[from] UriError),
+}
+
+/// A step that did not advance: the state to keep (possibly updated, e.g. one attempt fewer)
+/// and why.
+#[derive(Debug)]
+pub struct Refused<S> {
+    /// The state to keep. After [`EnableError::Expired`] it is dead: start again.
+    pub state: S,
+    /// Why the step did not advance.
+    pub error: EnableError,
+}
+
+/// The mail with the email code, for the application's mailer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct EmailCodeMail {
+    /// The recipient: the account's login email.
+    pub to: String,
+    /// The code to put in the body.
+    pub code: EmailCode,
+    /// When it expires (Unix time).
+    pub expires_at: u64,
+}
+
+/// Step 1: an email code was sent to the login address.
+#[derive(Debug)]
+pub struct EmailCodeSent {
+    account: Account,
+    started_at: u64,
+    challenge: EmailChallenge,
+}
+
+/// Step 2: the email was verified; the new secret is shown as a QR code and a manual key.
+#[derive(Debug)]
+pub struct AuthenticatorSetup {
+    account: Account,
+    started_at: u64,
+    secret: Secret,
+}
+
+/// Step 3: the first code was confirmed; the recovery codes are shown and must be saved.
+#[derive(Debug)]
+pub struct SaveRecoveryCodes {
+    account: Account,
+    started_at: u64,
+    secret: Secret,
+    confirmed_step: u64,
+    issued: IssuedCodes,
+    set: RecoveryCodeSet,
+}
+
+/// The wizard is done: write [`Enabled::credential`] atomically, then send the notice.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Enabled {
+    /// The credential to store, in one atomic write.
+    pub credential: NewCredential,
+    /// Whom to notify that two-step verification was turned on.
+    pub notify: String,
+}
+
+/// A credential ready to store.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct NewCredential {
+    /// The application's user id.
+    pub user_id: String,
+    /// The TOTP secret; seal it at rest.
+    pub secret: Secret,
+    /// Its parameters.
+    pub params: TotpParams,
+    /// The step of the code that confirmed the setup: that code cannot then log in.
+    pub last_accepted_step: u64,
+    /// The recovery codes, hashed.
+    pub recovery_codes: RecoveryCodeSet,
+    /// When it was enabled (Unix time).
+    pub enabled_at: u64,
+}
+
+/// What the authenticator-setup screen shows.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SetupView {
+    /// The otpauth:// URI behind the QR code (render it with `KeyUri::to_qr` and feature
+    /// `qr` of `twostep-otp`).
+    pub key_uri: KeyUri,
+    /// The key for manual entry, in groups of four.
+    pub manual_key: zeroize::Zeroizing<String>,
+    /// The account name the app shows.
+    pub account: String,
+    /// The key type to choose in the app: "time based".
+    pub time_based: bool,
+}
+
+/// Starts the wizard for `account` and sends the first email code.
+pub fn start<R: CryptoRng + ?Sized>(
+    account: Account,
+    rng: &mut R,
+    policy: &EnablePolicy,
+    now: u64,
+) -> (EmailCodeSent, EmailCodeMail) {
+    let (code, challenge) = EmailChallenge::issue(rng, &policy.email_code, now);
+    let mail = EmailCodeMail {
+        to: account.email.clone(),
+        code,
+        expires_at: challenge.expires_at(),
+    };
+    let state = EmailCodeSent {
+        account,
+        started_at: now,
+        challenge,
+    };
+    (state, mail)
+}
+
+fn expired(started_at: u64, policy: &EnablePolicy, now: u64) -> bool {
+    now >= started_at.saturating_add(policy.pending_ttl_seconds)
+}
+
+impl EmailCodeSent {
+    /// Sends a new code in place of the old one, after the cooldown.
+    ///
+    /// # Errors
+    /// [`EmailCodeError::ResendTooSoon`] inside the cooldown; [`EnableError::Expired`] after
+    /// the wizard's lifetime.
+    pub fn resend<R: CryptoRng + ?Sized>(
+        self,
+        rng: &mut R,
+        policy: &EnablePolicy,
+        now: u64,
+    ) -> Result<(Self, EmailCodeMail), Refused<Self>> {
+        if expired(self.started_at, policy, now) {
+            return Err(Refused {
+                state: self,
+                error: EnableError::Expired,
+            });
+        }
+        if let Err(error) = self.challenge.check_resend(&policy.email_code, now) {
+            return Err(Refused {
+                state: self,
+                error: error.into(),
+            });
+        }
+        let (code, challenge) = EmailChallenge::issue(rng, &policy.email_code, now);
+        let mail = EmailCodeMail {
+            to: self.account.email.clone(),
+            code,
+            expires_at: challenge.expires_at(),
+        };
+        Ok((Self { challenge, ..self }, mail))
+    }
+
+    /// Checks the email code; on success draws the new TOTP secret.
+    ///
+    /// # Errors
+    /// [`EnableError::EmailCode`] for a wrong or expired code (the returned state has one
+    /// attempt fewer); [`EnableError::Expired`] after the wizard's lifetime.
+    pub fn verify_email<R: CryptoRng + ?Sized>(
+        self,
+        input: &str,
+        rng: &mut R,
+        policy: &EnablePolicy,
+        now: u64,
+    ) -> Result<AuthenticatorSetup, Refused<Self>> {
+        if expired(self.started_at, policy, now) {
+            return Err(Refused {
+                state: self,
+                error: EnableError::Expired,
+            });
+        }
+        match self.challenge.verify(input, now) {
+            Ok(()) => Ok(AuthenticatorSetup {
+                account: self.account,
+                started_at: self.started_at,
+                secret: Secret::generate_for(policy.totp.algorithm, rng),
+            }),
+            Err((challenge, error)) => Err(Refused {
+                state: Self { challenge, ..self },
+                error: error.into(),
+            }),
+        }
+    }
+
+    /// The account being set up.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+}
+
+impl AuthenticatorSetup {
+    /// What the screen shows: the Key URI for the QR code, the grouped manual key, the
+    /// account name and "time based".
+    ///
+    /// # Errors
+    /// [`EnableError::Uri`] if the issuer or email cannot appear in a Key URI (a colon, for
+    /// example).
+    pub fn view(&self, policy: &EnablePolicy) -> Result<SetupView, EnableError> {
+        let secret = Secret::from_bytes(self.secret.expose_bytes())
+            .map_err(|_| EnableError::Uri(UriError::Label))?;
+        let key_uri = KeyUri::totp(
+            secret,
+            Some(&policy.issuer),
+            &self.account.email,
+            policy.totp,
+        )?;
+        Ok(SetupView {
+            key_uri,
+            manual_key: self.secret.to_base32_grouped(),
+            account: self.account.email.clone(),
+            time_based: true,
+        })
+    }
+
+    /// Checks the first code from the app and issues the recovery codes. The code's step is
+    /// kept, so the same code cannot log in afterwards. A wrong code counts against the
+    /// account's throttle; the returned [`Throttle`] replaces the stored one either way.
+    ///
+    /// # Errors
+    /// [`EnableError::Locked`] before checking when the budget is spent; [`EnableError::Code`]
+    /// for a malformed or wrong code; [`EnableError::Expired`]; [`EnableError::RecoveryCodes`].
+    pub fn confirm<R: CryptoRng + ?Sized>(
+        self,
+        input: &str,
+        throttle: Throttle,
+        rng: &mut R,
+        policy: &EnablePolicy,
+        now: u64,
+    ) -> Result<(SaveRecoveryCodes, Throttle), (Refused<Self>, Throttle)> {
+        if expired(self.started_at, policy, now) {
+            return Err((
+                Refused {
+                    state: self,
+                    error: EnableError::Expired,
+                },
+                throttle,
+            ));
+        }
+        if let Err(locked) = throttle.check(&policy.throttle, now) {
+            return Err((
+                Refused {
+                    state: self,
+                    error: locked.into(),
+                },
+                throttle,
+            ));
+        }
+        let totp = Totp::new(&self.secret, policy.totp).with_window(policy.window);
+        let Accepted { step, .. } = match totp.verify(input, now, None) {
+            Ok(accepted) => accepted,
+            Err(rejection) => {
+                let throttle = throttle.record_failure(&policy.throttle, now);
+                return Err((
+                    Refused {
+                        state: self,
+                        error: rejection.into(),
+                    },
+                    throttle,
+                ));
+            }
+        };
+        let throttle = throttle.record_success();
+        match RecoveryCodeSet::generate(rng, policy.recovery_codes, &policy.recovery_hash, now) {
+            Ok((issued, set)) => Ok((
+                SaveRecoveryCodes {
+                    account: self.account,
+                    started_at: self.started_at,
+                    secret: self.secret,
+                    confirmed_step: step,
+                    issued,
+                    set,
+                },
+                throttle,
+            )),
+            Err(error) => Err((
+                Refused {
+                    state: self,
+                    error: error.into(),
+                },
+                throttle,
+            )),
+        }
+    }
+}
+
+impl SaveRecoveryCodes {
+    /// The codes to show, with their clipboard text and download file.
+    pub fn codes(&self) -> &IssuedCodes {
+        &self.issued
+    }
+
+    /// The download file, named after the issuer, with the account and date.
+    pub fn download_file(&self, policy: &EnablePolicy, locale: Locale) -> DownloadFile {
+        self.issued
+            .download_file(&policy.issuer, &self.account.email, locale)
+    }
+
+    /// "Done": only with "I saved them" ticked. Returns the credential to write — the first
+    /// and only write of the whole wizard.
+    ///
+    /// # Errors
+    /// [`EnableError::NotSaved`] without the tick; [`EnableError::Expired`].
+    pub fn complete(
+        self,
+        saved: bool,
+        policy: &EnablePolicy,
+        now: u64,
+    ) -> Result<Enabled, Refused<Self>> {
+        if expired(self.started_at, policy, now) {
+            return Err(Refused {
+                state: self,
+                error: EnableError::Expired,
+            });
+        }
+        if !saved {
+            return Err(Refused {
+                state: self,
+                error: EnableError::NotSaved,
+            });
+        }
+        Ok(Enabled {
+            notify: self.account.email,
+            credential: NewCredential {
+                user_id: self.account.user_id,
+                secret: self.secret,
+                params: policy.totp,
+                last_accepted_step: self.confirmed_step,
+                recovery_codes: self.set,
+                enabled_at: now,
+            },
+        })
+    }
+}

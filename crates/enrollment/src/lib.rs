@@ -1,0 +1,20 @@
+//! # twostep-enrollment
+//!
+//! The flows of two-step verification as storage-agnostic, sans-IO state machines: the
+//! enable wizard, the login step, re-issuing recovery codes and disabling — driven by the
+//! application, which passes `now`, the RNG and the stored values in, and writes what comes
+//! out.
+//!
+//! **Status.** This crate is being built. Present: the shared [`Throttle`], the email code of
+//! the wizard's first step ([`EmailChallenge`]), and the whole enable wizard ([`enable`]).
+//! To come (see the `twostep-enrollment` issue): the login, re-issue and disable machines,
+//! the application traits (stores, mailer, re-authentication, clock, sealing), the async
+//! `Service`, audit events, the in-memory store and the public conformance suite.
+#![forbid(unsafe_code)]
+
+pub mod email_code;
+pub mod enable;
+mod throttle;
+
+pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
+pub use throttle::{Locked, Throttle, ThrottlePolicy};
