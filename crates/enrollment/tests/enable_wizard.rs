@@ -8,6 +8,7 @@ use twostep_recovery::{HashParams, Locale};
 
 const T0: u64 = 1_764_288_000;
 
+#[allow(clippy::expect_used)] // a failed setup is a failed test
 fn policy() -> EnablePolicy {
     let mut policy = EnablePolicy::new("DFINERY");
     policy.recovery_hash = HashParams::new(8, 1, 1).expect("minimal costs keep tests fast");
