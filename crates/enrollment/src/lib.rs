@@ -6,14 +6,16 @@
 //! out.
 //!
 //! **Status.** This crate is being built. Present: the shared [`Throttle`], the email code of
-//! the wizard's first step ([`EmailChallenge`]), and the whole enable wizard ([`enable`]).
-//! To come (see the `twostep-enrollment` issue): the login, re-issue and disable machines,
+//! the wizard's first step ([`EmailChallenge`]), the whole enable wizard ([`enable`]) and the
+//! login step ([`login`]). To come (see the `twostep-enrollment` issue): the re-issue and
+//! disable machines,
 //! the application traits (stores, mailer, re-authentication, clock, sealing), the async
 //! `Service`, audit events, the in-memory store and the public conformance suite.
 #![forbid(unsafe_code)]
 
 pub mod email_code;
 pub mod enable;
+pub mod login;
 mod throttle;
 
 pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};

@@ -1,0 +1,246 @@
+//! The second step at login (seed step 3) as a sans-IO machine.
+//!
+//! After the application has checked the password, [`begin`] says whether a second step is
+//! needed. If so, the half-authenticated session holds a [`LoginChallenge`]: bound to one
+//! user, short-lived, and consumed by a successful [`LoginChallenge::verify`]. The answer is a
+//! TOTP code or a recovery code ([`Answer::guess`] tells them apart); both count against the
+//! account's [`Throttle`].
+//!
+//! A success returns the [`Commit`] the caller must apply atomically before letting the user
+//! in: accepting the TOTP step (`UPDATE … SET last_step = $new WHERE last_step < $new`) or
+//! replacing the recovery-code set. If that write finds the step or code already taken by a
+//! concurrent request, the login fails as a replay — this is what makes one code succeed
+//! exactly once across requests and servers.
+
+use twostep_otp::{Rejection, Secret, Totp, TotpParams, Window};
+use twostep_recovery::{RecoveryCodeSet, RedeemError, Slot};
+
+use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+
+/// The login step's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginPolicy {
+    /// How long the second step may take after the password, in seconds.
+    pub challenge_ttl_seconds: u64,
+    /// The TOTP verification window.
+    pub window: Window,
+    /// The shared failure budget.
+    pub throttle: ThrottlePolicy,
+}
+
+impl Default for LoginPolicy {
+    /// Five minutes for the second step, ±1 TOTP step, 5 failures per 15 minutes.
+    fn default() -> Self {
+        Self {
+            challenge_ttl_seconds: 5 * 60,
+            window: Window::default(),
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+}
+
+/// The pending second step of one login. It holds no secret.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LoginChallenge {
+    user_id: String,
+    expires_at: u64,
+}
+
+/// What the user typed at the second step.
+#[derive(Clone, Copy, Debug)]
+pub enum Answer<'a> {
+    /// The code the authenticator app shows.
+    Totp(&'a str),
+    /// One of the saved recovery codes.
+    RecoveryCode(&'a str),
+}
+
+impl<'a> Answer<'a> {
+    /// One input box for both: 6 to 8 digits (spaces and dashes aside) is a TOTP code,
+    /// anything else is tried as a recovery code.
+    pub fn guess(input: &'a str) -> Self {
+        let digits = input.bytes().filter(|b| *b != b' ' && *b != b'-');
+        let (count, all_digits) = digits.fold((0usize, true), |(n, ok), b| {
+            (n + 1, ok && b.is_ascii_digit())
+        });
+        if all_digits && (6..=8).contains(&count) {
+            Self::Totp(input)
+        } else {
+            Self::RecoveryCode(input)
+        }
+    }
+}
+
+/// The stored second factor, as the login step reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredFactor<'a> {
+    /// The TOTP secret, unsealed for this check.
+    pub secret: &'a Secret,
+    /// Its parameters.
+    pub params: TotpParams,
+    /// The last accepted step; `None` if none yet.
+    pub last_accepted_step: Option<u64>,
+    /// The recovery codes.
+    pub recovery_codes: &'a RecoveryCodeSet,
+}
+
+/// The write that makes a login count, to apply atomically before the user is let in.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Commit {
+    /// Accept this TOTP step if the stored last step is still lower.
+    AcceptStep {
+        /// The step.
+        step: u64,
+    },
+    /// Replace the recovery-code set (one code now used) if it is still the one read.
+    ConsumeRecoveryCode {
+        /// The set with the code marked used.
+        set: RecoveryCodeSet,
+        /// Which code.
+        slot: Slot,
+        /// Unused codes left.
+        remaining: usize,
+        /// Whether to urge the user to re-issue.
+        low: bool,
+    },
+}
+
+/// A successful second step.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The user now fully signed in — once `commit` is applied.
+    pub user_id: String,
+    /// What to write atomically.
+    pub commit: Commit,
+    /// The counters to store.
+    pub throttle: Throttle,
+}
+
+/// Why the second step failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// The challenge is older than its lifetime: sign in again.
+    #[error("the sign-in took too long; start again")]
+    Expired,
+    /// The challenge belongs to another user than the session's.
+    #[error("this sign-in belongs to another account")]
+    WrongUser,
+    /// Too many failed attempts.
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    /// The TOTP code was malformed, wrong or already used.
+    #[error("the authentication code was not accepted: {0}")]
+    Code(#[from] Rejection),
+    /// The recovery code was malformed, wrong or already used.
+    #[error("the recovery code was not accepted: {0}")]
+    RecoveryCode(#[from] RedeemError),
+}
+
+/// A refused second step: the challenge to keep (unless expired) and the counters to store.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Refused {
+    /// The challenge, still usable until it expires.
+    pub challenge: LoginChallenge,
+    /// Why.
+    pub error: LoginError,
+    /// The counters to store.
+    pub throttle: Throttle,
+}
+
+/// After the password: `None` when the user has no second factor, else the challenge.
+pub fn begin(
+    user_id: &str,
+    has_second_factor: bool,
+    policy: &LoginPolicy,
+    now: u64,
+) -> Option<LoginChallenge> {
+    has_second_factor.then(|| LoginChallenge {
+        user_id: user_id.to_owned(),
+        expires_at: now.saturating_add(policy.challenge_ttl_seconds),
+    })
+}
+
+impl LoginChallenge {
+    /// The user the challenge belongs to.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// When it expires (Unix time).
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    /// Checks the answer for the session's user. Consumes the challenge on success.
+    ///
+    /// Wrong and replayed codes count as failures, and so do malformed TOTP codes (an empty or
+    /// blank code is a classic bypass probe). A recovery code whose check symbol shows a typo
+    /// is refused without costing an attempt: nothing was compared.
+    ///
+    /// # Errors
+    /// A [`Refused`] with the challenge back, the reason and the counters to store.
+    #[allow(clippy::result_large_err)] // the challenge is handed back by value
+    pub fn verify(
+        self,
+        session_user: &str,
+        answer: Answer<'_>,
+        factor: StoredFactor<'_>,
+        throttle: Throttle,
+        policy: &LoginPolicy,
+        now: u64,
+    ) -> Result<Verified, Refused> {
+        let refuse = |challenge, error, throttle| {
+            Err(Refused {
+                challenge,
+                error,
+                throttle,
+            })
+        };
+        if now >= self.expires_at {
+            return refuse(self, LoginError::Expired, throttle);
+        }
+        if session_user != self.user_id {
+            return refuse(self, LoginError::WrongUser, throttle);
+        }
+        if let Err(locked) = throttle.check(&policy.throttle, now) {
+            return refuse(self, locked.into(), throttle);
+        }
+        let outcome = match answer {
+            Answer::Totp(input) => Totp::new(factor.secret, factor.params)
+                .with_window(policy.window)
+                .verify(input, now, factor.last_accepted_step)
+                .map(|accepted| Commit::AcceptStep {
+                    step: accepted.step,
+                })
+                .map_err(LoginError::from),
+            Answer::RecoveryCode(input) => factor
+                .recovery_codes
+                .redeem(input, now)
+                .map(|redeemed| Commit::ConsumeRecoveryCode {
+                    remaining: redeemed.remaining,
+                    low: redeemed.low,
+                    set: redeemed.set,
+                    slot: redeemed.slot,
+                })
+                .map_err(LoginError::from),
+        };
+        match outcome {
+            Ok(commit) => Ok(Verified {
+                user_id: self.user_id,
+                commit,
+                throttle: throttle.record_success(),
+            }),
+            Err(error @ LoginError::RecoveryCode(RedeemError::Malformed(_))) => {
+                refuse(self, error, throttle)
+            }
+            Err(error) => {
+                let throttle = throttle.record_failure(&policy.throttle, now);
+                refuse(self, error, throttle)
+            }
+        }
+    }
+}
