@@ -6,16 +6,18 @@
 //! out.
 //!
 //! **Status.** This crate is being built. Present: the shared [`Throttle`], the email code of
-//! the wizard's first step ([`EmailChallenge`]), the whole enable wizard ([`enable`]) and the
-//! login step ([`login`]). To come (see the `twostep-enrollment` issue): the re-issue and
-//! disable machines,
+//! the wizard's first step ([`EmailChallenge`]), and the four flows as sans-IO machines:
+//! the enable wizard ([`enable`]), the login step ([`login`]), re-issuing recovery codes
+//! ([`reissue`]) and disabling ([`disable`]). To come (see the `twostep-enrollment` issue):
 //! the application traits (stores, mailer, re-authentication, clock, sealing), the async
 //! `Service`, audit events, the in-memory store and the public conformance suite.
 #![forbid(unsafe_code)]
 
+pub mod disable;
 pub mod email_code;
 pub mod enable;
 pub mod login;
+pub mod reissue;
 mod throttle;
 
 pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};

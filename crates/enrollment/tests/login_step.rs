@@ -1,79 +1,12 @@
 //! The second step at login: TOTP and recovery codes, replay, binding, expiry and lockout.
 
-use twostep_enrollment::enable::{self, Account, EnablePolicy, NewCredential};
+mod common;
+
+use common::{Enrolled, T0, code_at, enrolled, factor};
 use twostep_enrollment::login::{self, Answer, Commit, LoginError, LoginPolicy, StoredFactor};
 use twostep_enrollment::{Locked, Throttle};
-use twostep_otp::{Rejection, Totp};
-use twostep_recovery::{HashParams, RedeemError};
-
-const T0: u64 = 1_764_288_000;
-
-struct Enrolled {
-    credential: NewCredential,
-    recovery_codes: Vec<String>,
-    setup_code: String,
-}
-
-/// Enables 2FA through the wizard at T0.
-#[allow(clippy::expect_used)] // a failed setup is a failed test
-fn enrolled() -> Enrolled {
-    let mut policy = EnablePolicy::new("DFINERY");
-    policy.recovery_hash = HashParams::new(8, 1, 1).expect("minimal costs");
-    let mut rng = rand::rng();
-    let account = Account {
-        user_id: "alice".into(),
-        email: "alice@example.com".into(),
-    };
-    let (sent, mail) = enable::start(account, &mut rng, &policy, T0);
-    let setup = sent
-        .verify_email(mail.code.expose(), &mut rng, &policy, T0)
-        .map_err(|r| r.error)
-        .expect("email");
-    let totp = setup
-        .view(&policy)
-        .expect("view")
-        .key_uri
-        .to_totp()
-        .expect("totp");
-    let setup_code = totp.generate(T0 + 30).expect("after T0").to_string();
-    let (save, _) = setup
-        .confirm(&setup_code, Throttle::default(), &mut rng, &policy, T0 + 30)
-        .map_err(|(r, _)| r.error)
-        .expect("code");
-    let recovery_codes = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let credential = save
-        .complete(true, &policy, T0 + 40)
-        .map_err(|r| r.error)
-        .expect("done")
-        .credential;
-    Enrolled {
-        credential,
-        recovery_codes,
-        setup_code,
-    }
-}
-
-fn factor(credential: &NewCredential, last: Option<u64>) -> StoredFactor<'_> {
-    StoredFactor {
-        secret: &credential.secret,
-        params: credential.params,
-        last_accepted_step: last,
-        recovery_codes: &credential.recovery_codes,
-    }
-}
-
-#[allow(clippy::unwrap_used)] // times after T0
-fn code_at(credential: &NewCredential, now: u64) -> String {
-    Totp::new(&credential.secret, credential.params)
-        .generate(now)
-        .unwrap()
-        .to_string()
-}
+use twostep_otp::Rejection;
+use twostep_recovery::RedeemError;
 
 #[test]
 fn users_without_a_second_factor_need_no_second_step() {

@@ -1,0 +1,105 @@
+//! Disabling two-step verification (seed step 5) as a sans-IO machine: password re-entry,
+//! then an authenticator code **or** a recovery code.
+//!
+//! On success the caller removes the secret, the recovery codes and the replay state in one
+//! atomic write. A code used here is consumed like at login: apply [`Disabled::commit`]
+//! in the same transaction, so a code cannot both disable and log in.
+
+use crate::login::{Answer, Commit, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
+use crate::throttle::{Locked, Throttle};
+
+/// Why disabling did not go through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DisableError {
+    /// The password was wrong.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// Too many failed attempts.
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    /// The code was not accepted.
+    #[error(transparent)]
+    Code(#[from] LoginError),
+}
+
+/// The password was re-entered correctly; now a code is needed.
+#[derive(Debug)]
+pub struct ConfirmWithCode {
+    challenge: LoginChallenge,
+}
+
+/// Disabling went through: remove the credential atomically, then notify.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Disabled {
+    /// Whose second factor to remove.
+    pub user_id: String,
+    /// The code's own write (step accepted or recovery code used), for the same transaction.
+    pub commit: Commit,
+    /// The counters to store.
+    pub throttle: Throttle,
+}
+
+/// First screen: the application checked the password again.
+///
+/// # Errors
+/// [`DisableError::Locked`], or [`DisableError::WrongPassword`] (counted as a failure); with
+/// the counters to store.
+pub fn start(
+    user_id: &str,
+    password_verified: bool,
+    throttle: Throttle,
+    policy: &LoginPolicy,
+    now: u64,
+) -> Result<(ConfirmWithCode, Throttle), (DisableError, Throttle)> {
+    throttle
+        .check(&policy.throttle, now)
+        .map_err(|locked| (locked.into(), throttle))?;
+    if !password_verified {
+        return Err((
+            DisableError::WrongPassword,
+            throttle.record_failure(&policy.throttle, now),
+        ));
+    }
+    let challenge = crate::login::begin(user_id, true, policy, now);
+    match challenge {
+        Some(challenge) => Ok((ConfirmWithCode { challenge }, throttle.record_success())),
+        None => Err((DisableError::WrongPassword, throttle)),
+    }
+}
+
+impl ConfirmWithCode {
+    /// Second screen: an authenticator code or a recovery code, checked exactly as at login.
+    ///
+    /// # Errors
+    /// [`DisableError::Code`], with this step back and the counters to store.
+    #[allow(clippy::result_large_err)] // the state is handed back by value
+    pub fn confirm(
+        self,
+        session_user: &str,
+        answer: Answer<'_>,
+        factor: StoredFactor<'_>,
+        throttle: Throttle,
+        policy: &LoginPolicy,
+        now: u64,
+    ) -> Result<Disabled, (Self, DisableError, Throttle)> {
+        match self
+            .challenge
+            .verify(session_user, answer, factor, throttle, policy, now)
+        {
+            Ok(verified) => Ok(Disabled {
+                user_id: verified.user_id,
+                commit: verified.commit,
+                throttle: verified.throttle,
+            }),
+            Err(refused) => Err((
+                Self {
+                    challenge: refused.challenge,
+                },
+                refused.error.into(),
+                refused.throttle,
+            )),
+        }
+    }
+}

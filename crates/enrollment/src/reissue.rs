@@ -1,0 +1,139 @@
+//! Re-issuing recovery codes (seed step 4) as a sans-IO machine: password re-entry → new
+//! codes shown and saved with the same tick-box → the old set replaced, all at once.
+//!
+//! Until [`SaveNewCodes::complete`] the old codes keep working; abandoning leaves them valid.
+//! The caller replaces the stored set with [`Reissued::recovery_codes`] in one atomic write.
+
+use rand_core::CryptoRng;
+use twostep_recovery::{DownloadFile, HashParams, IssuedCodes, Locale, RecoveryCodeSet, SetError};
+
+use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+
+/// Re-issue settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReissuePolicy {
+    /// Codes per set.
+    pub recovery_codes: usize,
+    /// Argon2id costs.
+    pub recovery_hash: HashParams,
+    /// How long the new codes may wait for "Done", in seconds.
+    pub pending_ttl_seconds: u64,
+    /// The shared failure budget (a wrong password counts).
+    pub throttle: ThrottlePolicy,
+}
+
+impl Default for ReissuePolicy {
+    fn default() -> Self {
+        Self {
+            recovery_codes: twostep_recovery::DEFAULT_CODE_COUNT,
+            recovery_hash: HashParams::default(),
+            pending_ttl_seconds: 15 * 60,
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+}
+
+/// Why re-issuing did not advance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReissueError {
+    /// The password was wrong.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// Too many failed attempts.
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    /// "Done" without ticking "I saved them".
+    #[error("save your new recovery codes and confirm that you did")]
+    NotSaved,
+    /// Took too long: start again (the old codes still work).
+    #[error("re-issuing took too long; start again")]
+    Expired,
+    /// Generating the codes failed.
+    #[error(transparent)]
+    RecoveryCodes(#[from] SetError),
+}
+
+/// New codes, shown and waiting for "I saved them".
+#[derive(Debug)]
+pub struct SaveNewCodes {
+    user_id: String,
+    expires_at: u64,
+    issued: IssuedCodes,
+    set: RecoveryCodeSet,
+}
+
+/// The new set to store in place of the old one.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Reissued {
+    /// Whose codes.
+    pub user_id: String,
+    /// The new set; replacing the old one invalidates every old code.
+    pub recovery_codes: RecoveryCodeSet,
+}
+
+/// Starts a re-issue once the application has checked the password again.
+///
+/// # Errors
+/// [`ReissueError::Locked`] when the budget is spent, [`ReissueError::WrongPassword`] (a
+/// failure on the throttle), [`ReissueError::RecoveryCodes`]; with the counters to store.
+pub fn start<R: CryptoRng + ?Sized>(
+    user_id: &str,
+    password_verified: bool,
+    throttle: Throttle,
+    rng: &mut R,
+    policy: &ReissuePolicy,
+    now: u64,
+) -> Result<(SaveNewCodes, Throttle), (ReissueError, Throttle)> {
+    throttle
+        .check(&policy.throttle, now)
+        .map_err(|locked| (locked.into(), throttle))?;
+    if !password_verified {
+        return Err((
+            ReissueError::WrongPassword,
+            throttle.record_failure(&policy.throttle, now),
+        ));
+    }
+    let throttle = throttle.record_success();
+    let (issued, set) =
+        RecoveryCodeSet::generate(rng, policy.recovery_codes, &policy.recovery_hash, now)
+            .map_err(|error| (error.into(), throttle))?;
+    let state = SaveNewCodes {
+        user_id: user_id.to_owned(),
+        expires_at: now.saturating_add(policy.pending_ttl_seconds),
+        issued,
+        set,
+    };
+    Ok((state, throttle))
+}
+
+impl SaveNewCodes {
+    /// The new codes, with their clipboard text.
+    pub fn codes(&self) -> &IssuedCodes {
+        &self.issued
+    }
+
+    /// The download file.
+    pub fn download_file(&self, issuer: &str, account: &str, locale: Locale) -> DownloadFile {
+        self.issued.download_file(issuer, account, locale)
+    }
+
+    /// "Done" with "I saved them" ticked: the set to store in place of the old one.
+    ///
+    /// # Errors
+    /// [`ReissueError::NotSaved`] (the state comes back) or [`ReissueError::Expired`].
+    #[allow(clippy::result_large_err)] // the state is handed back by value
+    pub fn complete(self, saved: bool, now: u64) -> Result<Reissued, (Self, ReissueError)> {
+        if now >= self.expires_at {
+            return Err((self, ReissueError::Expired));
+        }
+        if !saved {
+            return Err((self, ReissueError::NotSaved));
+        }
+        Ok(Reissued {
+            user_id: self.user_id,
+            recovery_codes: self.set,
+        })
+    }
+}

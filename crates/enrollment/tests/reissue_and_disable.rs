@@ -1,0 +1,189 @@
+//! Re-issuing recovery codes and disabling: password first, the old codes valid until the
+//! new ones are saved, and a code needed to disable.
+
+mod common;
+
+use common::{Enrolled, T0, code_at, enrolled, factor};
+use twostep_enrollment::disable::{self, DisableError};
+use twostep_enrollment::login::{Answer, Commit, LoginError, LoginPolicy, StoredFactor};
+use twostep_enrollment::reissue::{self, ReissueError, ReissuePolicy};
+use twostep_enrollment::{Locked, Throttle};
+use twostep_otp::Rejection;
+use twostep_recovery::{HashParams, Locale, RedeemError};
+
+fn reissue_policy() -> ReissuePolicy {
+    ReissuePolicy {
+        recovery_hash: HashParams::new(8, 1, 1).unwrap(),
+        ..ReissuePolicy::default()
+    }
+}
+
+#[test]
+fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
+    let Enrolled {
+        credential,
+        recovery_codes,
+        ..
+    } = enrolled();
+    let policy = reissue_policy();
+    let mut rng = rand::rng();
+    let now = T0 + 1_000;
+
+    let (error, throttle) =
+        reissue::start("alice", false, Throttle::default(), &mut rng, &policy, now).unwrap_err();
+    assert_eq!(error, ReissueError::WrongPassword);
+    assert_eq!(throttle.consecutive_failures, 1);
+
+    let (save, _) = reissue::start("alice", true, throttle, &mut rng, &policy, now).unwrap();
+    assert_eq!(save.codes().codes().len(), 10);
+    assert!(
+        save.download_file("DFINERY", "alice@example.com", Locale::En)
+            .contents
+            .contains("DFINERY recovery codes")
+    );
+    let new_codes: Vec<String> = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // Abandoning here would leave the stored set as it is: the old codes still work.
+    assert!(
+        credential
+            .recovery_codes
+            .redeem(&recovery_codes[0], now)
+            .is_ok()
+    );
+
+    let (save, error) = save.complete(false, now + 5).unwrap_err();
+    assert_eq!(error, ReissueError::NotSaved);
+    let reissued = save.complete(true, now + 10).unwrap();
+    assert_eq!(reissued.user_id, "alice");
+    // Every old code fails against the new set; the new ones work.
+    for old in &recovery_codes {
+        assert_eq!(
+            reissued.recovery_codes.redeem(old, now + 20).err(),
+            Some(RedeemError::NoMatch)
+        );
+    }
+    assert!(
+        reissued
+            .recovery_codes
+            .redeem(&new_codes[3], now + 20)
+            .is_ok()
+    );
+}
+
+#[test]
+fn reissue_expires_and_respects_the_lock() {
+    let policy = reissue_policy();
+    let mut rng = rand::rng();
+    let (save, _) =
+        reissue::start("alice", true, Throttle::default(), &mut rng, &policy, T0).unwrap();
+    assert_eq!(
+        save.complete(true, T0 + 900).unwrap_err().1,
+        ReissueError::Expired
+    );
+    let mut throttle = Throttle::default();
+    for _ in 0..5 {
+        throttle = reissue::start("alice", false, throttle, &mut rng, &policy, T0)
+            .unwrap_err()
+            .1;
+    }
+    let (error, _) =
+        reissue::start("alice", true, throttle, &mut rng, &policy, T0 + 1).unwrap_err();
+    assert_eq!(error, ReissueError::Locked(Locked::Until(T0 + 900)));
+}
+
+#[test]
+fn disable_needs_the_password_then_a_totp_or_recovery_code() {
+    let Enrolled {
+        credential,
+        recovery_codes,
+        ..
+    } = enrolled();
+    let policy = LoginPolicy::default();
+    let now = T0 + 5_000;
+
+    let (error, throttle) =
+        disable::start("alice", false, Throttle::default(), &policy, now).unwrap_err();
+    assert_eq!(error, DisableError::WrongPassword);
+
+    // With the password: a wrong code is refused and counted, a right one disables.
+    let (confirm, throttle) = disable::start("alice", true, throttle, &policy, now).unwrap();
+    let right = code_at(&credential, now);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (confirm, error, throttle) = confirm
+        .confirm(
+            "alice",
+            Answer::Totp(wrong),
+            factor(&credential, None),
+            throttle,
+            &policy,
+            now,
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        DisableError::Code(LoginError::Code(Rejection::Mismatch))
+    );
+    assert_eq!(throttle.window_failures, 2);
+    let disabled = confirm
+        .confirm(
+            "alice",
+            Answer::Totp(&right),
+            factor(&credential, None),
+            throttle,
+            &policy,
+            now,
+        )
+        .unwrap();
+    assert_eq!(disabled.user_id, "alice");
+    assert!(matches!(disabled.commit, Commit::AcceptStep { .. }));
+
+    // A recovery code works too, and is consumed by the same write.
+    let (confirm, throttle) =
+        disable::start("alice", true, Throttle::default(), &policy, now).unwrap();
+    let disabled = confirm
+        .confirm(
+            "alice",
+            Answer::guess(&recovery_codes[2]),
+            factor(&credential, None),
+            throttle,
+            &policy,
+            now,
+        )
+        .unwrap();
+    assert!(matches!(
+        disabled.commit,
+        Commit::ConsumeRecoveryCode { remaining: 9, .. }
+    ));
+
+    // The setup code, already accepted, cannot disable.
+    let (confirm, throttle) =
+        disable::start("alice", true, Throttle::default(), &policy, T0 + 45).unwrap();
+    let last = Some(credential.last_accepted_step);
+    let code = code_at(&credential, T0 + 30);
+    let stored = StoredFactor {
+        last_accepted_step: last,
+        ..factor(&credential, None)
+    };
+    let (_, error, _) = confirm
+        .confirm(
+            "alice",
+            Answer::Totp(&code),
+            stored,
+            throttle,
+            &policy,
+            T0 + 45,
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        DisableError::Code(LoginError::Code(Rejection::Replayed))
+    );
+}
