@@ -3,17 +3,17 @@
 
 mod common;
 
-use common::{Enrolled, T0, code_at, enrolled, factor};
+use common::{Enrolled, T0, code_at, enrolled, factor, fast_hash};
 use twostep_enrollment::disable::{self, DisableError};
 use twostep_enrollment::login::{Answer, Commit, LoginError, LoginPolicy, StoredFactor};
 use twostep_enrollment::reissue::{self, ReissueError, ReissuePolicy};
 use twostep_enrollment::{Locked, Throttle};
 use twostep_otp::Rejection;
-use twostep_recovery::{HashParams, Locale, RedeemError};
+use twostep_recovery::{Locale, RedeemError};
 
 fn reissue_policy() -> ReissuePolicy {
     ReissuePolicy {
-        recovery_hash: HashParams::new(8, 1, 1).unwrap(),
+        recovery_hash: fast_hash(),
         ..ReissuePolicy::default()
     }
 }

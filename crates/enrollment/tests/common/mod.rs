@@ -17,10 +17,15 @@ pub(crate) struct Enrolled {
     pub(crate) setup_code: String,
 }
 
+/// Argon2id at its minimal costs, to keep tests fast (never use outside tests).
+pub(crate) fn fast_hash() -> HashParams {
+    HashParams::new(8, 1, 1).expect("minimal costs")
+}
+
 /// Enables 2FA for `alice` through the wizard at `T0`.
 pub(crate) fn enrolled() -> Enrolled {
     let mut policy = EnablePolicy::new("DFINERY");
-    policy.recovery_hash = HashParams::new(8, 1, 1).expect("minimal costs");
+    policy.recovery_hash = fast_hash();
     let mut rng = rand::rng();
     let account = Account {
         user_id: "alice".into(),
