@@ -291,6 +291,11 @@ impl EmailCodeSent {
 }
 
 impl AuthenticatorSetup {
+    /// The account being set up.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
     /// What the screen shows: the Key URI for the QR code, the grouped manual key, the
     /// account name and "time based".
     ///
@@ -386,6 +391,11 @@ impl AuthenticatorSetup {
 }
 
 impl SaveRecoveryCodes {
+    /// The account being set up.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
     /// The codes to show, with their clipboard text and download file.
     pub fn codes(&self) -> &IssuedCodes {
         &self.issued

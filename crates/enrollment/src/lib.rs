@@ -13,12 +13,21 @@
 //! `Service`, audit events, the in-memory store and the public conformance suite.
 #![forbid(unsafe_code)]
 
+mod app;
 pub mod disable;
 pub mod email_code;
 pub mod enable;
 pub mod login;
+#[cfg(feature = "test-util")]
+pub mod memory;
 pub mod reissue;
+mod service;
 mod throttle;
 
+pub use app::{
+    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Mail, Mailer, Notice,
+    Reauthenticate, SealedSecret, Sealer, Store, SystemClock,
+};
 pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
+pub use service::{Policies, Refusal, Service, ServiceError, SignedIn};
 pub use throttle::{Locked, Throttle, ThrottlePolicy};

@@ -111,6 +111,23 @@ impl Throttle {
         }
     }
 
+    /// Takes back one failure recorded ahead of an attempt (see the service: it reserves a
+    /// failure before checking, so concurrent guesses cannot overrun the budget). A success
+    /// (`succeeded`) also restarts the consecutive count; an attempt that turned out not to
+    /// count (a typo caught before any comparison) only gives its reservation back.
+    #[must_use]
+    pub fn refund(&self, succeeded: bool) -> Self {
+        Self {
+            window_failures: self.window_failures.saturating_sub(1),
+            consecutive_failures: if succeeded {
+                0
+            } else {
+                self.consecutive_failures.saturating_sub(1)
+            },
+            ..*self
+        }
+    }
+
     /// The counters after an operator or the recovery path unlocks the factor.
     #[must_use]
     pub fn unlocked(&self) -> Self {

@@ -1,0 +1,403 @@
+//! The application traits the [`Service`](crate::Service) drives the machines against: the
+//! store, the mailer, password re-authentication, the audit log, secret sealing and the
+//! clock.
+//!
+//! Each trait is narrow and states its **Contract**. The async ones use
+//! `fn … -> impl Future<Output = …> + Send` with an associated `Error`; `Clock`, `Sealer` and
+//! `AuditLog` are synchronous and dyn-compatible. Minimal implementations for tests and
+//! examples live in [`memory`](crate::memory) (feature `test-util`); SQLite and PostgreSQL
+//! ones in `twostep-store-sqlx`.
+
+use core::future::Future;
+
+use twostep_otp::{Secret, TotpParams};
+use twostep_recovery::RecoveryCodeSet;
+
+use crate::email_code::EmailCode;
+use crate::throttle::Throttle;
+
+/// A boxed backend error, as the service reports it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A TOTP secret sealed for storage, with the id of the key that sealed it (so keys can
+/// rotate: old ciphertexts name their key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    /// Which sealing key.
+    pub key_id: String,
+    /// The ciphertext (or, with [`memory::PlaintextSealer`](crate::memory), the key itself).
+    pub ciphertext: Vec<u8>,
+}
+
+impl core::fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SealedSecret")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user's stored second factor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialRecord {
+    /// The sealed TOTP secret.
+    pub secret: SealedSecret,
+    /// Its parameters.
+    pub params: TotpParams,
+    /// The last accepted TOTP step; every later code must be for a newer step.
+    pub last_accepted_step: Option<u64>,
+    /// The recovery codes, hashed.
+    pub recovery_codes: RecoveryCodeSet,
+    /// When 2FA was enabled (Unix time).
+    pub enabled_at: u64,
+}
+
+/// Where credentials and failure counters live.
+///
+/// # Contract
+///
+/// - Every method is atomic on its own. The conditional ones (`create_credential`,
+///   `accept_step`, `replace_recovery_codes`, `remove_credential`,
+///   `compare_and_set_throttle`) return `Ok(false)` when their condition does not hold, and
+///   then change nothing; of N concurrent calls whose conditions overlap, exactly one wins —
+///   across processes, not just tasks (in SQL: one conditional `UPDATE … RETURNING` or a
+///   transaction).
+/// - A failed call (`Err`) leaves the previous state intact.
+/// - Counters of different users are independent; a user without counters has
+///   `Throttle::default()`.
+///
+/// A minimal implementation (see [`memory::MemoryStore`](crate::memory::MemoryStore) for a
+/// complete one):
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use twostep_enrollment::{CredentialRecord, Store, Throttle};
+/// use twostep_recovery::RecoveryCodeSet;
+///
+/// #[derive(Default)]
+/// struct Tiny(Mutex<(HashMap<String, CredentialRecord>, HashMap<String, Throttle>)>);
+///
+/// impl Store for Tiny {
+///     type Error = std::convert::Infallible;
+///     async fn credential(&self, user: &str) -> Result<Option<CredentialRecord>, Self::Error> {
+///         Ok(self.0.lock().unwrap().0.get(user).cloned())
+///     }
+///     async fn create_credential(&self, user: &str, record: CredentialRecord) -> Result<bool, Self::Error> {
+///         let mut data = self.0.lock().unwrap();
+///         if data.0.contains_key(user) { return Ok(false) }
+///         data.0.insert(user.to_owned(), record);
+///         Ok(true)
+///     }
+///     async fn accept_step(&self, user: &str, step: u64) -> Result<bool, Self::Error> {
+///         let mut data = self.0.lock().unwrap();
+///         match data.0.get_mut(user) {
+///             Some(c) if c.last_accepted_step.is_none_or(|last| last < step) => {
+///                 c.last_accepted_step = Some(step);
+///                 Ok(true)
+///             }
+///             _ => Ok(false),
+///         }
+///     }
+///     async fn replace_recovery_codes(&self, user: &str, expected: &RecoveryCodeSet, new: RecoveryCodeSet) -> Result<bool, Self::Error> {
+///         let mut data = self.0.lock().unwrap();
+///         match data.0.get_mut(user) {
+///             Some(c) if &c.recovery_codes == expected => { c.recovery_codes = new; Ok(true) }
+///             _ => Ok(false),
+///         }
+///     }
+///     async fn remove_credential(&self, user: &str, expected: &CredentialRecord) -> Result<bool, Self::Error> {
+///         let mut data = self.0.lock().unwrap();
+///         if data.0.get(user) != Some(expected) { return Ok(false) }
+///         data.0.remove(user);
+///         Ok(true)
+///     }
+///     async fn throttle(&self, user: &str) -> Result<Throttle, Self::Error> {
+///         Ok(self.0.lock().unwrap().1.get(user).copied().unwrap_or_default())
+///     }
+///     async fn compare_and_set_throttle(&self, user: &str, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
+///         let mut data = self.0.lock().unwrap();
+///         let current = data.1.entry(user.to_owned()).or_default();
+///         if *current != expected { return Ok(false) }
+///         *current = new;
+///         Ok(true)
+///     }
+/// }
+/// ```
+pub trait Store: Send + Sync {
+    /// A backend failure.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The user's credential, if two-step verification is on.
+    fn credential(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Option<CredentialRecord>, Self::Error>> + Send;
+
+    /// Stores a new credential unless the user already has one (`Ok(false)`).
+    fn create_credential(
+        &self,
+        user: &str,
+        record: CredentialRecord,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Sets the last accepted step to `step` if it is unset or lower (`Ok(true)`); otherwise,
+    /// or without a credential, changes nothing (`Ok(false)`).
+    fn accept_step(
+        &self,
+        user: &str,
+        step: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Replaces the recovery codes with `new` if the stored set still equals `expected`.
+    fn replace_recovery_codes(
+        &self,
+        user: &str,
+        expected: &RecoveryCodeSet,
+        new: RecoveryCodeSet,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Removes the credential — secret, recovery codes and replay state at once — if it still
+    /// equals `expected`.
+    fn remove_credential(
+        &self,
+        user: &str,
+        expected: &CredentialRecord,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// The user's failure counters.
+    fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send;
+
+    /// Replaces the counters with `new` if they still equal `expected`.
+    fn compare_and_set_throttle(
+        &self,
+        user: &str,
+        expected: Throttle,
+        new: Throttle,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+}
+
+/// What the user is told by mail.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Mail {
+    /// The enable wizard's email code.
+    EmailCode {
+        /// The login email.
+        to: String,
+        /// The code, for the body only.
+        code: EmailCode,
+        /// When it expires (Unix time).
+        expires_at: u64,
+    },
+    /// A security notice.
+    Notice {
+        /// The login email.
+        to: String,
+        /// What happened.
+        notice: Notice,
+    },
+}
+
+/// Security notices sent after the fact, over email.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice {
+    /// Two-step verification was turned on.
+    Enabled,
+    /// Two-step verification was turned off.
+    Disabled,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesReissued,
+    /// A recovery code was used to sign in.
+    RecoveryCodeUsed {
+        /// Unused codes left.
+        remaining: usize,
+    },
+    /// Too many failed attempts locked two-step verification.
+    LockedOut,
+}
+
+/// Sends mail.
+///
+/// # Contract
+///
+/// `send` delivers or queues the message before it returns `Ok`; it never logs the body of
+/// an [`Mail::EmailCode`]. A failure is reported, and the flow step that needed the mail
+/// fails with it (nothing else was written).
+///
+/// ```
+/// use twostep_enrollment::{Mail, Mailer};
+///
+/// struct Console;
+/// impl Mailer for Console {
+///     type Error = std::convert::Infallible;
+///     async fn send(&self, mail: Mail) -> Result<(), Self::Error> {
+///         match mail {
+///             Mail::EmailCode { to, code, .. } => println!("to {to}: your code is {}", code.expose()),
+///             Mail::Notice { to, notice } => println!("to {to}: {notice:?}"),
+///             _ => {}
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Mailer: Send + Sync {
+    /// A delivery failure.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Sends one message.
+    fn send(&self, mail: Mail) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Checks a user's password again before re-issue and disable. Named apart from
+/// `password_hash::PasswordVerifier`.
+///
+/// # Contract
+///
+/// `Ok(true)` only for the user's current password. It need not throttle: the service
+/// counts wrong passwords in the shared budget.
+///
+/// ```
+/// use twostep_enrollment::Reauthenticate;
+///
+/// struct Fixed;
+/// impl Reauthenticate for Fixed {
+///     type Error = std::convert::Infallible;
+///     async fn verify_password(&self, user: &str, password: &str) -> Result<bool, Self::Error> {
+///         Ok(user == "alice" && password == "correct horse")
+///     }
+/// }
+/// ```
+pub trait Reauthenticate: Send + Sync {
+    /// A backend failure.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Whether `password` is the user's password.
+    fn verify_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+}
+
+/// Seals TOTP secrets at rest.
+///
+/// # Contract
+///
+/// `open(user, seal(user, s)) == s`; a ciphertext sealed for one user does not open for
+/// another (the user id is associated data), and tampering is detected. Errors never carry
+/// key or secret material.
+///
+/// ```
+/// use twostep_enrollment::{BoxError, SealedSecret, Sealer};
+/// use twostep_otp::Secret;
+///
+/// /// Stores the key as given: for tests only.
+/// struct Plain;
+/// impl Sealer for Plain {
+///     fn seal(&self, _user: &str, secret: &Secret) -> Result<SealedSecret, BoxError> {
+///         Ok(SealedSecret { key_id: "plain".into(), ciphertext: secret.expose_bytes().to_vec() })
+///     }
+///     fn open(&self, _user: &str, sealed: &SealedSecret) -> Result<Secret, BoxError> {
+///         Ok(Secret::from_bytes(&sealed.ciphertext)?)
+///     }
+/// }
+/// ```
+pub trait Sealer: Send + Sync {
+    /// Seals `secret` for `user`.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn seal(&self, user: &str, secret: &Secret) -> Result<SealedSecret, BoxError>;
+
+    /// Opens a sealed secret of `user`.
+    ///
+    /// # Errors
+    /// A wrong key, another user's ciphertext, or tampering.
+    fn open(&self, user: &str, sealed: &SealedSecret) -> Result<Secret, BoxError>;
+}
+
+/// Audit events: every change to a user's second factor. They carry no secret, code or
+/// recovery code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditEvent {
+    /// Whose factor.
+    pub user_id: String,
+    /// When (Unix time).
+    pub at: u64,
+    /// What happened.
+    pub kind: AuditKind,
+}
+
+/// What an [`AuditEvent`] records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// The enable wizard started (an email code was sent).
+    EnableStarted,
+    /// Two-step verification was turned on.
+    Enabled,
+    /// A login passed the second step with a TOTP code.
+    LoginWithCode,
+    /// A login passed the second step with a recovery code.
+    LoginWithRecoveryCode,
+    /// A second-step attempt failed.
+    SecondStepFailed,
+    /// A TOTP code was replayed.
+    ReplayDetected,
+    /// The account hit the failure limit.
+    Locked,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesReissued,
+    /// Two-step verification was turned off.
+    Disabled,
+}
+
+/// Where audit events go.
+///
+/// # Contract
+///
+/// `record` does not block for long and does not fail the flow: buffer or drop on trouble.
+///
+/// ```
+/// use twostep_enrollment::{AuditEvent, AuditLog};
+/// struct Stderr;
+/// impl AuditLog for Stderr {
+///     fn record(&self, event: AuditEvent) {
+///         eprintln!("2fa: {} {:?} at {}", event.user_id, event.kind, event.at);
+///     }
+/// }
+/// ```
+pub trait AuditLog: Send + Sync {
+    /// Records one event.
+    fn record(&self, event: AuditEvent);
+}
+
+/// The time, in Unix seconds.
+///
+/// # Contract
+///
+/// The server's clock, never a time a client sent. Need not be monotonic.
+///
+/// ```
+/// use twostep_enrollment::{Clock, SystemClock};
+/// assert!(SystemClock.now() > 1_700_000_000);
+/// ```
+pub trait Clock: Send + Sync {
+    /// Now, in Unix seconds.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs())
+    }
+}

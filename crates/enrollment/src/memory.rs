@@ -1,0 +1,257 @@
+//! In-memory implementations of every application trait, for tests, examples and the demo
+//! (feature `test-util`). They keep the [`Store`] contract with one mutex; they are not for
+//! production: nothing survives a restart, and [`PlaintextSealer`] does not encrypt.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use twostep_otp::Secret;
+use twostep_recovery::RecoveryCodeSet;
+
+use crate::app::{
+    AuditEvent, AuditLog, BoxError, Clock, CredentialRecord, Mail, Mailer, Reauthenticate,
+    SealedSecret, Sealer, Store,
+};
+use crate::email_code::EmailCode;
+use crate::throttle::Throttle;
+
+/// A mutex was poisoned by a panic in another thread.
+#[derive(Clone, Copy, Debug, thiserror::Error)]
+#[error("the in-memory store's lock was poisoned")]
+pub struct Poisoned;
+
+#[derive(Default)]
+struct Tables {
+    credentials: HashMap<String, CredentialRecord>,
+    throttles: HashMap<String, Throttle>,
+}
+
+/// A [`Store`] in a `HashMap` behind one mutex.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    fn with<T>(&self, f: impl FnOnce(&mut Tables) -> T) -> Result<T, Poisoned> {
+        let mut tables = self.tables.lock().map_err(|_| Poisoned)?;
+        Ok(f(&mut tables))
+    }
+}
+
+impl Store for MemoryStore {
+    type Error = Poisoned;
+
+    async fn credential(&self, user: &str) -> Result<Option<CredentialRecord>, Poisoned> {
+        self.with(|t| t.credentials.get(user).cloned())
+    }
+
+    async fn create_credential(
+        &self,
+        user: &str,
+        record: CredentialRecord,
+    ) -> Result<bool, Poisoned> {
+        self.with(|t| {
+            if t.credentials.contains_key(user) {
+                return false;
+            }
+            t.credentials.insert(user.to_owned(), record);
+            true
+        })
+    }
+
+    async fn accept_step(&self, user: &str, step: u64) -> Result<bool, Poisoned> {
+        self.with(|t| match t.credentials.get_mut(user) {
+            Some(record) if record.last_accepted_step.is_none_or(|last| last < step) => {
+                record.last_accepted_step = Some(step);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: &str,
+        expected: &RecoveryCodeSet,
+        new: RecoveryCodeSet,
+    ) -> Result<bool, Poisoned> {
+        self.with(|t| match t.credentials.get_mut(user) {
+            Some(record) if &record.recovery_codes == expected => {
+                record.recovery_codes = new;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn remove_credential(
+        &self,
+        user: &str,
+        expected: &CredentialRecord,
+    ) -> Result<bool, Poisoned> {
+        self.with(|t| {
+            if t.credentials.get(user) != Some(expected) {
+                return false;
+            }
+            t.credentials.remove(user);
+            true
+        })
+    }
+
+    async fn throttle(&self, user: &str) -> Result<Throttle, Poisoned> {
+        self.with(|t| t.throttles.get(user).copied().unwrap_or_default())
+    }
+
+    async fn compare_and_set_throttle(
+        &self,
+        user: &str,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, Poisoned> {
+        self.with(|t| {
+            let current = t.throttles.entry(user.to_owned()).or_default();
+            if *current != expected {
+                return false;
+            }
+            *current = new;
+            true
+        })
+    }
+}
+
+/// A [`Mailer`] that keeps what it sends, for tests and the demo's "sent mail" view.
+#[derive(Default)]
+pub struct RecordingMailer {
+    sent: Mutex<Vec<Mail>>,
+}
+
+impl RecordingMailer {
+    /// Takes the mail sent so far.
+    pub fn take(&self) -> Vec<Mail> {
+        self.sent
+            .lock()
+            .map(|mut sent| std::mem::take(&mut *sent))
+            .unwrap_or_default()
+    }
+
+    /// The newest email code sent to `to`, if any (and forgets the mail before it).
+    pub fn last_email_code(&self, to: &str) -> Option<EmailCode> {
+        self.take().into_iter().rev().find_map(|mail| match mail {
+            Mail::EmailCode {
+                to: recipient,
+                code,
+                ..
+            } if recipient == to => Some(code),
+            _ => None,
+        })
+    }
+}
+
+impl Mailer for RecordingMailer {
+    type Error = Poisoned;
+
+    async fn send(&self, mail: Mail) -> Result<(), Poisoned> {
+        self.sent.lock().map_err(|_| Poisoned)?.push(mail);
+        Ok(())
+    }
+}
+
+/// Passwords in a map: a [`Reauthenticate`] for tests.
+#[derive(Default)]
+pub struct FixedPasswords {
+    passwords: HashMap<String, String>,
+}
+
+impl FixedPasswords {
+    /// With `user`'s password set.
+    #[must_use]
+    pub fn with(mut self, user: &str, password: &str) -> Self {
+        self.passwords.insert(user.to_owned(), password.to_owned());
+        self
+    }
+}
+
+impl Reauthenticate for FixedPasswords {
+    type Error = std::convert::Infallible;
+
+    async fn verify_password(&self, user: &str, password: &str) -> Result<bool, Self::Error> {
+        Ok(self
+            .passwords
+            .get(user)
+            .is_some_and(|known| known == password))
+    }
+}
+
+/// A [`Sealer`] that stores the key as given. For tests only: it does not encrypt.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlaintextSealer;
+
+impl Sealer for PlaintextSealer {
+    fn seal(&self, _user: &str, secret: &Secret) -> Result<SealedSecret, BoxError> {
+        Ok(SealedSecret {
+            key_id: "plaintext".to_owned(),
+            ciphertext: secret.expose_bytes().to_vec(),
+        })
+    }
+
+    fn open(&self, _user: &str, sealed: &SealedSecret) -> Result<Secret, BoxError> {
+        Ok(Secret::from_bytes(&sealed.ciphertext)?)
+    }
+}
+
+/// An [`AuditLog`] that keeps the events.
+#[derive(Default)]
+pub struct RecordingAudit {
+    events: Mutex<Vec<AuditEvent>>,
+}
+
+impl RecordingAudit {
+    /// The events so far.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events
+            .lock()
+            .map(|events| events.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl AuditLog for RecordingAudit {
+    fn record(&self, event: AuditEvent) {
+        if let Ok(mut events) = self.events.lock() {
+            events.push(event);
+        }
+    }
+}
+
+/// A [`Clock`] the test sets.
+#[derive(Debug, Default)]
+pub struct SettableClock {
+    now: AtomicU64,
+}
+
+impl SettableClock {
+    /// A clock at `now`.
+    pub fn at(now: u64) -> Self {
+        Self {
+            now: AtomicU64::new(now),
+        }
+    }
+
+    /// Moves the clock to `now`.
+    pub fn set(&self, now: u64) {
+        self.now.store(now, Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, seconds: u64) {
+        self.now.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for SettableClock {
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}

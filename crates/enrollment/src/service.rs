@@ -1,0 +1,650 @@
+//! The async [`Service`]: drives the machines against the application's traits.
+//!
+//! It owns no state besides its collaborators and policies. The pending state of each flow
+//! (an [`EmailCodeSent`], a [`LoginChallenge`], …) is handed back to the caller, which keeps
+//! it server-side — in its session store, keyed by the session — and passes it to the next
+//! call. What the service adds to the machines:
+//!
+//! - **Attempts are reserved before they are checked**: a failure is recorded with a
+//!   compare-and-set first and given back on success, so N concurrent guesses can never get
+//!   more than the budget's worth of checks.
+//! - **Every one-time write is conditional** ([`Store`] contract): of N concurrent requests
+//!   with one code, exactly one commits; the others fail as replays.
+//! - Mail, audit events and sealing happen at the right moment, and only after the write
+//!   they report.
+
+use std::sync::Arc;
+
+use rand_core::CryptoRng;
+use twostep_otp::Rejection;
+use twostep_recovery::RedeemError;
+
+use crate::app::{
+    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Mail, Mailer, Notice,
+    Reauthenticate, Sealer, Store,
+};
+use crate::disable::{self, ConfirmWithCode, DisableError};
+use crate::enable::{
+    self, Account, AuthenticatorSetup, EmailCodeSent, EnableError, EnablePolicy, SaveRecoveryCodes,
+};
+use crate::login::{self, Answer, Commit, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
+use crate::reissue::{self, ReissueError, ReissuePolicy, SaveNewCodes};
+use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+
+/// How often a compare-and-set is retried under contention before giving up.
+const MAX_RETRIES: usize = 10_000;
+
+/// Why a service call did not go through.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// A step of the enable wizard was refused.
+    #[error(transparent)]
+    Enable(#[from] EnableError),
+    /// The second step was refused.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// Re-issuing was refused.
+    #[error(transparent)]
+    Reissue(#[from] ReissueError),
+    /// Disabling was refused.
+    #[error(transparent)]
+    Disable(#[from] DisableError),
+    /// Too many failed attempts.
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    /// The user has two-step verification on already.
+    #[error("two-step verification is already on")]
+    AlreadyEnabled,
+    /// The user does not have two-step verification on.
+    #[error("two-step verification is not on")]
+    NotEnabled,
+    /// A concurrent request changed the credential first; this one did nothing.
+    #[error("another request changed two-step verification at the same time; try again")]
+    Conflict,
+    /// The store, mailer, sealer or password check failed; nothing was changed by this call
+    /// beyond what its message says.
+    #[error("a backend failed")]
+    Backend(#[source] BoxError),
+}
+
+/// A refused call: the pending state to keep, if it is still usable, and why.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Refusal<S> {
+    /// The state to pass to the next attempt; `None` when the flow must start again.
+    pub state: Option<S>,
+    /// Why.
+    pub error: ServiceError,
+}
+
+impl<S> Refusal<S> {
+    fn keep(state: S, error: impl Into<ServiceError>) -> Self {
+        Self {
+            state: Some(state),
+            error: error.into(),
+        }
+    }
+
+    fn end(error: impl Into<ServiceError>) -> Self {
+        Self {
+            state: None,
+            error: error.into(),
+        }
+    }
+}
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> ServiceError {
+    ServiceError::Backend(Box::new(error))
+}
+
+/// A successful second step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignedIn {
+    /// With a recovery code: how many are left, and whether to urge a re-issue.
+    pub recovery_codes_left: Option<(usize, bool)>,
+}
+
+/// The policies of all flows.
+#[derive(Clone, Debug)]
+pub struct Policies {
+    /// The enable wizard.
+    pub enable: EnablePolicy,
+    /// The login step and disabling.
+    pub login: LoginPolicy,
+    /// Re-issuing recovery codes.
+    pub reissue: ReissuePolicy,
+}
+
+impl Policies {
+    /// The defaults for `issuer`, with one shared throttle.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            enable: EnablePolicy::new(issuer),
+            login: LoginPolicy::default(),
+            reissue: ReissuePolicy::default(),
+        }
+    }
+}
+
+/// The flows, wired to the application.
+pub struct Service<S, M, R> {
+    store: S,
+    mailer: M,
+    reauth: R,
+    sealer: Arc<dyn Sealer>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    policies: Policies,
+}
+
+impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
+    /// Wires the flows to the application.
+    pub fn new(
+        store: S,
+        mailer: M,
+        reauth: R,
+        sealer: Arc<dyn Sealer>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+        policies: Policies,
+    ) -> Self {
+        Self {
+            store,
+            mailer,
+            reauth,
+            sealer,
+            audit,
+            clock,
+            policies,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The policies.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    fn audit(&self, user_id: &str, kind: AuditKind) {
+        self.audit.record(AuditEvent {
+            user_id: user_id.to_owned(),
+            at: self.clock.now(),
+            kind,
+        });
+    }
+
+    async fn notify(&self, to: &str, notice: Notice) -> Result<(), ServiceError> {
+        let mail = Mail::Notice {
+            to: to.to_owned(),
+            notice,
+        };
+        self.mailer.send(mail).await.map_err(backend)
+    }
+
+    async fn credential(&self, user: &str) -> Result<CredentialRecord, ServiceError> {
+        self.store
+            .credential(user)
+            .await
+            .map_err(backend)?
+            .ok_or(ServiceError::NotEnabled)
+    }
+
+    /// Records a failure ahead of an attempt; returns the counters from before it.
+    async fn reserve(
+        &self,
+        user: &str,
+        policy: &ThrottlePolicy,
+        now: u64,
+    ) -> Result<Throttle, ServiceError> {
+        for _ in 0..MAX_RETRIES {
+            let current = self.store.throttle(user).await.map_err(backend)?;
+            current.check(policy, now)?;
+            let reserved = current.record_failure(policy, now);
+            if self
+                .store
+                .compare_and_set_throttle(user, current, reserved)
+                .await
+                .map_err(backend)?
+            {
+                if reserved.check(policy, now).is_err() {
+                    self.audit(user, AuditKind::Locked);
+                }
+                return Ok(current);
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// Gives a reservation back (see [`Throttle::refund`]).
+    async fn refund(&self, user: &str, succeeded: bool) -> Result<(), ServiceError> {
+        for _ in 0..MAX_RETRIES {
+            let current = self.store.throttle(user).await.map_err(backend)?;
+            let refunded = current.refund(succeeded);
+            if self
+                .store
+                .compare_and_set_throttle(user, current, refunded)
+                .await
+                .map_err(backend)?
+            {
+                return Ok(());
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    // ---- Enable (seed step 2) ----
+
+    /// Starts the enable wizard: mails an email code to the account's login email.
+    ///
+    /// # Errors
+    /// [`ServiceError::AlreadyEnabled`], or a backend failure.
+    pub async fn start_enable<G: CryptoRng + ?Sized>(
+        &self,
+        account: Account,
+        rng: &mut G,
+    ) -> Result<EmailCodeSent, ServiceError> {
+        if self
+            .store
+            .credential(&account.user_id)
+            .await
+            .map_err(backend)?
+            .is_some()
+        {
+            return Err(ServiceError::AlreadyEnabled);
+        }
+        let user_id = account.user_id.clone();
+        let (state, mail) = enable::start(account, rng, &self.policies.enable, self.clock.now());
+        self.mailer
+            .send(Mail::EmailCode {
+                to: mail.to,
+                code: mail.code,
+                expires_at: mail.expires_at,
+            })
+            .await
+            .map_err(backend)?;
+        self.audit(&user_id, AuditKind::EnableStarted);
+        Ok(state)
+    }
+
+    /// Mails a new email code after the cooldown.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the state back.
+    pub async fn resend_email_code<G: CryptoRng + ?Sized>(
+        &self,
+        state: EmailCodeSent,
+        rng: &mut G,
+    ) -> Result<EmailCodeSent, Refusal<EmailCodeSent>> {
+        let (state, mail) = state
+            .resend(rng, &self.policies.enable, self.clock.now())
+            .map_err(|refused| Refusal::keep(refused.state, refused.error))?;
+        match self
+            .mailer
+            .send(Mail::EmailCode {
+                to: mail.to,
+                code: mail.code,
+                expires_at: mail.expires_at,
+            })
+            .await
+        {
+            Ok(()) => Ok(state),
+            Err(error) => Err(Refusal::keep(state, backend(error))),
+        }
+    }
+
+    /// Checks the email code; the returned state shows the QR code and manual key.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the state back (one attempt fewer).
+    pub fn verify_email<G: CryptoRng + ?Sized>(
+        &self,
+        state: EmailCodeSent,
+        input: &str,
+        rng: &mut G,
+    ) -> Result<AuthenticatorSetup, Refusal<EmailCodeSent>> {
+        state
+            .verify_email(input, rng, &self.policies.enable, self.clock.now())
+            .map_err(|refused| Refusal::keep(refused.state, refused.error))
+    }
+
+    /// Checks the first code from the app; the returned state shows the recovery codes.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the state back; wrong codes count against the account.
+    pub async fn confirm_authenticator<G: CryptoRng + ?Sized>(
+        &self,
+        state: AuthenticatorSetup,
+        input: &str,
+        rng: &mut G,
+    ) -> Result<SaveRecoveryCodes, Refusal<AuthenticatorSetup>> {
+        let now = self.clock.now();
+        let user = state.account().user_id.clone();
+        let policy = &self.policies.enable;
+        let before = match self.reserve(&user, &policy.throttle, now).await {
+            Ok(before) => before,
+            Err(error) => return Err(Refusal::keep(state, error)),
+        };
+        match state.confirm(input, before, rng, policy, now) {
+            Ok((next, _)) => match self.refund(&user, true).await {
+                Ok(()) => Ok(next),
+                Err(error) => Err(Refusal::end(error)),
+            },
+            Err((refused, _)) => Err(Refusal::keep(refused.state, refused.error)),
+        }
+    }
+
+    /// "Done" with "I saved them" ticked: the one write of the wizard, then the notice.
+    ///
+    /// # Errors
+    /// A [`Refusal`]: not ticked or expired (state back), already enabled meanwhile, or a
+    /// backend failure (nothing written).
+    pub async fn complete_enable(
+        &self,
+        state: SaveRecoveryCodes,
+        saved: bool,
+    ) -> Result<(), Refusal<SaveRecoveryCodes>> {
+        let now = self.clock.now();
+        let enabled = state
+            .complete(saved, &self.policies.enable, now)
+            .map_err(|refused| Refusal::keep(refused.state, refused.error))?;
+        let credential = enabled.credential;
+        let sealed = self
+            .sealer
+            .seal(&credential.user_id, &credential.secret)
+            .map_err(|e| Refusal::end(ServiceError::Backend(e)))?;
+        let record = CredentialRecord {
+            secret: sealed,
+            params: credential.params,
+            last_accepted_step: Some(credential.last_accepted_step),
+            recovery_codes: credential.recovery_codes,
+            enabled_at: credential.enabled_at,
+        };
+        let created = self
+            .store
+            .create_credential(&credential.user_id, record)
+            .await
+            .map_err(|e| Refusal::end(backend(e)))?;
+        if !created {
+            return Err(Refusal::end(ServiceError::AlreadyEnabled));
+        }
+        self.audit(&credential.user_id, AuditKind::Enabled);
+        self.notify(&enabled.notify, Notice::Enabled)
+            .await
+            .map_err(Refusal::end)
+    }
+
+    // ---- Login (seed step 3) ----
+
+    /// After the password: `None` when the user has no second factor, else the challenge to
+    /// keep in the half-authenticated session.
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub async fn begin_login(&self, user: &str) -> Result<Option<LoginChallenge>, ServiceError> {
+        let enabled = self
+            .store
+            .credential(user)
+            .await
+            .map_err(backend)?
+            .is_some();
+        Ok(login::begin(
+            user,
+            enabled,
+            &self.policies.login,
+            self.clock.now(),
+        ))
+    }
+
+    /// Checks a TOTP or recovery code typed at the second step (one input box; see
+    /// [`Answer::guess`]). On success the challenge is spent and the user is signed in.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the challenge back while it is usable.
+    pub async fn verify_login(
+        &self,
+        challenge: LoginChallenge,
+        session_user: &str,
+        input: &str,
+        email: &str,
+    ) -> Result<SignedIn, Refusal<LoginChallenge>> {
+        if challenge.user_id() != session_user {
+            return Err(Refusal::keep(challenge, LoginError::WrongUser));
+        }
+        let user = challenge.user_id().to_owned();
+        let answer = Answer::guess(input);
+        let policy = self.policies.login;
+        let now = self.clock.now();
+        let record = match self.credential(&user).await {
+            Ok(record) => record,
+            Err(error) => return Err(Refusal::keep(challenge, error)),
+        };
+        let before = match self.reserve(&user, &policy.throttle, now).await {
+            Ok(before) => before,
+            Err(error) => return Err(Refusal::keep(challenge, error)),
+        };
+        let secret = match self.sealer.open(&user, &record.secret) {
+            Ok(secret) => secret,
+            Err(error) => return Err(Refusal::keep(challenge, ServiceError::Backend(error))),
+        };
+        let factor = StoredFactor {
+            secret: &secret,
+            params: record.params,
+            last_accepted_step: record.last_accepted_step,
+            recovery_codes: &record.recovery_codes,
+        };
+        let verified = match challenge.verify(session_user, answer, factor, before, &policy, now) {
+            Ok(verified) => verified,
+            Err(refused) => {
+                let typo = matches!(
+                    refused.error,
+                    LoginError::RecoveryCode(RedeemError::Malformed(_))
+                );
+                let kind = match refused.error {
+                    LoginError::Code(Rejection::Replayed) => AuditKind::ReplayDetected,
+                    _ => AuditKind::SecondStepFailed,
+                };
+                if typo {
+                    self.refund(&user, false)
+                        .await
+                        .map_err(|e| Refusal::keep(refused.challenge.clone(), e))?;
+                } else {
+                    self.audit(&user, kind);
+                }
+                return Err(Refusal::keep(refused.challenge, refused.error));
+            }
+        };
+        // The one-time write. Losing it to a concurrent request makes this attempt a replay.
+        let (committed, left) = match verified.commit {
+            Commit::AcceptStep { step } => (self.store.accept_step(&user, step).await, None),
+            Commit::ConsumeRecoveryCode {
+                set,
+                remaining,
+                low,
+                ..
+            } => (
+                self.store
+                    .replace_recovery_codes(&user, &record.recovery_codes, set)
+                    .await,
+                Some((remaining, low)),
+            ),
+        };
+        match committed {
+            Ok(true) => {}
+            Ok(false) => {
+                self.audit(&user, AuditKind::ReplayDetected);
+                let error = match left {
+                    None => LoginError::Code(Rejection::Replayed),
+                    Some(_) => LoginError::RecoveryCode(RedeemError::NoMatch),
+                };
+                return Err(Refusal::end(error));
+            }
+            Err(error) => return Err(Refusal::end(backend(error))),
+        }
+        self.refund(&user, true).await.map_err(Refusal::end)?;
+        match left {
+            None => self.audit(&user, AuditKind::LoginWithCode),
+            Some((remaining, _)) => {
+                self.audit(&user, AuditKind::LoginWithRecoveryCode);
+                self.notify(email, Notice::RecoveryCodeUsed { remaining })
+                    .await
+                    .map_err(Refusal::end)?;
+            }
+        }
+        Ok(SignedIn {
+            recovery_codes_left: left,
+        })
+    }
+
+    // ---- Re-issue recovery codes (seed step 4) ----
+
+    /// Checks the password again and generates new codes to show. The old codes still work
+    /// until [`Service::complete_reissue`].
+    ///
+    /// # Errors
+    /// Not enabled, locked, a wrong password (counted), or a backend failure.
+    pub async fn start_reissue<G: CryptoRng + ?Sized>(
+        &self,
+        user: &str,
+        password: &str,
+        rng: &mut G,
+    ) -> Result<SaveNewCodes, ServiceError> {
+        self.credential(user).await?;
+        let now = self.clock.now();
+        let policy = self.policies.reissue;
+        let before = self.reserve(user, &policy.throttle, now).await?;
+        let verified = self
+            .reauth
+            .verify_password(user, password)
+            .await
+            .map_err(backend)?;
+        match reissue::start(user, verified, before, rng, &policy, now) {
+            Ok((state, _)) => {
+                self.refund(user, true).await?;
+                Ok(state)
+            }
+            Err((error, _)) => Err(error.into()),
+        }
+    }
+
+    /// "Done" with "I saved them": replaces the whole set at once, then notifies.
+    ///
+    /// # Errors
+    /// A [`Refusal`]: not ticked or expired (state back), or a backend failure.
+    pub async fn complete_reissue(
+        &self,
+        state: SaveNewCodes,
+        user: &str,
+        email: &str,
+    ) -> Result<(), Refusal<SaveNewCodes>> {
+        let reissued = state
+            .complete(true, self.clock.now())
+            .map_err(|(state, error)| Refusal::keep(state, error))?;
+        for _ in 0..MAX_RETRIES {
+            let current = self.credential(user).await.map_err(Refusal::end)?;
+            let replaced = self
+                .store
+                .replace_recovery_codes(
+                    user,
+                    &current.recovery_codes,
+                    reissued.recovery_codes.clone(),
+                )
+                .await
+                .map_err(|e| Refusal::end(backend(e)))?;
+            if replaced {
+                self.audit(user, AuditKind::RecoveryCodesReissued);
+                return self
+                    .notify(email, Notice::RecoveryCodesReissued)
+                    .await
+                    .map_err(Refusal::end);
+            }
+        }
+        Err(Refusal::end(ServiceError::Conflict))
+    }
+
+    // ---- Disable (seed step 5) ----
+
+    /// Checks the password again; the returned state asks for a code.
+    ///
+    /// # Errors
+    /// Not enabled, locked, a wrong password (counted), or a backend failure.
+    pub async fn start_disable(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<ConfirmWithCode, ServiceError> {
+        self.credential(user).await?;
+        let now = self.clock.now();
+        let policy = self.policies.login;
+        let before = self.reserve(user, &policy.throttle, now).await?;
+        let verified = self
+            .reauth
+            .verify_password(user, password)
+            .await
+            .map_err(backend)?;
+        match disable::start(user, verified, before, &policy, now) {
+            Ok((state, _)) => {
+                self.refund(user, true).await?;
+                Ok(state)
+            }
+            Err((error, _)) => Err(error.into()),
+        }
+    }
+
+    /// Checks an authenticator or recovery code and removes the second factor — secret,
+    /// recovery codes and replay state — in one conditional write, then notifies.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the state back while usable.
+    pub async fn confirm_disable(
+        &self,
+        state: ConfirmWithCode,
+        user: &str,
+        input: &str,
+        email: &str,
+    ) -> Result<(), Refusal<ConfirmWithCode>> {
+        let policy = self.policies.login;
+        let now = self.clock.now();
+        let record = match self.credential(user).await {
+            Ok(record) => record,
+            Err(error) => return Err(Refusal::keep(state, error)),
+        };
+        let before = match self.reserve(user, &policy.throttle, now).await {
+            Ok(before) => before,
+            Err(error) => return Err(Refusal::keep(state, error)),
+        };
+        let secret = match self.sealer.open(user, &record.secret) {
+            Ok(secret) => secret,
+            Err(error) => return Err(Refusal::keep(state, ServiceError::Backend(error))),
+        };
+        let factor = StoredFactor {
+            secret: &secret,
+            params: record.params,
+            last_accepted_step: record.last_accepted_step,
+            recovery_codes: &record.recovery_codes,
+        };
+        match state.confirm(user, Answer::guess(input), factor, before, &policy, now) {
+            Ok(_) => {}
+            Err((state, error, _)) => {
+                self.audit(user, AuditKind::SecondStepFailed);
+                return Err(Refusal::keep(state, error));
+            }
+        }
+        // Conditional on the record read: a code used concurrently elsewhere changed it.
+        match self.store.remove_credential(user, &record).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Refusal::end(ServiceError::Conflict)),
+            Err(error) => return Err(Refusal::end(backend(error))),
+        }
+        self.refund(user, true).await.map_err(Refusal::end)?;
+        self.audit(user, AuditKind::Disabled);
+        self.notify(email, Notice::Disabled)
+            .await
+            .map_err(Refusal::end)
+    }
+}
