@@ -74,8 +74,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {code}");
     }
     let file = issued.download_file(ISSUER, ACCOUNT, Locale::En);
-    let path = std::env::temp_dir().join(&file.file_name);
-    std::fs::write(&path, file.contents.as_bytes())?;
+    let path = save_privately(&file.file_name, file.contents.as_bytes())?;
     println!("\n  Downloaded: {}", path.display());
     println!(
         "  Stored:     {} Argon2id hashes, no code in the clear",
@@ -99,4 +98,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Ok(_) => return Err("a used recovery code was accepted".into()),
     }
     Ok(())
+}
+
+/// Writes the "downloaded" file into a fresh directory of its own, readable by the owner
+/// only, never over an existing file or through a planted link.
+fn save_privately(name: &str, contents: &[u8]) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write as _;
+    let dir = std::env::temp_dir().join(format!("twostep-demo-{}", std::process::id()));
+    std::fs::create_dir(&dir)?;
+    let path = dir.join(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(&path)?.write_all(contents)?;
+    Ok(path)
 }

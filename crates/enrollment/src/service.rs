@@ -13,6 +13,9 @@
 //! - Mail, audit events and sealing happen at the right moment, and only after the write
 //!   they report.
 
+// Refusals hand the pending state back by value, like the machines do.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use rand_core::CryptoRng;

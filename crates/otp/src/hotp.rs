@@ -20,7 +20,6 @@ use crate::{Code, HotpParams, Rejection, Secret};
 /// assert_eq!((accepted.counter, accepted.next_counter), (2, 3));
 /// # Ok::<(), twostep_otp::SecretError>(())
 /// ```
-#[derive(Clone)]
 pub struct Hotp {
     mac: KeyedMac,
     params: HotpParams,
@@ -64,7 +63,8 @@ impl Hotp {
     ///
     /// # Errors
     /// [`Rejection::Malformed`] before any HMAC, or [`Rejection::Mismatch`]. Codes for counters
-    /// below `next_counter` are simply outside the range and count as a mismatch.
+    /// below `next_counter` are simply outside the range and count as a mismatch; so is the
+    /// last counter, `u64::MAX`, which would otherwise stay valid forever.
     pub fn verify(
         &self,
         input: &str,
@@ -73,10 +73,11 @@ impl Hotp {
     ) -> Result<HotpAccepted, Rejection> {
         let code = Code::parse(input, self.params.digits)?;
         let look_ahead = u64::from(look_ahead.min(Self::MAX_LOOK_AHEAD));
-        let last = next_counter.saturating_add(look_ahead);
+        // The last counter, u64::MAX, is never accepted: its successor could not be stored,
+        // and the same code would then verify forever.
+        let last = next_counter.saturating_add(look_ahead).min(u64::MAX - 1);
         let scan = self.mac.scan(&code, next_counter..=last, |_| true, true);
         match scan.chosen {
-            // u64::MAX has no successor: that counter can be used once and the credential is spent.
             Some(counter) => Ok(HotpAccepted {
                 counter,
                 next_counter: counter.saturating_add(1),

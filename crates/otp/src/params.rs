@@ -65,18 +65,15 @@ impl FromStr for Algorithm {
     /// Parses `SHA1`, `SHA256` or `SHA512`, ignoring ASCII case and one optional dash
     /// (`sha-256`), as real-world URIs spell them.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut name = [0u8; 6];
-        let mut len = 0usize;
-        for byte in s.bytes().filter(|&b| b != b'-') {
-            let slot = name.get_mut(len).ok_or(ParamError::UnknownAlgorithm)?;
-            *slot = byte.to_ascii_uppercase();
-            len = len.saturating_add(1);
-        }
-        match name.get(..len) {
-            Some(b"SHA1") => Ok(Self::Sha1),
-            Some(b"SHA256") => Ok(Self::Sha256),
-            Some(b"SHA512") => Ok(Self::Sha512),
-            _ => Err(ParamError::UnknownAlgorithm),
+        let named = |name: &str| s.eq_ignore_ascii_case(name);
+        if named("SHA1") || named("SHA-1") {
+            Ok(Self::Sha1)
+        } else if named("SHA256") || named("SHA-256") {
+            Ok(Self::Sha256)
+        } else if named("SHA512") || named("SHA-512") {
+            Ok(Self::Sha512)
+        } else {
+            Err(ParamError::UnknownAlgorithm)
         }
     }
 }
@@ -307,8 +304,10 @@ struct RawWindow {
 #[cfg(feature = "serde")]
 impl TryFrom<RawWindow> for Window {
     type Error = ParamError;
+    /// Stored windows are held to [`Window::new`]'s bound: a wide window is a decision made
+    /// in code with [`Window::risky_wide`], not a value a stored setting can slip in.
     fn try_from(raw: RawWindow) -> Result<Self, ParamError> {
-        Self::risky_wide(raw.back, raw.forward)
+        Self::new(raw.back, raw.forward)
     }
 }
 

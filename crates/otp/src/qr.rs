@@ -2,7 +2,8 @@
 //! terminal rendering.
 //!
 //! Every rendering encodes the secret, so each is returned in a [`Zeroizing`] buffer; serve it
-//! with `Cache-Control: no-store` and never log it. Error correction is level M and every
+//! with `Cache-Control: no-store` and never log it. The module matrix inside [`QrImage`] is
+//! the `qrcode` crate's and is not wiped on drop: drop the image as soon as it is rendered. Error correction is level M and every
 //! rendering keeps the four-module quiet zone scanners need. The QR matrix is built by the
 //! `qrcode` crate; PNG encoding uses the `png` crate.
 

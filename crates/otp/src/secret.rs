@@ -24,6 +24,9 @@ pub const MIN_LEGACY_SECRET_BITS: usize = 80;
 /// add no strength (HMAC would hash them down) and would only let hostile input cost more.
 pub const MAX_SECRET_BYTES: usize = 64;
 
+/// The longest base32 text [`Secret::from_base32`] reads.
+const MAX_BASE32_INPUT: usize = 512;
+
 /// How strong a secret is, judged by its length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -108,6 +111,13 @@ impl Secret {
     }
 
     fn decode_base32(input: &str, min_bits: usize) -> Result<Self, SecretError> {
+        // Generous for a 64-byte key with spaces and padding; anything longer is refused before
+        // any work or allocation proportional to it.
+        if input.len() > MAX_BASE32_INPUT {
+            return Err(SecretError::TooLong {
+                max_bytes: MAX_SECRET_BYTES,
+            });
+        }
         let mut clean = Zeroizing::new(String::with_capacity(input.len()));
         let mut padding_started = false;
         for (position, ch) in input.chars().enumerate() {

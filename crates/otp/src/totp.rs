@@ -26,7 +26,6 @@ use crate::{Code, ParamError, Rejection, Secret, TotpParams, Window};
 /// assert_eq!(totp.verify("081804", now, Some(accepted.step)), Err(Rejection::Replayed));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone)]
 pub struct Totp {
     mac: KeyedMac,
     params: TotpParams,
@@ -118,6 +117,10 @@ impl Totp {
             .params
             .step_at(unix_time)
             .map_err(|_| Rejection::TimeBeforeT0)?;
+        // The digit count is public; a code of another length can never be this credential's.
+        if code.digits() != self.params.digits {
+            return Err(Rejection::Mismatch);
+        }
         let first = current.saturating_sub(u64::from(self.window.back()));
         let last = current.saturating_add(u64::from(self.window.forward()));
         let is_fresh = |step: u64| last_accepted_step.is_none_or(|used| step > used);

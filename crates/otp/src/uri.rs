@@ -205,7 +205,18 @@ impl KeyUri {
 
     /// The `otpauth://` URI. It contains the secret, hence the [`Zeroizing`] wrapper.
     pub fn to_uri(&self) -> Zeroizing<String> {
-        let mut uri = Zeroizing::new(String::with_capacity(128));
+        // Sized up front so the buffer never reallocates (leaving a copy of the secret behind).
+        let names = self
+            .issuer
+            .as_deref()
+            .map_or(0, str::len)
+            .saturating_mul(2)
+            .saturating_add(self.account.len());
+        let capacity = names
+            .saturating_mul(3)
+            .saturating_add(self.secret.bits() / 5)
+            .saturating_add(160);
+        let mut uri = Zeroizing::new(String::with_capacity(capacity));
         let kind = match self.kind {
             OtpKind::Totp { .. } => "totp",
             OtpKind::Hotp { .. } => "hotp",
@@ -279,7 +290,8 @@ impl KeyUri {
         }
 
         let params = Params::parse(query)?;
-        let issuer = match (label_issuer, params.issuer.as_deref()) {
+        let issuer_param = params.issuer.as_deref().filter(|issuer| !issuer.is_empty());
+        let issuer = match (label_issuer, issuer_param) {
             (Some(prefix), Some(param)) if prefix != param => return Err(UriError::IssuerMismatch),
             (prefix, param) => prefix.or(param),
         };
@@ -372,11 +384,17 @@ fn decode(component: &str) -> Option<String> {
 fn check_name(name: &str, field: NameField) -> Result<(), UriError> {
     let valid = !name.is_empty()
         && !name.contains(':')
-        && !name.chars().any(char::is_control)
+        && !name.chars().any(|c| c.is_control() || is_bidi_control(c))
         && name.trim() == name;
     if valid {
         Ok(())
     } else {
         Err(UriError::InvalidName(field))
     }
+}
+
+/// Directional formatting characters, which could make an app show another name than the
+/// one encoded (e.g. U+202E RIGHT-TO-LEFT OVERRIDE).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }

@@ -36,4 +36,6 @@ fn corrupted_stored_parameters_are_errors_not_panics() {
         assert!(serde_json::from_str::<TotpParams>(json).is_err(), "{json}");
     }
     assert!(serde_json::from_str::<Window>(r#"{"back":200,"forward":0}"#).is_err());
+    // Wide windows are chosen in code (`Window::risky_wide`), never by a stored setting.
+    assert!(serde_json::from_str::<Window>(r#"{"back":3,"forward":0}"#).is_err());
 }

@@ -214,6 +214,42 @@ fn hotp_look_ahead_accepts_the_earliest_match_and_advances_the_counter() {
 }
 
 #[test]
+fn hotp_never_accepts_the_last_counter_so_no_code_stays_valid_forever() {
+    let hotp = Hotp::new(
+        &Secret::from_bytes(SEED).expect("seed"),
+        HotpParams::default(),
+    );
+    let code = |c| hotp.generate(c).to_string();
+    let accepted = hotp
+        .verify(&code(u64::MAX - 1), u64::MAX - 1, 3)
+        .expect("the last usable counter");
+    assert_eq!(accepted.next_counter, u64::MAX);
+    assert_eq!(
+        hotp.verify(&code(u64::MAX - 1), u64::MAX, 3),
+        Err(Rejection::Mismatch)
+    );
+    assert_eq!(
+        hotp.verify(&code(u64::MAX), u64::MAX, 3),
+        Err(Rejection::Mismatch)
+    );
+}
+
+#[test]
+fn a_code_of_another_length_never_matches() {
+    let params = TotpParams {
+        digits: Digits::EIGHT,
+        ..TotpParams::default()
+    };
+    let totp = Totp::new(&Secret::from_bytes(SEED).expect("seed"), params);
+    let eight = totp.generate(59).expect("after T0").to_string();
+    assert_eq!(eight, "94287082");
+    // The last six digits of the right code, parsed as a six-digit code.
+    let six = twostep_otp::Code::parse(&eight[2..], Digits::SIX).expect("six digits");
+    assert_eq!(totp.verify_code(&six, 59, None), Err(Rejection::Mismatch));
+    assert!(totp.verify(&eight, 59, None).is_ok());
+}
+
+#[test]
 fn debug_output_never_shows_key_material() {
     let secret = Secret::from_bytes(SEED).expect("seed");
     let totp = Totp::new(&secret, TotpParams::default());

@@ -77,7 +77,7 @@ pub enum ParseError {
 /// assert_eq!(RecoveryCode::parse("08n4-vex2-6ck5-zevr").err(), Some(ParseError::CheckFailed));
 /// # Ok::<(), ParseError>(())
 /// ```
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct RecoveryCode {
     symbols: [u8; CODE_SYMBOLS],
 }

@@ -23,15 +23,15 @@ pub(crate) const SALT_LEN: usize = 16;
 /// The default is OWASP's recommendation for Argon2id, 19 MiB of memory and 2 passes on one
 /// lane, the `argon2` crate's default too. The parameters are stored inside every hash, so
 /// raising the default later leaves existing sets verifiable with the costs they were made
-/// with. Costs above 1 GiB, 16 passes or 16 lanes are refused, so a corrupted stored set
-/// cannot make a verification exhaust the server.
+/// with. Costs above 256 MiB, 8 passes or 4 lanes are refused, so a corrupted stored set
+/// cannot make one verification take more than a few seconds and that much memory.
 ///
 /// ```
 /// use twostep_recovery::HashParams;
 /// let params = HashParams::default();
 /// assert_eq!((params.memory_kib(), params.passes(), params.lanes()), (19 * 1024, 2, 1));
 /// assert!(HashParams::new(8, 1, 1).is_ok()); // fast, for tests only
-/// assert!(HashParams::new(1 << 21, 1, 1).is_err());
+/// assert!(HashParams::new(1 << 19, 1, 1).is_err()); // 512 MiB is over the ceiling
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HashParams {
@@ -41,12 +41,12 @@ pub struct HashParams {
 }
 
 impl HashParams {
-    /// The largest memory cost accepted: 1 GiB.
-    pub const MAX_MEMORY_KIB: u32 = 1 << 20;
+    /// The largest memory cost accepted: 256 MiB.
+    pub const MAX_MEMORY_KIB: u32 = 1 << 18;
     /// The most passes accepted.
-    pub const MAX_PASSES: u32 = 16;
+    pub const MAX_PASSES: u32 = 8;
     /// The most lanes accepted.
-    pub const MAX_LANES: u32 = 16;
+    pub const MAX_LANES: u32 = 4;
 
     /// Validates Argon2id costs.
     ///

@@ -4,6 +4,8 @@
 //! This is the only place plaintext codes exist. Nothing here is stored; render it once in
 //! the response that shows the codes, with `Cache-Control: no-store`.
 
+use core::fmt::Write as _;
+
 use zeroize::Zeroizing;
 
 use crate::RecoveryCode;
@@ -70,8 +72,8 @@ impl IssuedCodes {
     pub fn clipboard_text(&self) -> Zeroizing<String> {
         let mut text = Zeroizing::new(String::with_capacity(self.codes.len().saturating_mul(20)));
         for code in &self.codes {
-            text.push_str(&code.to_string());
-            text.push('\n');
+            // Formatted straight into the zeroizing buffer: no temporary plaintext copy.
+            let _ = writeln!(text, "{code}");
         }
         text
     }
@@ -103,8 +105,20 @@ impl IssuedCodes {
             ],
         };
         let [title, account_line, date_line, instructions] = texts;
-        let mut contents = Zeroizing::new(format!("{title}\n{account_line}\n{date_line}\n\n"));
-        contents.push_str(&self.clipboard_text());
+        let codes = self.clipboard_text();
+        // Sized up front so the buffer holding the codes never reallocates behind our back.
+        let capacity = [&title, &account_line, &date_line, &instructions]
+            .iter()
+            .map(|part| part.len() + 1)
+            .sum::<usize>()
+            .saturating_add(codes.len() + 2);
+        let mut contents = Zeroizing::new(String::with_capacity(capacity));
+        for line in [&title, &account_line, &date_line] {
+            contents.push_str(line);
+            contents.push('\n');
+        }
+        contents.push('\n');
+        contents.push_str(&codes);
         contents.push('\n');
         contents.push_str(&instructions);
         contents.push('\n');

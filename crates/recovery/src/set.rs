@@ -109,6 +109,9 @@ pub enum SetError {
     /// Codes with different salts or parameters: not one set.
     #[error("the stored codes do not belong to one set")]
     Mixed,
+    /// The RNG kept producing the same codes: it is broken.
+    #[error("the random number generator produced repeated codes")]
+    Randomness,
     /// Two codes with the same hash.
     #[error("the stored set contains the same code twice")]
     Duplicate,
@@ -163,15 +166,22 @@ impl RecoveryCodeSet {
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
         let mut plain: Vec<RecoveryCode> = Vec::with_capacity(count);
-        while plain.len() < count {
+        // 75-bit codes from a working CSPRNG practically never repeat, but a set must not hold
+        // one twice — and a broken RNG must not make this loop forever.
+        for _ in 0..count.saturating_mul(4) {
+            if plain.len() == count {
+                break;
+            }
             let code = RecoveryCode::generate(rng);
-            // 75-bit codes practically never repeat, but a set must not hold one twice.
             if !plain
                 .iter()
                 .any(|other| other.canonical() == code.canonical())
             {
                 plain.push(code);
             }
+        }
+        if plain.len() < count {
+            return Err(SetError::Randomness);
         }
         let codes = plain
             .iter()
@@ -235,6 +245,9 @@ impl RecoveryCodeSet {
     }
 
     /// Parses typed input, finds it and consumes it: the whole login or disable step.
+    ///
+    /// This runs one Argon2id evaluation (about 20 ms at the default costs) on the calling
+    /// thread; in an async server call it from `spawn_blocking` or its equivalent.
     ///
     /// # Errors
     /// [`RedeemError::Malformed`] before any hashing; [`RedeemError::NoMatch`] for a wrong or
@@ -404,6 +417,10 @@ fn parse_phc(text: &str) -> Option<(HashParams, [u8; SALT_LEN], [u8; HASH_LEN])>
         return None;
     }
     let argon = argon2::Params::try_from(&phc).ok()?;
+    // Secret keys and associated data are not used here; a hash with them is not ours.
+    if !argon.keyid().is_empty() || !argon.data().is_empty() {
+        return None;
+    }
     let params = HashParams::new(argon.m_cost(), argon.t_cost(), argon.p_cost()).ok()?;
     let salt: [u8; SALT_LEN] = phc.salt?.as_ref().try_into().ok()?;
     let hash: [u8; HASH_LEN] = phc.hash?.as_bytes().try_into().ok()?;

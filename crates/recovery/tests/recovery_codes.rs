@@ -20,6 +20,14 @@ fn issue(count: usize) -> (IssuedCodes, RecoveryCodeSet) {
     RecoveryCodeSet::generate(&mut rand::rng(), count, &fast(), NOW).expect("generates")
 }
 
+/// Codes from a seeded RNG, so a failing property case can be replayed and shrunk.
+#[allow(clippy::expect_used)] // a failed setup is a failed test
+fn issue_seeded(seed: u64, count: usize) -> (IssuedCodes, RecoveryCodeSet) {
+    use rand::SeedableRng as _;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    RecoveryCodeSet::generate(&mut rng, count, &fast(), NOW).expect("generates")
+}
+
 fn canonical(code: &RecoveryCode) -> String {
     code.to_string().replace('-', "")
 }
@@ -28,8 +36,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn generated_codes_are_unique_and_normalise_to_themselves(_seed in any::<u8>()) {
-        let (issued, set) = issue(10);
+    fn generated_codes_are_unique_and_normalise_to_themselves(seed in any::<u64>()) {
+        let (issued, set) = issue_seeded(seed, 10);
         prop_assert_eq!(set.len(), 10);
         let mut seen: Vec<String> = issued.codes().iter().map(canonical).collect();
         for code in issued.codes() {
@@ -48,8 +56,9 @@ proptest! {
         upper in proptest::collection::vec(any::<bool>(), CODE_SYMBOLS),
         separators in proptest::collection::vec(prop_oneof![Just(""), Just(" "), Just("-"), Just("  "), Just("\t")], CODE_SYMBOLS),
         lookalikes in proptest::collection::vec(any::<bool>(), CODE_SYMBOLS),
+        seed in any::<u64>(),
     ) {
-        let (issued, _) = issue(1);
+        let (issued, _) = issue_seeded(seed, 1);
         let code = &issued.codes()[0];
         let mut typed = String::new();
         for (i, ch) in canonical(code).chars().enumerate() {
@@ -66,8 +75,8 @@ proptest! {
     }
 
     #[test]
-    fn the_check_symbol_catches_every_substitution_and_adjacent_transposition(_seed in any::<u8>()) {
-        let (issued, _) = issue(1);
+    fn the_check_symbol_catches_every_substitution_and_adjacent_transposition(seed in any::<u64>()) {
+        let (issued, _) = issue_seeded(seed, 1);
         let symbols: Vec<char> = canonical(&issued.codes()[0]).chars().collect();
         for position in 0..CODE_SYMBOLS {
             for replacement in ALPHABET.chars().filter(|c| *c != symbols[position]) {
@@ -367,6 +376,49 @@ fn the_clipboard_and_download_texts_hold_every_code() {
     }
 }
 
+/// An RNG that always returns the same bytes: broken, as some test doubles are.
+struct Stuck;
+impl rand_core::TryRng for Stuck {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(7)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(7)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        dst.fill(7);
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for Stuck {}
+
+#[test]
+fn a_broken_rng_is_an_error_not_an_endless_loop() {
+    assert_eq!(
+        RecoveryCodeSet::generate(&mut Stuck, 2, &fast(), NOW).err(),
+        Some(SetError::Randomness)
+    );
+    assert!(RecoveryCodeSet::generate(&mut Stuck, 1, &fast(), NOW).is_ok());
+}
+
+#[test]
+fn stored_hashes_with_a_key_id_or_data_are_not_ours() {
+    let (_, set) = issue(2);
+    let mut value: serde_json::Value = serde_json::to_value(&set).unwrap();
+    let hash = value["codes"][0]["hash"]
+        .as_str()
+        .unwrap()
+        .replace("p=1$", "p=1,keyid=AAAA$");
+    value["codes"][0]["hash"] = hash.into();
+    assert!(
+        serde_json::from_value::<RecoveryCodeSet>(value)
+            .unwrap_err()
+            .to_string()
+            .contains("code 0")
+    );
+}
+
 #[test]
 fn counts_and_costs_are_validated() {
     let mut rng = rand::rng();
@@ -380,5 +432,11 @@ fn counts_and_costs_are_validated() {
     );
     assert_eq!(HashParams::new(4, 1, 1).err(), Some(SetError::Params));
     assert_eq!(HashParams::new(8, 0, 1).err(), Some(SetError::Params));
-    assert_eq!(HashParams::new(8, 17, 1).err(), Some(SetError::Params));
+    assert_eq!(HashParams::new(8, 9, 1).err(), Some(SetError::Params));
+    assert_eq!(HashParams::new(64, 1, 5).err(), Some(SetError::Params));
+    assert_eq!(
+        HashParams::new((1 << 18) + 1, 1, 1).err(),
+        Some(SetError::Params)
+    );
+    assert!(HashParams::new(1 << 18, 8, 4).is_ok());
 }

@@ -19,6 +19,7 @@
 //! ## Getting started
 //!
 //! ```
+//! # #[cfg(feature = "otp")] {
 //! use twostep::otp::{KeyUri, Secret, Totp, TotpParams};
 //!
 //! // 1. Enrolment: generate a secret, show its QR code or grouped key.
@@ -47,6 +48,7 @@
 //! let redeemed = stored.redeem(&issued.codes()[0].to_string(), now + 60)?;
 //! assert_eq!(redeemed.remaining, 9);
 //! # let _ = download;
+//! # }
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
