@@ -401,3 +401,83 @@ impl Clock for SystemClock {
             .map_or(0, |elapsed| elapsed.as_secs())
     }
 }
+
+// Shared handles work wherever the trait does, so one store or mailer can serve the service
+// and the rest of the application.
+
+impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
+    type Error = T::Error;
+
+    fn credential(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Option<CredentialRecord>, Self::Error>> + Send {
+        (**self).credential(user)
+    }
+
+    fn create_credential(
+        &self,
+        user: &str,
+        record: CredentialRecord,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).create_credential(user, record)
+    }
+
+    fn accept_step(
+        &self,
+        user: &str,
+        step: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).accept_step(user, step)
+    }
+
+    fn replace_recovery_codes(
+        &self,
+        user: &str,
+        expected: &RecoveryCodeSet,
+        new: RecoveryCodeSet,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).replace_recovery_codes(user, expected, new)
+    }
+
+    fn remove_credential(
+        &self,
+        user: &str,
+        expected: &CredentialRecord,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).remove_credential(user, expected)
+    }
+
+    fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send {
+        (**self).throttle(user)
+    }
+
+    fn compare_and_set_throttle(
+        &self,
+        user: &str,
+        expected: Throttle,
+        new: Throttle,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).compare_and_set_throttle(user, expected, new)
+    }
+}
+
+impl<T: Mailer + ?Sized> Mailer for std::sync::Arc<T> {
+    type Error = T::Error;
+
+    fn send(&self, mail: Mail) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        (**self).send(mail)
+    }
+}
+
+impl<T: Reauthenticate + ?Sized> Reauthenticate for std::sync::Arc<T> {
+    type Error = T::Error;
+
+    fn verify_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).verify_password(user, password)
+    }
+}

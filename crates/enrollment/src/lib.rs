@@ -14,6 +14,8 @@
 #![forbid(unsafe_code)]
 
 mod app;
+#[cfg(feature = "test-util")]
+pub mod conformance;
 pub mod disable;
 pub mod email_code;
 pub mod enable;

@@ -423,6 +423,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
         let answer = Answer::guess(input);
         let policy = self.policies.login;
         let now = self.clock.now();
+        // An expired challenge is not a guess: refuse it before spending an attempt.
+        if now >= challenge.expires_at() {
+            return Err(Refusal::end(LoginError::Expired));
+        }
         let record = match self.credential(&user).await {
             Ok(record) => record,
             Err(error) => return Err(Refusal::keep(challenge, error)),

@@ -1,0 +1,479 @@
+//! The async service end to end against the in-memory store: every flow of the seed guide,
+//! concurrency (100 tasks with one code), lockout, and what never leaks.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::fast_hash;
+use twostep_enrollment::enable::Account;
+use twostep_enrollment::login::LoginError;
+use twostep_enrollment::memory::{
+    FixedPasswords, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer, SettableClock,
+};
+use twostep_enrollment::reissue::ReissueError;
+use twostep_enrollment::{
+    AuditKind, Clock, Locked, Mail, Notice, Policies, Service, ServiceError, Store,
+};
+use twostep_otp::{Rejection, Totp};
+use twostep_recovery::RedeemError;
+
+const T0: u64 = 1_764_288_000;
+const EMAIL: &str = "alice@example.com";
+
+type TestService = Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords>;
+
+struct World {
+    service: Arc<TestService>,
+    mailer: Arc<RecordingMailer>,
+    audit: Arc<RecordingAudit>,
+    clock: Arc<SettableClock>,
+}
+
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
+fn world() -> World {
+    let mailer = Arc::new(RecordingMailer::default());
+    let audit = Arc::new(RecordingAudit::default());
+    let clock = Arc::new(SettableClock::at(T0));
+    let mut policies = Policies::new("DFINERY");
+    policies.enable.recovery_hash = fast_hash();
+    policies.reissue.recovery_hash = fast_hash();
+    let service = Service::new(
+        MemoryStore::default(),
+        Arc::clone(&mailer),
+        FixedPasswords::default().with("alice", "correct horse"),
+        Arc::new(PlaintextSealer),
+        audit.clone(),
+        clock.clone(),
+        policies,
+    );
+    World {
+        service: Arc::new(service),
+        mailer,
+        audit,
+        clock,
+    }
+}
+
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
+/// Enables 2FA for alice through the service; returns her TOTP and recovery codes.
+async fn enable(world: &World) -> (Totp, Vec<String>) {
+    let service = &world.service;
+    let mut rng = rand::rng();
+    let account = Account {
+        user_id: "alice".into(),
+        email: EMAIL.into(),
+    };
+    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    let code = world.mailer.last_email_code(EMAIL).expect("a mailed code");
+    let setup = service.verify_email(sent, code.expose(), &mut rng).unwrap();
+    let view = setup.view(&service.policies().enable).unwrap();
+    let totp = view.key_uri.to_totp().unwrap();
+    world.clock.advance(30);
+    let now = world.clock.now();
+    let save = service
+        .confirm_authenticator(setup, &totp.generate(now).unwrap().to_string(), &mut rng)
+        .await
+        .unwrap();
+    let codes = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    service.complete_enable(save, true).await.unwrap();
+    (totp, codes)
+}
+
+#[tokio::test]
+async fn the_memory_store_conforms() {
+    twostep_enrollment::conformance::run(MemoryStore::default).await;
+}
+
+#[tokio::test]
+async fn enable_then_login_with_a_code_and_a_recovery_code() {
+    let world = world();
+    let service = &world.service;
+    assert!(
+        service.begin_login("alice").await.unwrap().is_none(),
+        "no second step before enabling"
+    );
+    let (totp, codes) = enable(&world).await;
+    let mails = world.mailer.take();
+    assert!(mails.iter().any(|m| matches!(
+        m,
+        Mail::Notice {
+            notice: Notice::Enabled,
+            ..
+        }
+    )));
+
+    // Enabling again is refused.
+    let again = service
+        .start_enable(
+            Account {
+                user_id: "alice".into(),
+                email: EMAIL.into(),
+            },
+            &mut rand::rng(),
+        )
+        .await;
+    assert!(matches!(again, Err(ServiceError::AlreadyEnabled)));
+
+    // The code that confirmed the setup cannot log in.
+    let setup_code = totp.generate(world.clock.now()).unwrap().to_string();
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .expect("a second step");
+    let refused = service
+        .verify_login(challenge, "alice", &setup_code, EMAIL)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        refused.error,
+        ServiceError::Login(LoginError::Code(Rejection::Replayed))
+    ));
+
+    // The next code logs in, once.
+    world.clock.advance(30);
+    let code = totp.generate(world.clock.now()).unwrap().to_string();
+    let signed_in = service
+        .verify_login(refused.state.expect("still usable"), "alice", &code, EMAIL)
+        .await
+        .unwrap();
+    assert_eq!(signed_in.recovery_codes_left, None);
+    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let refused = service
+        .verify_login(challenge, "alice", &code, EMAIL)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        refused.error,
+        ServiceError::Login(LoginError::Code(Rejection::Replayed))
+    ));
+
+    // A recovery code logs in once, and the user is told how many are left.
+    let signed_in = service
+        .verify_login(refused.state.unwrap(), "alice", &codes[0], EMAIL)
+        .await
+        .unwrap();
+    assert_eq!(signed_in.recovery_codes_left, Some((9, false)));
+    assert!(world.mailer.take().iter().any(|m| matches!(
+        m,
+        Mail::Notice {
+            notice: Notice::RecoveryCodeUsed { remaining: 9 },
+            ..
+        }
+    )));
+    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let refused = service
+        .verify_login(challenge, "alice", &codes[0], EMAIL)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        refused.error,
+        ServiceError::Login(LoginError::RecoveryCode(RedeemError::NoMatch))
+    ));
+
+    let kinds: Vec<AuditKind> = world.audit.events().iter().map(|e| e.kind).collect();
+    for kind in [
+        AuditKind::EnableStarted,
+        AuditKind::Enabled,
+        AuditKind::ReplayDetected,
+        AuditKind::LoginWithCode,
+        AuditKind::LoginWithRecoveryCode,
+    ] {
+        assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn abandoning_the_wizard_writes_nothing() {
+    let world = world();
+    let service = &world.service;
+    let mut rng = rand::rng();
+    let account = || Account {
+        user_id: "alice".into(),
+        email: EMAIL.into(),
+    };
+    // Leave after the email code, after the QR code, and after the recovery codes.
+    let sent = service.start_enable(account(), &mut rng).await.unwrap();
+    drop(sent);
+    let sent = service.start_enable(account(), &mut rng).await.unwrap();
+    let code = world.mailer.last_email_code(EMAIL).unwrap();
+    let setup = service.verify_email(sent, code.expose(), &mut rng).unwrap();
+    let totp = setup
+        .view(&service.policies().enable)
+        .unwrap()
+        .key_uri
+        .to_totp()
+        .unwrap();
+    let save = service
+        .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string(), &mut rng)
+        .await
+        .unwrap();
+    let refused = service.complete_enable(save, false).await.unwrap_err();
+    assert!(
+        refused.state.is_some(),
+        "not ticked: the codes are still shown"
+    );
+    drop(refused);
+    assert!(service.store().credential("alice").await.unwrap().is_none());
+    assert!(service.begin_login("alice").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_totp_code_and_one_recovery_code_succeed_exactly_once_under_100_concurrent_logins() {
+    let world = world();
+    let (totp, codes) = enable(&world).await;
+    world.clock.advance(60);
+    let code = Arc::new(totp.generate(world.clock.now()).unwrap().to_string());
+    for input in [Arc::clone(&code), Arc::new(codes[1].clone())] {
+        let barrier = Arc::new(tokio::sync::Barrier::new(100));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            let (service, input, barrier) = (
+                Arc::clone(&world.service),
+                Arc::clone(&input),
+                Arc::clone(&barrier),
+            );
+            tasks.spawn(async move {
+                let challenge = service.begin_login("alice").await.unwrap().unwrap();
+                barrier.wait().await;
+                service
+                    .verify_login(challenge, "alice", &input, EMAIL)
+                    .await
+                    .is_ok()
+            });
+        }
+        let mut successes = 0;
+        while let Some(ok) = tasks.join_next().await {
+            successes += usize::from(ok.unwrap());
+        }
+        assert_eq!(successes, 1, "{input}");
+        // Give the budget back for the next race.
+        let throttle = world.service.store().throttle("alice").await.unwrap();
+        assert!(
+            world
+                .service
+                .store()
+                .compare_and_set_throttle("alice", throttle, Default::default())
+                .await
+                .unwrap()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
+    let world = world();
+    let (totp, _) = enable(&world).await;
+    world.clock.advance(600);
+    let right = totp.generate(world.clock.now()).unwrap().to_string();
+    let wrong = Arc::new(if right == "000000" {
+        "111111".to_owned()
+    } else {
+        "000000".to_owned()
+    });
+    let before = world.audit.events().len();
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let (service, wrong, barrier) = (
+            Arc::clone(&world.service),
+            Arc::clone(&wrong),
+            Arc::clone(&barrier),
+        );
+        tasks.spawn(async move {
+            let challenge = service.begin_login("alice").await.unwrap().unwrap();
+            barrier.wait().await;
+            service
+                .verify_login(challenge, "alice", &wrong, EMAIL)
+                .await
+                .unwrap_err()
+                .error
+        });
+    }
+    let (mut checked, mut locked) = (0, 0);
+    while let Some(error) = tasks.join_next().await {
+        match error.unwrap() {
+            ServiceError::Login(LoginError::Code(Rejection::Mismatch)) => checked += 1,
+            ServiceError::Locked(Locked::Until(_)) => locked += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((checked, locked), (5, 45));
+    let failures = world.audit.events()[before..]
+        .iter()
+        .filter(|e| e.kind == AuditKind::SecondStepFailed)
+        .count();
+    assert_eq!(failures, 5);
+    // Locked: even the right code waits for the window to end, then works.
+    let challenge = world.service.begin_login("alice").await.unwrap().unwrap();
+    let refused = world
+        .service
+        .verify_login(challenge, "alice", &right, EMAIL)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        refused.error,
+        ServiceError::Locked(Locked::Until(_))
+    ));
+    world.clock.advance(900);
+    let code = totp.generate(world.clock.now()).unwrap().to_string();
+    let before_stale = world.service.store().throttle("alice").await.unwrap();
+    let stale = world
+        .service
+        .verify_login(refused.state.unwrap(), "alice", &code, EMAIL)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale.error, ServiceError::Login(LoginError::Expired)),
+        "the old challenge expired meanwhile"
+    );
+    let after = world.service.store().throttle("alice").await.unwrap();
+    assert_eq!(after, before_stale, "an expired challenge costs no attempt");
+    let challenge = world.service.begin_login("alice").await.unwrap().unwrap();
+    assert!(
+        world
+            .service
+            .verify_login(challenge, "alice", &code, EMAIL)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn reissue_needs_the_password_and_retires_every_old_code() {
+    let world = world();
+    let (_, old_codes) = enable(&world).await;
+    let service = &world.service;
+    let mut rng = rand::rng();
+    let wrong = service.start_reissue("alice", "guess", &mut rng).await;
+    assert!(matches!(
+        wrong,
+        Err(ServiceError::Reissue(ReissueError::WrongPassword))
+    ));
+    let save = service
+        .start_reissue("alice", "correct horse", &mut rng)
+        .await
+        .unwrap();
+    let new_codes: Vec<String> = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // Until "Done", the old codes still work.
+    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    assert!(
+        service
+            .verify_login(challenge, "alice", &old_codes[0], EMAIL)
+            .await
+            .is_ok()
+    );
+    service
+        .complete_reissue(save, "alice", EMAIL)
+        .await
+        .unwrap();
+    for old in &old_codes[1..] {
+        let challenge = service.begin_login("alice").await.unwrap().unwrap();
+        assert!(
+            service
+                .verify_login(challenge, "alice", old, EMAIL)
+                .await
+                .is_err()
+        );
+        let throttle = service.store().throttle("alice").await.unwrap();
+        service
+            .store()
+            .compare_and_set_throttle("alice", throttle, Default::default())
+            .await
+            .unwrap();
+    }
+    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    assert!(
+        service
+            .verify_login(challenge, "alice", &new_codes[0], EMAIL)
+            .await
+            .is_ok()
+    );
+    assert!(world.mailer.take().iter().any(|m| matches!(
+        m,
+        Mail::Notice {
+            notice: Notice::RecoveryCodesReissued,
+            ..
+        }
+    )));
+}
+
+#[tokio::test]
+async fn disable_needs_the_password_and_a_code_and_removes_everything() {
+    let world = world();
+    let (_, codes) = enable(&world).await;
+    let service = &world.service;
+    assert!(service.start_disable("alice", "guess").await.is_err());
+    let confirm = service
+        .start_disable("alice", "correct horse")
+        .await
+        .unwrap();
+    let refused = service
+        .confirm_disable(confirm, "alice", "0000-0000-0000-0000", EMAIL)
+        .await
+        .unwrap_err();
+    service
+        .confirm_disable(refused.state.unwrap(), "alice", &codes[4], EMAIL)
+        .await
+        .unwrap();
+    assert!(service.store().credential("alice").await.unwrap().is_none());
+    assert!(service.begin_login("alice").await.unwrap().is_none());
+    assert!(world.mailer.take().iter().any(|m| matches!(
+        m,
+        Mail::Notice {
+            notice: Notice::Disabled,
+            ..
+        }
+    )));
+    assert!(
+        world
+            .audit
+            .events()
+            .iter()
+            .any(|e| e.kind == AuditKind::Disabled)
+    );
+}
+
+#[tokio::test]
+async fn no_secret_or_code_reaches_events_errors_or_debug_output() {
+    let world = world();
+    let (_, codes) = enable(&world).await;
+    let service = &world.service;
+    let record = service.store().credential("alice").await.unwrap().unwrap();
+    let secret_hex: String = record
+        .secret
+        .ciphertext
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut printed = format!(
+        "{:?} {:?} {:?}",
+        world.audit.events(),
+        record,
+        world.mailer.take()
+    );
+    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let refused = service
+        .verify_login(challenge, "alice", &codes[0].replace('-', "x"), EMAIL)
+        .await
+        .unwrap_err();
+    printed += &format!("{refused:?} {}", refused.error);
+    for needle in codes
+        .iter()
+        .map(String::as_str)
+        .chain([secret_hex.as_str()])
+    {
+        assert!(!printed.contains(needle), "{needle} leaked: {printed}");
+    }
+}
