@@ -215,13 +215,33 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
                 .await
                 .map_err(backend)?
             {
-                if reserved.check(policy, now).is_err() {
-                    self.audit(user, AuditKind::Locked);
-                }
                 return Ok(current);
             }
         }
         Err(ServiceError::Conflict)
+    }
+
+    /// After a failed attempt whose reservation used up the budget: the audit event and, where
+    /// the address is known, the lockout notice — once, from the attempt that crossed the line.
+    async fn failed(
+        &self,
+        user: &str,
+        before: Throttle,
+        policy: &ThrottlePolicy,
+        now: u64,
+        email: Option<&str>,
+    ) {
+        if before
+            .record_failure(policy, now)
+            .check(policy, now)
+            .is_err()
+        {
+            self.audit(user, AuditKind::Locked);
+            if let Some(email) = email {
+                // The refusal stands whether or not the notice goes out.
+                let _ = self.notify(email, Notice::LockedOut).await;
+            }
+        }
     }
 
     /// Gives a reservation back (see [`Throttle::refund`]).
@@ -338,7 +358,17 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
                 Ok(()) => Ok(next),
                 Err(error) => Err(Refusal::end(error)),
             },
-            Err((refused, _)) => Err(Refusal::keep(refused.state, refused.error)),
+            Err((refused, _)) => {
+                if matches!(refused.error, EnableError::Code(_)) {
+                    let email = refused.state.account().email.clone();
+                    self.failed(&user, before, &policy.throttle, now, Some(&email))
+                        .await;
+                } else {
+                    // Expired, or the codes could not be made: not a guess.
+                    self.refund(&user, false).await.map_err(Refusal::end)?;
+                }
+                Err(Refusal::keep(refused.state, refused.error))
+            }
         }
     }
 
@@ -462,6 +492,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
                         .map_err(|e| Refusal::keep(refused.challenge.clone(), e))?;
                 } else {
                     self.audit(&user, kind);
+                    self.failed(&user, before, &policy.throttle, now, Some(email))
+                        .await;
                 }
                 return Err(Refusal::keep(refused.challenge, refused.error));
             }
@@ -639,6 +671,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
             Ok(_) => {}
             Err((state, error, _)) => {
                 self.audit(user, AuditKind::SecondStepFailed);
+                self.failed(user, before, &policy.throttle, now, Some(email))
+                    .await;
                 return Err(Refusal::keep(state, error));
             }
         }

@@ -310,6 +310,29 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
         .filter(|e| e.kind == AuditKind::SecondStepFailed)
         .count();
     assert_eq!(failures, 5);
+    let locks = world.audit.events()[before..]
+        .iter()
+        .filter(|e| e.kind == AuditKind::Locked)
+        .count();
+    let notices = world
+        .mailer
+        .take()
+        .into_iter()
+        .filter(|m| {
+            matches!(
+                m,
+                Mail::Notice {
+                    notice: Notice::LockedOut,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        (locks, notices),
+        (1, 1),
+        "the attempt that used up the budget reports it, once"
+    );
     // Locked: even the right code waits for the window to end, then works.
     let challenge = world.service.begin_login("alice").await.unwrap().unwrap();
     let refused = world
