@@ -1,22 +1,33 @@
-//! The twostep demo: enrol an authenticator app and verify a code, end to end.
+//! The twostep demo: the whole flow of the seed guide, screen by screen, in the terminal.
 //!
-//! `cargo run --example demo` — shows a new secret as a QR code in the terminal (scan it with
-//! any authenticator app), the manual-entry key, then verifies the current code and shows that
-//! the same code is refused a second time; then issues recovery codes, saves the download
-//! file, and signs in with one of them as if the phone were lost. Later versions grow this
-//! into the whole product flow (email check, login, re-issue, disable, org mandates).
+//! `cargo run --example demo` walks through it against the in-memory store (an embedded
+//! database replaces it in a later version), playing the user: the email code from the
+//! console mailer, the QR code and manual key of the authenticator setup, the first code,
+//! the recovery codes and their download file, sign-in with a code (and the same code
+//! refused), sign-in with a recovery code, re-issue (an old code then refused), and disable.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use twostep::otp::{KeyUri, Secret, Totp, TotpParams};
-use twostep::recovery::{HashParams, Locale, RecoveryCodeSet};
+use twostep::enrollment::enable::Account;
+use twostep::enrollment::memory::{
+    FixedPasswords, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer, SettableClock,
+};
+use twostep::enrollment::{Clock, Mail, Policies, Service, Store};
+use twostep::otp::Totp;
+use twostep::recovery::Locale;
 
 const ISSUER: &str = "DFINERY";
-const ACCOUNT: &str = "alice@example.com";
+const USER: &str = "alice";
+const EMAIL: &str = "alice@example.com";
+const PASSWORD: &str = "correct horse battery staple";
 
-fn main() -> ExitCode {
-    match run() {
+type Demo = Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("demo: {error}");
@@ -25,79 +36,201 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let params = TotpParams::default();
-    let secret = Secret::generate(&mut rand::rng());
-    let totp = Totp::new(&secret, params);
-    let manual_key = secret.to_base32_grouped();
-    let uri = KeyUri::totp(secret, Some(ISSUER), ACCOUNT, params)?;
+fn screen(title: &str) {
+    println!("\n== {title} ==\n");
+}
 
-    println!("== Two-step verification: set up your authenticator app ==\n");
-    println!("Scan this QR code with Google Authenticator, Microsoft Authenticator, 2FAS, …\n");
-    print!("{}", *uri.to_qr()?.to_terminal());
-    println!("\nCan't scan it? Enter the key by hand:");
-    println!("  Account:  {ACCOUNT} ({ISSUER})");
-    println!("  Key:      {}", *manual_key);
-    println!(
-        "  Type:     time based, {} digits, every {} s",
-        params.digits.get(),
-        params.period.seconds()
-    );
-
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    // The demo plays the user: it reads the code the app would show right now.
-    let code = totp.generate(now)?.to_string();
-    println!("\n== Confirm with the 6-digit code from the app ==\n");
-    println!("  You typed:  {code}");
-    let accepted = totp
-        .verify(&code, now, None)
-        .map_err(|rejection| format!("the code was refused: {rejection}"))?;
-    println!(
-        "  Accepted:   step {} (drift {}); store it as the last accepted step",
-        accepted.step, accepted.drift
-    );
-    match totp.verify(&code, now, Some(accepted.step)) {
-        Err(rejection) => println!("  Again:      refused ({rejection}) — each code works once"),
-        Ok(_) => return Err("a replayed code was accepted".into()),
+/// Prints the mail the console mailer "sent", and returns the email code among it.
+fn show_mail(mailer: &RecordingMailer) -> Option<String> {
+    let mut code = None;
+    for mail in mailer.take() {
+        match mail {
+            Mail::EmailCode { to, code: sent, .. } => {
+                println!(
+                    "  [mail to {to}] Your {ISSUER} verification code is {}",
+                    sent.expose()
+                );
+                code = Some(sent.expose().to_owned());
+            }
+            Mail::Notice { to, notice } => println!("  [mail to {to}] Security notice: {notice:?}"),
+            _ => {}
+        }
     }
-    println!(
-        "  Wrong code: refused ({})",
-        totp.verify("000000", now, Some(accepted.step))
-            .err()
-            .map_or("?".into(), |r| r.to_string())
-    );
+    code
+}
 
-    println!("\n== Save your recovery codes (required) ==\n");
-    let (issued, stored) =
-        RecoveryCodeSet::generate(&mut rand::rng(), 10, &HashParams::default(), now)?;
-    for code in issued.codes() {
+async fn status(service: &Demo) -> Result<&'static str, Box<dyn std::error::Error>> {
+    Ok(match service.store().credential(USER).await? {
+        Some(_) => "ON",
+        None => "OFF",
+    })
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(SettableClock::at(
+        SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(),
+    ));
+    let service = Service::new(
+        MemoryStore::default(),
+        Arc::clone(&mailer),
+        FixedPasswords::default().with(USER, PASSWORD),
+        Arc::new(PlaintextSealer),
+        Arc::new(RecordingAudit::default()),
+        clock.clone(),
+        Policies::new(ISSUER),
+    );
+    let mut rng = rand::rng();
+    // The demo plays the user; between screens some seconds pass.
+    let later = |seconds| clock.advance(seconds);
+
+    screen("Account management > 2FA");
+    println!("  Two-step verification: {}", status(&service).await?);
+
+    screen("Enable 1/4: verify your email");
+    let account = Account {
+        user_id: USER.into(),
+        email: EMAIL.into(),
+    };
+    let sent = service.start_enable(account, &mut rng).await?;
+    let email_code = show_mail(&mailer).ok_or("no email code was sent")?;
+    println!("  You type: {email_code}");
+    let setup = service
+        .verify_email(sent, &email_code, &mut rng)
+        .map_err(|r| r.error)?;
+
+    screen("Enable 2/4: scan the QR code with your authenticator app");
+    let view = setup.view(&service.policies().enable)?;
+    print!("{}", *view.key_uri.to_qr()?.to_terminal());
+    println!("\n  Can't scan it? Enter the key by hand:");
+    println!("    Account name: {}", view.account);
+    println!("    Key:          {}", *view.manual_key);
+    println!("    Type of key:  time based");
+    let phone = view.key_uri.to_totp().ok_or("not a TOTP key")?;
+
+    screen("Enable 3/4: enter the 6-digit code from the app");
+    later(20);
+    let first_code = app_code(&phone, clock.now())?;
+    println!("  You type: {first_code}");
+    let save = service
+        .confirm_authenticator(setup, &first_code, &mut rng)
+        .await
+        .map_err(|r| r.error)?;
+
+    screen("Enable 4/4: save your recovery codes (required)");
+    for code in save.codes().codes() {
         println!("  {code}");
     }
-    let file = issued.download_file(ISSUER, ACCOUNT, Locale::En);
+    let file = save.download_file(&service.policies().enable, Locale::En);
     let path = save_privately(&file.file_name, file.contents.as_bytes())?;
-    println!("\n  Downloaded: {}", path.display());
-    println!(
-        "  Stored:     {} Argon2id hashes, no code in the clear",
-        stored.len()
-    );
-    println!("  [x] I have saved my recovery codes    [ Done ]");
-
-    println!("\nTwo-step verification is on for {ACCOUNT}.");
-
-    println!("\n== Later: the phone is lost; sign in with a recovery code ==\n");
-    let first = issued
+    println!("\n  [Copy to clipboard]  [Download] → {}", path.display());
+    let recovery: Vec<String> = save
         .codes()
-        .first()
-        .ok_or("no recovery codes were issued")?;
-    let typed = first.to_string().to_uppercase();
-    let redeemed = stored.redeem(&typed, now + 86_400)?;
-    println!("  You typed:  {typed}");
-    println!("  Accepted:   {} recovery codes left", redeemed.remaining);
-    match redeemed.set.redeem(&typed, now + 86_460) {
-        Err(error) => println!("  Again:      refused ({error})"),
-        Ok(_) => return Err("a used recovery code was accepted".into()),
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    println!("  [x] I have saved my recovery codes   [Done]");
+    service
+        .complete_enable(save, true)
+        .await
+        .map_err(|r| r.error)?;
+    show_mail(&mailer);
+    println!("  Two-step verification: {}", status(&service).await?);
+
+    screen("Sign in: email + password, then the code from the app");
+    let challenge = service
+        .begin_login(USER)
+        .await?
+        .ok_or("a second step was expected")?;
+    let replayed = service
+        .verify_login(challenge, USER, &first_code, EMAIL)
+        .await;
+    let challenge = match replayed {
+        Err(refusal) => {
+            println!("  The setup code again: refused ({})", refusal.error);
+            refusal
+                .state
+                .ok_or("the challenge should still be usable")?
+        }
+        Ok(_) => return Err("the setup code logged in".into()),
+    };
+    later(30);
+    let code = app_code(&phone, clock.now())?;
+    service
+        .verify_login(challenge, USER, &code, EMAIL)
+        .await
+        .map_err(|r| r.error)?;
+    println!("  You type {code}: signed in");
+    let challenge = service
+        .begin_login(USER)
+        .await?
+        .ok_or("a second step was expected")?;
+    match service.verify_login(challenge, USER, &code, EMAIL).await {
+        Err(refusal) => println!(
+            "  The same code in another sign-in: refused ({})",
+            refusal.error
+        ),
+        Ok(_) => return Err("a replayed code logged in".into()),
     }
+
+    screen("Sign in with a recovery code (the phone is lost)");
+    let first = recovery.first().ok_or("no recovery codes")?;
+    let challenge = service
+        .begin_login(USER)
+        .await?
+        .ok_or("a second step was expected")?;
+    let signed_in = service
+        .verify_login(challenge, USER, first, EMAIL)
+        .await
+        .map_err(|r| r.error)?;
+    let left = signed_in.recovery_codes_left.map_or(0, |(left, _)| left);
+    println!("  You type {first}: signed in, {left} recovery codes left");
+    show_mail(&mailer);
+
+    screen("Re-issue recovery codes: password, new codes, Done");
+    let save = service.start_reissue(USER, PASSWORD, &mut rng).await?;
+    let new_codes: Vec<String> = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    println!(
+        "  {} new codes, e.g. {}",
+        new_codes.len(),
+        new_codes.first().ok_or("no codes")?
+    );
+    service
+        .complete_reissue(save, USER, EMAIL)
+        .await
+        .map_err(|r| r.error)?;
+    show_mail(&mailer);
+    let old = recovery.get(1).ok_or("no second code")?;
+    let challenge = service
+        .begin_login(USER)
+        .await?
+        .ok_or("a second step was expected")?;
+    match service.verify_login(challenge, USER, old, EMAIL).await {
+        Err(refusal) => println!("  An old code: refused ({})", refusal.error),
+        Ok(_) => return Err("an old recovery code still worked".into()),
+    }
+
+    screen("Disable: password, then a recovery code");
+    let confirm = service.start_disable(USER, PASSWORD).await?;
+    let new_code = new_codes.first().ok_or("no codes")?;
+    service
+        .confirm_disable(confirm, USER, new_code, EMAIL)
+        .await
+        .map_err(|r| r.error)?;
+    show_mail(&mailer);
+    println!("  Two-step verification: {}", status(&service).await?);
     Ok(())
+}
+
+/// What the authenticator app shows at `now`.
+fn app_code(phone: &Totp, now: u64) -> Result<String, Box<dyn std::error::Error>> {
+    Ok(phone.generate(now)?.to_string())
 }
 
 /// Writes the "downloaded" file into a fresh directory of its own, readable by the owner

@@ -1,16 +1,36 @@
 //! # twostep-enrollment
 //!
-//! The flows of two-step verification as storage-agnostic, sans-IO state machines: the
-//! enable wizard, the login step, re-issuing recovery codes and disabling — driven by the
-//! application, which passes `now`, the RNG and the stored values in, and writes what comes
-//! out.
+//! The flows of two-step verification, storage-agnostic: the enable wizard, the second step
+//! at login, re-issuing recovery codes and disabling (the seed guide's steps 2–5).
 //!
-//! **Status.** This crate is being built. Present: the shared [`Throttle`], the email code of
-//! the wizard's first step ([`EmailChallenge`]), and the four flows as sans-IO machines:
-//! the enable wizard ([`enable`]), the login step ([`login`]), re-issuing recovery codes
-//! ([`reissue`]) and disabling ([`disable`]). To come (see the `twostep-enrollment` issue):
-//! the application traits (stores, mailer, re-authentication, clock, sealing), the async
-//! `Service`, audit events, the in-memory store and the public conformance suite.
+//! Two layers, in the style of rustls:
+//!
+//! - **Sans-IO machines** — [`enable`], [`login`], [`reissue`], [`disable`]. Each flow is a set
+//!   of state types with consuming transitions that take `now` (and the RNG, and the stored
+//!   values they need) and return the next state, or the state back with the reason. They call
+//!   no trait and read no clock, so any caller — sync, async, exotic — can drive them, and
+//!   every behaviour is deterministic under test.
+//! - **The async [`Service`]**, which drives the machines against the application's traits
+//!   ([`Store`], [`Mailer`], [`Reauthenticate`], [`Sealer`], [`AuditLog`], [`Clock`]): it
+//!   reserves an attempt in the shared [`Throttle`] before checking any code, makes every
+//!   one-time write conditional (one TOTP step, one recovery code, one set replacement, one
+//!   enablement — exactly one winner among concurrent requests), then mails the notice and
+//!   records the audit event.
+//!
+//! What it guarantees: nothing is written until the wizard's "Done" (abandoning saves
+//! nothing); the code that confirmed the setup cannot log in; a code or recovery code works
+//! once; 5 failures per 15 minutes per account across all checks, then a wait, and a hard
+//! lock after 100; re-issue and disable need the password; secrets, codes and recovery codes
+//! never reach `Debug`, errors or events.
+//!
+//! What it leaves to the application: users, passwords and sessions (keep the pending flow
+//! states server-side in the session store, never in a cookie or form field), the HTTP layer,
+//! and a real [`Store`] and [`Sealer`] (`twostep-store-sqlx`). Feature `test-util` brings
+//! in-memory implementations of every trait ([`memory`]) and the public store
+//! [`conformance`] suite.
+//!
+//! Not yet here: serialized snapshots of the pending states with a schema version (the
+//! wizard's states live in memory for now), and organisation mandates (`twostep-policy`).
 #![forbid(unsafe_code)]
 
 mod app;

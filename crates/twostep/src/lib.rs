@@ -10,8 +10,8 @@
 //! ## What twostep does, and what it leaves to you
 //!
 //! twostep owns the security logic: code generation and verification, replay protection,
-//! secret handling, otpauth:// URIs and QR codes, recovery codes (and, as the workspace grows,
-//! the enrollment and login flows as state machines, and org mandates). It does **not** own
+//! secret handling, otpauth:// URIs and QR codes, recovery codes, and the flows — enable,
+//! login, re-issue, disable — as state machines (org mandates come next). It does **not** own
 //! your users, sessions, database or mailer: you keep those and wire them in through a few
 //! traits. It reads no clock and owns no randomness in its pure crates; you pass `now` and a
 //! cryptographic RNG, which keeps every behaviour deterministic under test.
@@ -59,6 +59,8 @@
 //! | --- | --- | --- |
 //! | `otp` | yes | [`otp`]: HOTP/TOTP, secrets, otpauth:// URIs (`twostep-otp`) |
 //! | `recovery` | yes | [`recovery`]: recovery codes, Argon2id-hashed, one-time (`twostep-recovery`) |
+//! | `enrollment` | yes | [`enrollment`]: the enable wizard, login step, re-issue and disable, as sans-IO machines and an async service over your traits (`twostep-enrollment`) |
+//! | `test-util` | no | in-memory stores, mailer and clock, and the store conformance suite |
 //! | `qr` | no | QR renderings of Key URIs: SVG, PNG, `data:` URI, terminal |
 //! | `serde` | no | `Serialize`/`Deserialize` for parameters, validated on the way in |
 //!
@@ -84,3 +86,7 @@ pub use twostep_otp as otp;
 #[cfg(feature = "recovery")]
 #[doc(inline)]
 pub use twostep_recovery as recovery;
+
+#[cfg(feature = "enrollment")]
+#[doc(inline)]
+pub use twostep_enrollment as enrollment;
