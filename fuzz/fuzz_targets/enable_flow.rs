@@ -1,7 +1,8 @@
 //! The enable wizard under arbitrary sequences of email codes, resends, first codes, "Done"
 //! clicks and time jumps. Invariants: the wizard only ends enabled after a confirmed code and
 //! an acknowledged set of recovery codes, at most once, with the confirming code's step
-//! recorded (so it cannot log in); nothing panics.
+//! recorded (so it cannot log in); nothing panics. Also: arbitrary bytes decoded as a
+//! pending-state snapshot.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -11,6 +12,7 @@ use twostep_enrollment::Throttle;
 use twostep_enrollment::enable::{
     self, Account, AuthenticatorSetup, EmailCodeSent, EnablePolicy, SaveRecoveryCodes,
 };
+use twostep_enrollment::snapshot::PendingEnable;
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::HashParams;
 
@@ -31,8 +33,13 @@ enum State {
     Enabled,
 }
 
-fuzz_target!(|input: (u64, Vec<Op>)| {
-    let (seed, ops) = input;
+fuzz_target!(|input: (u64, Vec<Op>, Vec<u8>)| {
+    let (seed, ops, snapshot) = input;
+    // Arbitrary bytes as a stored snapshot: a typed error or a state that serializes again.
+    if let Ok(pending) = serde_json::from_slice::<PendingEnable>(&snapshot) {
+        let json = serde_json::to_vec(&pending).expect("a restored state serializes");
+        serde_json::from_slice::<PendingEnable>(&json).expect("and restores again");
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut policy = EnablePolicy::new("DFINERY");
     policy.recovery_hash = HashParams::new(8, 1, 1).expect("minimal costs");

@@ -221,6 +221,18 @@ fn expired(started_at: u64, policy: &EnablePolicy, now: u64) -> bool {
 }
 
 impl EmailCodeSent {
+    pub(crate) fn parts(&self) -> (&Account, u64, &EmailChallenge) {
+        (&self.account, self.started_at, &self.challenge)
+    }
+
+    pub(crate) fn from_parts(account: Account, started_at: u64, challenge: EmailChallenge) -> Self {
+        Self {
+            account,
+            started_at,
+            challenge,
+        }
+    }
+
     /// Sends a new code in place of the old one, after the cooldown.
     ///
     /// # Errors
@@ -291,6 +303,18 @@ impl EmailCodeSent {
 }
 
 impl AuthenticatorSetup {
+    pub(crate) fn parts(&self) -> (&Account, u64, &Secret) {
+        (&self.account, self.started_at, &self.secret)
+    }
+
+    pub(crate) fn from_parts(account: Account, started_at: u64, secret: Secret) -> Self {
+        Self {
+            account,
+            started_at,
+            secret,
+        }
+    }
+
     /// The account being set up.
     pub fn account(&self) -> &Account {
         &self.account
@@ -391,6 +415,35 @@ impl AuthenticatorSetup {
 }
 
 impl SaveRecoveryCodes {
+    pub(crate) fn parts(&self) -> (&Account, u64, &Secret, u64, &IssuedCodes, &RecoveryCodeSet) {
+        (
+            &self.account,
+            self.started_at,
+            &self.secret,
+            self.confirmed_step,
+            &self.issued,
+            &self.set,
+        )
+    }
+
+    pub(crate) fn from_parts(
+        account: Account,
+        started_at: u64,
+        secret: Secret,
+        confirmed_step: u64,
+        issued: IssuedCodes,
+        set: RecoveryCodeSet,
+    ) -> Self {
+        Self {
+            account,
+            started_at,
+            secret,
+            confirmed_step,
+            issued,
+            set,
+        }
+    }
+
     /// The account being set up.
     pub fn account(&self) -> &Account {
         &self.account

@@ -29,8 +29,9 @@
 //! in-memory implementations of every trait ([`memory`]) and the public store
 //! [`conformance`] suite.
 //!
-//! Not yet here: serialized snapshots of the pending states with a schema version (the
-//! wizard's states live in memory for now), and organisation mandates (`twostep-policy`).
+//! Pending wizard states serialize through [`snapshot::PendingEnable`] (versioned, decoded
+//! defensively, secrets inside: server-side only); a [`login::LoginChallenge`] holds no
+//! secret and serializes as it is. Not yet here: organisation mandates (`twostep-policy`).
 #![forbid(unsafe_code)]
 
 mod app;
@@ -44,6 +45,7 @@ pub mod login;
 pub mod memory;
 pub mod reissue;
 mod service;
+pub mod snapshot;
 mod throttle;
 
 pub use app::{

@@ -293,3 +293,137 @@ fn no_secret_or_code_reaches_debug_output() {
         assert!(!printed.contains(&recovery), "{printed}");
     }
 }
+
+/// Serializes a pending state and restores it, as a session store would between requests.
+#[allow(clippy::expect_used)]
+fn round_trip(
+    state: twostep_enrollment::snapshot::PendingEnable,
+) -> twostep_enrollment::snapshot::PendingEnable {
+    let json = serde_json::to_string(&state).expect("serializes");
+    serde_json::from_str(&json).expect("restores")
+}
+
+#[test]
+fn every_pending_step_survives_a_snapshot_and_continues() {
+    use twostep_enrollment::snapshot::PendingEnable;
+    let policy = policy();
+    let mut rng = rand::rng();
+    let (sent, mail) = enable::start(account(), &mut rng, &policy, T0);
+    let PendingEnable::EmailCodeSent(sent) = round_trip(PendingEnable::EmailCodeSent(sent)) else {
+        panic!("the same step")
+    };
+    let setup = sent
+        .verify_email(mail.code.expose(), &mut rng, &policy, T0 + 10)
+        .map_err(|r| r.error)
+        .unwrap();
+    let key = setup.view(&policy).unwrap().manual_key;
+    let PendingEnable::AuthenticatorSetup(setup) =
+        round_trip(PendingEnable::AuthenticatorSetup(setup))
+    else {
+        panic!("the same step")
+    };
+    assert_eq!(
+        setup.view(&policy).unwrap().manual_key,
+        key,
+        "the same key after restoring"
+    );
+    let code = app_code(&setup, &policy, T0 + 60);
+    let (save, _) = setup
+        .confirm(&code, Throttle::default(), &mut rng, &policy, T0 + 60)
+        .map_err(|(r, _)| r.error)
+        .unwrap();
+    let shown: Vec<String> = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let PendingEnable::SaveRecoveryCodes(save) = round_trip(PendingEnable::SaveRecoveryCodes(save))
+    else {
+        panic!("the same step")
+    };
+    let restored: Vec<String> = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(restored, shown);
+    let enabled = save
+        .complete(true, &policy, T0 + 90)
+        .map_err(|r| r.error)
+        .unwrap();
+    assert!(
+        enabled
+            .credential
+            .recovery_codes
+            .redeem(&shown[0], T0 + 100)
+            .is_ok()
+    );
+    let totp = Totp::new(&enabled.credential.secret, enabled.credential.params);
+    assert_eq!(
+        totp.verify(&code, T0 + 95, Some(enabled.credential.last_accepted_step)),
+        Err(Rejection::Replayed)
+    );
+}
+
+#[test]
+fn corrupted_snapshots_are_typed_errors() {
+    use twostep_enrollment::snapshot::PendingEnable;
+    let policy = policy();
+    let setup = to_setup(&policy, T0);
+    let good: serde_json::Value =
+        serde_json::to_value(PendingEnable::AuthenticatorSetup(setup)).unwrap();
+    assert_eq!(good["version"], 1);
+    assert_eq!(good["step"], "authenticator_setup");
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = good.clone();
+        edit(&mut value);
+        serde_json::from_value::<PendingEnable>(value)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(with(&|v| v["version"] = 9.into()).contains("version 9"));
+    assert!(
+        with(&|v| v["secret"] = "JBSWY3DPEHPK3PXP".into()).contains("key"),
+        "80 bits is too short"
+    );
+    assert!(with(&|v| v["secret"] = "not base32!".into()).contains("key"));
+    assert!(with(&|v| v["step"] = "enabled".into()).contains("variant"));
+    assert!(serde_json::from_str::<PendingEnable>("{}").is_err());
+    assert!(serde_json::from_str::<PendingEnable>("[1,2]").is_err());
+}
+
+#[test]
+fn a_snapshot_of_the_recovery_step_is_checked_code_by_code() {
+    use twostep_enrollment::snapshot::PendingEnable;
+    let policy = policy();
+    let mut rng = rand::rng();
+    let setup = to_setup(&policy, T0);
+    let code = app_code(&setup, &policy, T0 + 60);
+    let (save, _) = setup
+        .confirm(&code, Throttle::default(), &mut rng, &policy, T0 + 60)
+        .map_err(|(r, _)| r.error)
+        .unwrap();
+    let good: serde_json::Value =
+        serde_json::to_value(PendingEnable::SaveRecoveryCodes(save)).unwrap();
+    let first = good["codes"][0].as_str().unwrap().to_owned();
+    let mut typo = good.clone();
+    let swapped: String = first.chars().rev().collect();
+    typo["codes"][0] = swapped.into();
+    assert!(
+        serde_json::from_value::<PendingEnable>(typo)
+            .unwrap_err()
+            .to_string()
+            .contains("recovery code")
+    );
+    let mut short = good.clone();
+    short["codes"].as_array_mut().unwrap().pop();
+    assert!(
+        serde_json::from_value::<PendingEnable>(short)
+            .unwrap_err()
+            .to_string()
+            .contains("do not fit")
+    );
+    assert!(serde_json::from_value::<PendingEnable>(good).is_ok());
+}

@@ -59,8 +59,16 @@ pub struct IssuedCodes {
 }
 
 impl IssuedCodes {
-    pub(crate) fn new(codes: Vec<RecoveryCode>, created_at: u64) -> Self {
+    /// Codes shown to the user, restored from where the application kept them between two
+    /// requests (see `twostep-enrollment`'s snapshots). It does not check them against a set:
+    /// it only holds what is shown.
+    pub fn new(codes: Vec<RecoveryCode>, created_at: u64) -> Self {
         Self { codes, created_at }
+    }
+
+    /// When the codes were generated (Unix time).
+    pub fn created_at(&self) -> u64 {
+        self.created_at
     }
 
     /// The codes, in the order of the stored set.
