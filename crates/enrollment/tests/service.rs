@@ -500,3 +500,65 @@ async fn no_secret_or_code_reaches_events_errors_or_debug_output() {
         assert!(!printed.contains(needle), "{needle} leaked: {printed}");
     }
 }
+
+/// A form posted twice reads the same session twice: two copies of one pending state.
+#[tokio::test]
+async fn double_submits_change_nothing_twice() {
+    use twostep_enrollment::snapshot::PendingEnable;
+    let world = world();
+    let service = &world.service;
+    let mut rng = rand::rng();
+    let account = Account {
+        user_id: "alice".into(),
+        email: EMAIL.into(),
+    };
+    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    let code = world.mailer.last_email_code(EMAIL).unwrap();
+    let setup = service.verify_email(sent, code.expose(), &mut rng).unwrap();
+    let totp = setup
+        .view(&service.policies().enable)
+        .unwrap()
+        .key_uri
+        .to_totp()
+        .unwrap();
+    let save = service
+        .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string(), &mut rng)
+        .await
+        .unwrap();
+    let session = serde_json::to_string(&PendingEnable::SaveRecoveryCodes(save)).unwrap();
+    let copy = || match serde_json::from_str(&session).unwrap() {
+        PendingEnable::SaveRecoveryCodes(save) => save,
+        _ => panic!("the same step"),
+    };
+    service.complete_enable(copy(), true).await.unwrap();
+    let second = service.complete_enable(copy(), true).await.unwrap_err();
+    assert!(matches!(second.error, ServiceError::AlreadyEnabled));
+    let enabled = world
+        .audit
+        .events()
+        .iter()
+        .filter(|e| e.kind == AuditKind::Enabled)
+        .count();
+    assert_eq!(enabled, 1);
+
+    // Disable posted twice: the second finds nothing to remove.
+    world.clock.advance(60);
+    let code = totp.generate(world.clock.now()).unwrap().to_string();
+    let first = service
+        .start_disable("alice", "correct horse")
+        .await
+        .unwrap();
+    let again = service
+        .start_disable("alice", "correct horse")
+        .await
+        .unwrap();
+    service
+        .confirm_disable(first, "alice", &code, EMAIL)
+        .await
+        .unwrap();
+    let second = service
+        .confirm_disable(again, "alice", &code, EMAIL)
+        .await
+        .unwrap_err();
+    assert!(matches!(second.error, ServiceError::NotEnabled));
+}
