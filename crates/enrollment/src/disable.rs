@@ -23,8 +23,10 @@ pub enum DisableError {
     Code(#[from] LoginError),
 }
 
-/// The password was re-entered correctly; now a code is needed.
-#[derive(Debug)]
+/// The password was re-entered correctly; now a code is needed. Serializes like the
+/// [`LoginChallenge`] inside it (no secret).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct ConfirmWithCode {
     challenge: LoginChallenge,
 }

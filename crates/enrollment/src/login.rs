@@ -39,8 +39,13 @@ impl Default for LoginPolicy {
     }
 }
 
-/// The pending second step of one login. It holds no secret.
+/// The pending second step of one login. It holds no secret; it serializes with a schema
+/// version for the half-authenticated session.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    try_from = "crate::snapshot::StoredChallenge",
+    into = "crate::snapshot::StoredChallenge"
+)]
 pub struct LoginChallenge {
     user_id: String,
     expires_at: u64,
@@ -165,6 +170,13 @@ pub fn begin(
 }
 
 impl LoginChallenge {
+    pub(crate) fn from_parts(user_id: String, expires_at: u64) -> Self {
+        Self {
+            user_id,
+            expires_at,
+        }
+    }
+
     /// The user the challenge belongs to.
     pub fn user_id(&self) -> &str {
         &self.user_id

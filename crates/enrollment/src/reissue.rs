@@ -109,6 +109,24 @@ pub fn start<R: CryptoRng + ?Sized>(
 }
 
 impl SaveNewCodes {
+    pub(crate) fn parts(&self) -> (&str, u64, &IssuedCodes, &RecoveryCodeSet) {
+        (&self.user_id, self.expires_at, &self.issued, &self.set)
+    }
+
+    pub(crate) fn from_parts(
+        user_id: String,
+        expires_at: u64,
+        issued: IssuedCodes,
+        set: RecoveryCodeSet,
+    ) -> Self {
+        Self {
+            user_id,
+            expires_at,
+            issued,
+            set,
+        }
+    }
+
     /// The new codes, with their clipboard text.
     pub fn codes(&self) -> &IssuedCodes {
         &self.issued

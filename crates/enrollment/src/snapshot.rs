@@ -1,9 +1,10 @@
-//! Snapshots of the enable wizard's pending state, for keeping it between two requests in a
+//! Snapshots of the flows' pending states, for keeping them between two requests in a
 //! server-side session store.
 //!
-//! A [`PendingEnable`] holds whichever step the wizard is at. Its serialized form carries a
-//! schema version and **secrets**: the new TOTP key (base32) and, at the last step, the
-//! plaintext recovery codes. Keep it server-side only — in the session store's database or
+//! A [`PendingEnable`] holds whichever step the wizard is at; a [`SaveNewCodes`] the new codes
+//! of a re-issue; a [`LoginChallenge`] (and the [`ConfirmWithCode`](crate::disable::ConfirmWithCode) of disabling) a pending
+//! second step. Every serialized form carries a schema version. The first two carry
+//! **secrets**: the new TOTP key (base32) and the plaintext recovery codes shown. Keep it server-side only — in the session store's database or
 //! memory, never in a cookie, a hidden form field or a log. Decoding is defensive: an unknown
 //! version, a short key, a malformed code or an invalid stored set is a typed error.
 
@@ -14,6 +15,8 @@ use zeroize::Zeroizing;
 
 use crate::email_code::EmailChallenge;
 use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
+use crate::login::LoginChallenge;
+use crate::reissue::SaveNewCodes;
 
 /// The schema version written into snapshots.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -100,11 +103,7 @@ impl Serialize for PendingEnable {
             }
             Self::SaveRecoveryCodes(state) => {
                 let (account, started_at, secret, confirmed_step, issued, set) = state.parts();
-                let codes = issued
-                    .codes()
-                    .iter()
-                    .map(|code| Zeroizing::new(code.to_string()))
-                    .collect();
+                let codes = show_codes(issued);
                 let step = StoredStep::SaveRecoveryCodes {
                     secret: secret.to_base32(),
                     confirmed_step,
@@ -154,14 +153,7 @@ fn restore(stored: Stored) -> Result<PendingEnable, SnapshotError> {
             codes,
             set,
         } => {
-            if codes.len() != set.len() {
-                return Err(SnapshotError::Mismatch);
-            }
-            let codes = codes
-                .iter()
-                .map(|code| RecoveryCode::parse(code).map_err(|_| SnapshotError::RecoveryCode))
-                .collect::<Result<Vec<_>, _>>()?;
-            let issued = IssuedCodes::new(codes, set.created_at());
+            let issued = restore_codes(&codes, &set)?;
             PendingEnable::SaveRecoveryCodes(SaveRecoveryCodes::from_parts(
                 account,
                 stored.started_at,
@@ -172,4 +164,97 @@ fn restore(stored: Stored) -> Result<PendingEnable, SnapshotError> {
             ))
         }
     })
+}
+
+/// Restores shown recovery codes, checking each and their count against the set.
+fn restore_codes(
+    codes: &[Zeroizing<String>],
+    set: &RecoveryCodeSet,
+) -> Result<IssuedCodes, SnapshotError> {
+    if codes.len() != set.len() {
+        return Err(SnapshotError::Mismatch);
+    }
+    let codes = codes
+        .iter()
+        .map(|code| RecoveryCode::parse(code).map_err(|_| SnapshotError::RecoveryCode))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(IssuedCodes::new(codes, set.created_at()))
+}
+
+fn show_codes(issued: &IssuedCodes) -> Vec<Zeroizing<String>> {
+    issued
+        .codes()
+        .iter()
+        .map(|code| Zeroizing::new(code.to_string()))
+        .collect()
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredReissue {
+    version: u32,
+    user_id: String,
+    expires_at: u64,
+    codes: Vec<Zeroizing<String>>,
+    set: RecoveryCodeSet,
+}
+
+impl Serialize for SaveNewCodes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (user_id, expires_at, issued, set) = self.parts();
+        StoredReissue {
+            version: SNAPSHOT_VERSION,
+            user_id: user_id.to_owned(),
+            expires_at,
+            codes: show_codes(issued),
+            set: set.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SaveNewCodes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredReissue::deserialize(deserializer)?;
+        if stored.version != SNAPSHOT_VERSION {
+            return Err(serde::de::Error::custom(SnapshotError::Version(
+                stored.version,
+            )));
+        }
+        let issued = restore_codes(&stored.codes, &stored.set).map_err(serde::de::Error::custom)?;
+        Ok(Self::from_parts(
+            stored.user_id,
+            stored.expires_at,
+            issued,
+            stored.set,
+        ))
+    }
+}
+
+/// The serialized form of a [`LoginChallenge`].
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredChallenge {
+    version: u32,
+    user_id: String,
+    expires_at: u64,
+}
+
+impl From<LoginChallenge> for StoredChallenge {
+    fn from(challenge: LoginChallenge) -> Self {
+        Self {
+            version: SNAPSHOT_VERSION,
+            user_id: challenge.user_id().to_owned(),
+            expires_at: challenge.expires_at(),
+        }
+    }
+}
+
+impl TryFrom<StoredChallenge> for LoginChallenge {
+    type Error = SnapshotError;
+
+    fn try_from(stored: StoredChallenge) -> Result<Self, SnapshotError> {
+        if stored.version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version(stored.version));
+        }
+        Ok(Self::from_parts(stored.user_id, stored.expires_at))
+    }
 }

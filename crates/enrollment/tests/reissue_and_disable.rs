@@ -187,3 +187,68 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
         DisableError::Code(LoginError::Code(Rejection::Replayed))
     );
 }
+
+#[test]
+fn pending_reissue_and_disable_states_survive_snapshots() {
+    use twostep_enrollment::disable::ConfirmWithCode;
+    use twostep_enrollment::reissue::SaveNewCodes;
+    let Enrolled { credential, .. } = enrolled();
+    let mut rng = rand::rng();
+    let (save, _) = reissue::start(
+        "alice",
+        true,
+        Throttle::default(),
+        &mut rng,
+        &reissue_policy(),
+        T0,
+    )
+    .unwrap();
+    let shown: Vec<String> = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let json = serde_json::to_string(&save).unwrap();
+    let restored: SaveNewCodes = serde_json::from_str(&json).unwrap();
+    let again: Vec<String> = restored
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(again, shown);
+    let reissued = restored.complete(true, T0 + 5).unwrap();
+    assert!(reissued.recovery_codes.redeem(&shown[0], T0 + 6).is_ok());
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["version"] = 2.into();
+    assert!(
+        serde_json::from_value::<SaveNewCodes>(value)
+            .unwrap_err()
+            .to_string()
+            .contains("version 2")
+    );
+
+    let policy = LoginPolicy::default();
+    let (confirm, throttle) =
+        disable::start("alice", true, Throttle::default(), &policy, T0 + 10).unwrap();
+    let json = serde_json::to_string(&confirm).unwrap();
+    assert!(
+        json.contains("\"version\":1") && !json.contains("secret"),
+        "{json}"
+    );
+    let confirm: ConfirmWithCode = serde_json::from_str(&json).unwrap();
+    let code = code_at(&credential, T0 + 10);
+    assert!(
+        confirm
+            .confirm(
+                "alice",
+                Answer::Totp(&code),
+                factor(&credential, None),
+                throttle,
+                &policy,
+                T0 + 10
+            )
+            .is_ok()
+    );
+}
