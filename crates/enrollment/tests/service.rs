@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::fast_hash;
+use common::{contains_token, fast_hash};
 use twostep_enrollment::enable::Account;
 use twostep_enrollment::login::LoginError;
 use twostep_enrollment::memory::{
@@ -561,4 +561,135 @@ async fn double_submits_change_nothing_twice() {
         .await
         .unwrap_err();
     assert!(matches!(second.error, ServiceError::NotEnabled));
+}
+
+/// Every state, result, refusal, event and mail of every flow, printed with `Debug` and
+/// `Display`: none contains the TOTP key, an email code, a TOTP code or a recovery code.
+#[tokio::test]
+async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
+    let world = world();
+    let service = &world.service;
+    let mut rng = rand::rng();
+    let mut printed = String::new();
+    let mut secrets: Vec<String> = Vec::new();
+    let mut show = |text: String| printed.push_str(&text);
+
+    let account = Account {
+        user_id: "alice".into(),
+        email: EMAIL.into(),
+    };
+    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    show(format!("{sent:?}"));
+    let email_code = world.mailer.last_email_code(EMAIL).unwrap();
+    secrets.push(email_code.expose().to_owned());
+    let refused = service.verify_email(sent, "000000", &mut rng).unwrap_err();
+    show(format!("{refused:?} {}", refused.error));
+    let setup = service
+        .verify_email(refused.state.unwrap(), email_code.expose(), &mut rng)
+        .unwrap();
+    show(format!("{setup:?}"));
+    let view = setup.view(&service.policies().enable).unwrap();
+    show(format!("{:?} {:?}", view.key_uri, view.manual_key));
+    secrets.push(view.manual_key.replace(' ', ""));
+    let totp = view.key_uri.to_totp().unwrap();
+    let wrong = service
+        .confirm_authenticator(setup, "12", &mut rng)
+        .await
+        .unwrap_err();
+    show(format!("{wrong:?} {}", wrong.error));
+    let first = totp.generate(T0).unwrap().to_string();
+    secrets.push(first.clone());
+    let save = service
+        .confirm_authenticator(wrong.state.unwrap(), &first, &mut rng)
+        .await
+        .unwrap();
+    show(format!("{save:?} {:?}", save.codes()));
+    secrets.extend(save.codes().codes().iter().map(ToString::to_string));
+    let codes: Vec<String> = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    service.complete_enable(save, true).await.unwrap();
+
+    world.clock.advance(30);
+    let code = totp.generate(world.clock.now()).unwrap().to_string();
+    secrets.push(code.clone());
+    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    show(format!(
+        "{challenge:?} {}",
+        serde_json::to_string(&challenge).unwrap()
+    ));
+    let refused = service
+        .verify_login(challenge, "alice", &first, EMAIL)
+        .await
+        .unwrap_err();
+    show(format!("{refused:?} {}", refused.error));
+    let signed_in = service
+        .verify_login(refused.state.unwrap(), "alice", &code, EMAIL)
+        .await
+        .unwrap();
+    show(format!("{signed_in:?}"));
+    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let typo = codes[0].replace('-', "").chars().rev().collect::<String>();
+    let refused = service
+        .verify_login(challenge, "alice", &typo, EMAIL)
+        .await
+        .unwrap_err();
+    show(format!("{refused:?} {}", refused.error));
+    let signed_in = service
+        .verify_login(refused.state.unwrap(), "alice", &codes[0], EMAIL)
+        .await
+        .unwrap();
+    show(format!("{signed_in:?}"));
+
+    let wrong = service
+        .start_reissue("alice", "guess", &mut rng)
+        .await
+        .unwrap_err();
+    show(format!("{wrong:?} {wrong}"));
+    let save = service
+        .start_reissue("alice", "correct horse", &mut rng)
+        .await
+        .unwrap();
+    secrets.extend(save.codes().codes().iter().map(ToString::to_string));
+    show(format!("{save:?}"));
+    service
+        .complete_reissue(save, "alice", EMAIL)
+        .await
+        .unwrap();
+    let confirm = service
+        .start_disable("alice", "correct horse")
+        .await
+        .unwrap();
+    show(format!("{confirm:?}"));
+    let refused = service
+        .confirm_disable(confirm, "alice", &codes[1], EMAIL)
+        .await
+        .unwrap_err();
+    show(format!("{refused:?} {}", refused.error));
+    world.clock.advance(30);
+    let last = totp.generate(world.clock.now()).unwrap().to_string();
+    secrets.push(last.clone());
+    service
+        .confirm_disable(refused.state.unwrap(), "alice", &last, EMAIL)
+        .await
+        .unwrap();
+
+    show(format!(
+        "{:?} {:?}",
+        world.audit.events(),
+        world.mailer.take()
+    ));
+    for secret in &secrets {
+        assert!(
+            !contains_token(&printed, secret),
+            "{secret} was printed: {printed}"
+        );
+    }
+    assert!(
+        printed.contains("[redacted]"),
+        "secret-bearing values were printed, redacted"
+    );
 }

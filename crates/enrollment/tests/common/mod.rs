@@ -80,3 +80,13 @@ pub(crate) fn code_at(credential: &NewCredential, now: u64) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Whether `needle` occurs in `text` as a whole token, not inside a longer run of letters or
+/// digits (a six-digit code may appear by chance inside a ten-digit timestamp).
+pub(crate) fn contains_token(text: &str, needle: &str) -> bool {
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
