@@ -29,9 +29,9 @@
 //! in-memory implementations of every trait ([`memory`]) and the public store
 //! [`conformance`] suite.
 //!
-//! Pending wizard states serialize through [`snapshot::PendingEnable`] (versioned, decoded
-//! defensively, secrets inside: server-side only); a [`login::LoginChallenge`] holds no
-//! secret and serializes as it is. Not yet here: organisation mandates (`twostep-policy`).
+//! Every pending state serializes with a schema version and is decoded defensively
+//! ([`snapshot`]); the wizard's and re-issue's carry secrets and stay server-side. Not yet
+//! here: organisation mandates (`twostep-policy` plugs into the login and disable steps).
 #![forbid(unsafe_code)]
 
 mod app;
