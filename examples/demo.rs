@@ -12,7 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use twostep::enrollment::enable::Account;
 use twostep::enrollment::memory::{
-    FixedPasswords, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer, SettableClock,
+    FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
+    SettableClock,
 };
 use twostep::enrollment::{Clock, Mail, Policies, Service, Store};
 use twostep::otp::Totp;
@@ -23,7 +24,7 @@ const USER: &str = "alice";
 const EMAIL: &str = "alice@example.com";
 const PASSWORD: &str = "correct horse battery staple";
 
-type Demo = Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords>;
+type Demo = Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords, MemoryDirectory>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -75,6 +76,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         MemoryStore::default(),
         Arc::clone(&mailer),
         FixedPasswords::default().with(USER, PASSWORD),
+        MemoryDirectory::default(),
         Arc::new(PlaintextSealer),
         Arc::new(RecordingAudit::default()),
         clock.clone(),
@@ -142,6 +144,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let challenge = service
         .begin_login(USER)
         .await?
+        .into_challenge()
         .ok_or("a second step was expected")?;
     let replayed = service
         .verify_login(challenge, USER, &first_code, EMAIL)
@@ -165,6 +168,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let challenge = service
         .begin_login(USER)
         .await?
+        .into_challenge()
         .ok_or("a second step was expected")?;
     match service.verify_login(challenge, USER, &code, EMAIL).await {
         Err(refusal) => println!(
@@ -179,6 +183,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let challenge = service
         .begin_login(USER)
         .await?
+        .into_challenge()
         .ok_or("a second step was expected")?;
     let signed_in = service
         .verify_login(challenge, USER, first, EMAIL)
@@ -210,6 +215,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let challenge = service
         .begin_login(USER)
         .await?
+        .into_challenge()
         .ok_or("a second step was expected")?;
     match service.verify_login(challenge, USER, old, EMAIL).await {
         Err(refusal) => println!("  An old code: refused ({})", refusal.error),

@@ -11,6 +11,7 @@
 use core::future::Future;
 
 use twostep_otp::{Secret, TotpParams};
+use twostep_policy::{Membership, OrgPolicy};
 use twostep_recovery::RecoveryCodeSet;
 
 use crate::email_code::EmailCode;
@@ -75,8 +76,10 @@ pub struct CredentialRecord {
 /// use twostep_enrollment::{CredentialRecord, Store, Throttle};
 /// use twostep_recovery::RecoveryCodeSet;
 ///
+/// use twostep_policy::OrgPolicy;
+///
 /// #[derive(Default)]
-/// struct Tiny(Mutex<(HashMap<String, CredentialRecord>, HashMap<String, Throttle>)>);
+/// struct Tiny(Mutex<(HashMap<String, CredentialRecord>, HashMap<String, Throttle>, HashMap<String, OrgPolicy>)>);
 ///
 /// impl Store for Tiny {
 ///     type Error = std::convert::Infallible;
@@ -120,6 +123,15 @@ pub struct CredentialRecord {
 ///         let current = data.1.entry(user.to_owned()).or_default();
 ///         if *current != expected { return Ok(false) }
 ///         *current = new;
+///         Ok(true)
+///     }
+///     async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
+///         Ok(self.0.lock().unwrap().2.get(org).cloned())
+///     }
+///     async fn compare_and_set_org_policy(&self, org: &str, expected: Option<&OrgPolicy>, new: OrgPolicy) -> Result<bool, Self::Error> {
+///         let mut data = self.0.lock().unwrap();
+///         if data.2.get(org) != expected { return Ok(false) }
+///         data.2.insert(org.to_owned(), new);
 ///         Ok(true)
 ///     }
 /// }
@@ -175,6 +187,60 @@ pub trait Store: Send + Sync {
         expected: Throttle,
         new: Throttle,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// The organisation's 2FA policy, if one was ever stored.
+    fn org_policy(
+        &self,
+        org: &str,
+    ) -> impl Future<Output = Result<Option<OrgPolicy>, Self::Error>> + Send;
+
+    /// Stores `new` as the organisation's policy if the stored one still equals `expected`
+    /// (`None`: none stored yet).
+    fn compare_and_set_org_policy(
+        &self,
+        org: &str,
+        expected: Option<&OrgPolicy>,
+        new: OrgPolicy,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+}
+
+/// Where users' organisation memberships come from: the application's own tables.
+///
+/// # Contract
+///
+/// Current data: a user who left an organisation is no longer listed; roles are mapped onto
+/// [`twostep_policy::Role`].
+///
+/// ```
+/// use twostep_enrollment::Directory;
+/// use twostep_policy::{Membership, Role};
+///
+/// struct OneOrg;
+/// impl Directory for OneOrg {
+///     type Error = std::convert::Infallible;
+///     async fn memberships(&self, user: &str) -> Result<Vec<Membership>, Self::Error> {
+///         Ok(vec![Membership::new("acme", user, Role::Member, 0)])
+///     }
+///     async fn members(&self, org: &str) -> Result<Vec<Membership>, Self::Error> {
+///         Ok(if org == "acme" { vec![Membership::new("acme", "alice", Role::Owner, 0)] } else { vec![] })
+///     }
+/// }
+/// ```
+pub trait Directory: Send + Sync {
+    /// A backend failure.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The organisations the user belongs to.
+    fn memberships(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, Self::Error>> + Send;
+
+    /// The members of an organisation.
+    fn members(
+        &self,
+        org: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, Self::Error>> + Send;
 }
 
 /// What the user is told by mail.
@@ -353,6 +419,12 @@ pub enum AuditKind {
     RecoveryCodesReissued,
     /// Two-step verification was turned off.
     Disabled,
+    /// An organisation's 2FA mandate was switched on (`user_id` is the actor).
+    MandateSet,
+    /// An organisation's grace period was changed (`user_id` is the actor).
+    MandateGraceChanged,
+    /// An organisation's 2FA mandate was switched off (`user_id` is the actor).
+    MandateCleared,
 }
 
 /// Where audit events go.
@@ -459,6 +531,40 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         new: Throttle,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         (**self).compare_and_set_throttle(user, expected, new)
+    }
+
+    fn org_policy(
+        &self,
+        org: &str,
+    ) -> impl Future<Output = Result<Option<OrgPolicy>, Self::Error>> + Send {
+        (**self).org_policy(org)
+    }
+
+    fn compare_and_set_org_policy(
+        &self,
+        org: &str,
+        expected: Option<&OrgPolicy>,
+        new: OrgPolicy,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).compare_and_set_org_policy(org, expected, new)
+    }
+}
+
+impl<T: Directory + ?Sized> Directory for std::sync::Arc<T> {
+    type Error = T::Error;
+
+    fn memberships(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, Self::Error>> + Send {
+        (**self).memberships(user)
+    }
+
+    fn members(
+        &self,
+        org: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, Self::Error>> + Send {
+        (**self).members(org)
     }
 }
 

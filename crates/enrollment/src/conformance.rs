@@ -10,7 +10,7 @@
 //! It checks the [`Store`] contract: each conditional write wins only when its condition
 //! holds and changes nothing otherwise, and of 100 concurrent writes racing for one thing
 //! (one TOTP step, one recovery-code set, one throttle value, one new credential, one
-//! removal) exactly one wins. Violations panic with a message, as assertions do.
+//! removal, one organisation policy) exactly one wins. Violations panic with a message, as assertions do.
 // A test suite reports violations by panicking, like `assert!`.
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -18,6 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use twostep_otp::{Secret, TotpParams};
+use twostep_policy::{GraceChange, Mandate, OrgPolicy};
 use twostep_recovery::{HashParams, RecoveryCodeSet};
 
 use crate::app::{CredentialRecord, SealedSecret, Store};
@@ -56,6 +57,7 @@ where
     recovery_codes_are_replaced_only_from_what_was_read(make()).await;
     removal_is_conditional(make()).await;
     throttle_is_compare_and_set(make()).await;
+    org_policies_are_compare_and_set(make()).await;
     races_have_exactly_one_winner(Arc::new(make())).await;
 }
 
@@ -198,6 +200,48 @@ async fn throttle_is_compare_and_set<S: Store>(store: S) {
     );
 }
 
+async fn org_policies_are_compare_and_set<S: Store>(store: S) {
+    let first = OrgPolicy::new("acme");
+    let mut second = OrgPolicy::new("acme");
+    second.mandate = Some(Mandate {
+        since: 5,
+        set_by: "ada".into(),
+        grace: vec![GraceChange {
+            from: 5,
+            seconds: 60,
+        }],
+    });
+    assert_eq!(store.org_policy("acme").await.expect("store"), None);
+    assert!(
+        store
+            .compare_and_set_org_policy("acme", None, first.clone())
+            .await
+            .expect("store")
+    );
+    assert!(
+        !store
+            .compare_and_set_org_policy("acme", None, second.clone())
+            .await
+            .expect("store"),
+        "stale: one exists"
+    );
+    assert!(
+        store
+            .compare_and_set_org_policy("acme", Some(&first), second.clone())
+            .await
+            .expect("store")
+    );
+    assert!(
+        !store
+            .compare_and_set_org_policy("acme", Some(&first), first.clone())
+            .await
+            .expect("store"),
+        "stale"
+    );
+    assert_eq!(store.org_policy("acme").await.expect("store"), Some(second));
+    assert_eq!(store.org_policy("other").await.expect("store"), None);
+}
+
 async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     let record = sample_record(1);
     let winners = race(&store, |store, _| {
@@ -255,6 +299,21 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     })
     .await;
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent removals wins");
+
+    let winners = race(&store, |store, i| async move {
+        let mut policy = OrgPolicy::new("race");
+        policy.mandate = Some(Mandate {
+            since: i as u64,
+            set_by: format!("admin{i}"),
+            grace: Vec::new(),
+        });
+        store.compare_and_set_org_policy("race", None, policy).await
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {CONTENDERS} concurrent first policies wins"
+    );
 }
 
 /// Runs `CONTENDERS` tasks at once; returns how many returned `Ok(true)`.

@@ -49,9 +49,9 @@ pub mod snapshot;
 mod throttle;
 
 pub use app::{
-    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Mail, Mailer, Notice,
-    Reauthenticate, SealedSecret, Sealer, Store, SystemClock,
+    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
+    Notice, Reauthenticate, SealedSecret, Sealer, Store, SystemClock,
 };
 pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
-pub use service::{Policies, Refusal, Service, ServiceError, SignedIn};
+pub use service::{LoginStep, Policies, Refusal, Service, ServiceError, SignedIn};
 pub use throttle::{Locked, Throttle, ThrottlePolicy};

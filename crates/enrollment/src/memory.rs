@@ -7,11 +7,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use twostep_otp::Secret;
+use twostep_policy::{Membership, OrgPolicy};
 use twostep_recovery::RecoveryCodeSet;
 
 use crate::app::{
-    AuditEvent, AuditLog, BoxError, Clock, CredentialRecord, Mail, Mailer, Reauthenticate,
-    SealedSecret, Sealer, Store,
+    AuditEvent, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
+    Reauthenticate, SealedSecret, Sealer, Store,
 };
 use crate::email_code::EmailCode;
 use crate::throttle::Throttle;
@@ -25,6 +26,7 @@ pub struct Poisoned;
 struct Tables {
     credentials: HashMap<String, CredentialRecord>,
     throttles: HashMap<String, Throttle>,
+    policies: HashMap<String, OrgPolicy>,
 }
 
 /// A [`Store`] in a `HashMap` behind one mutex.
@@ -116,6 +118,25 @@ impl Store for MemoryStore {
                 return false;
             }
             *current = new;
+            true
+        })
+    }
+
+    async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Poisoned> {
+        self.with(|t| t.policies.get(org).cloned())
+    }
+
+    async fn compare_and_set_org_policy(
+        &self,
+        org: &str,
+        expected: Option<&OrgPolicy>,
+        new: OrgPolicy,
+    ) -> Result<bool, Poisoned> {
+        self.with(|t| {
+            if t.policies.get(org) != expected {
+                return false;
+            }
+            t.policies.insert(org.to_owned(), new);
             true
         })
     }
@@ -253,5 +274,42 @@ impl SettableClock {
 impl Clock for SettableClock {
     fn now(&self) -> u64 {
         self.now.load(Ordering::SeqCst)
+    }
+}
+
+/// Memberships in a list: a [`Directory`] for tests and the demo.
+#[derive(Default)]
+pub struct MemoryDirectory {
+    memberships: Mutex<Vec<Membership>>,
+}
+
+impl MemoryDirectory {
+    /// Adds (or replaces) a membership.
+    pub fn join(&self, membership: Membership) {
+        if let Ok(mut all) = self.memberships.lock() {
+            all.retain(|m| !(m.org_id == membership.org_id && m.user_id == membership.user_id));
+            all.push(membership);
+        }
+    }
+
+    /// Removes a user from an organisation.
+    pub fn leave(&self, org: &str, user: &str) {
+        if let Ok(mut all) = self.memberships.lock() {
+            all.retain(|m| !(m.org_id == org && m.user_id == user));
+        }
+    }
+}
+
+impl Directory for MemoryDirectory {
+    type Error = Poisoned;
+
+    async fn memberships(&self, user: &str) -> Result<Vec<Membership>, Poisoned> {
+        let all = self.memberships.lock().map_err(|_| Poisoned)?;
+        Ok(all.iter().filter(|m| m.user_id == user).cloned().collect())
+    }
+
+    async fn members(&self, org: &str) -> Result<Vec<Membership>, Poisoned> {
+        let all = self.memberships.lock().map_err(|_| Poisoned)?;
+        Ok(all.iter().filter(|m| m.org_id == org).cloned().collect())
     }
 }

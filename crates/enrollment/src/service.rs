@@ -23,8 +23,8 @@ use twostep_otp::Rejection;
 use twostep_recovery::RedeemError;
 
 use crate::app::{
-    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Mail, Mailer, Notice,
-    Reauthenticate, Sealer, Store,
+    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
+    Notice, Reauthenticate, Sealer, Store,
 };
 use crate::disable::{self, ConfirmWithCode, DisableError};
 use crate::enable::{
@@ -33,6 +33,7 @@ use crate::enable::{
 use crate::login::{self, Answer, Commit, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
 use crate::reissue::{self, ReissueError, ReissuePolicy, SaveNewCodes};
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+use twostep_policy::{Affected, DisableRefused, Membership, OrgPolicy, Requirement, TwoFactor};
 
 /// How often a compare-and-set is retried under contention before giving up.
 const MAX_RETRIES: usize = 10_000;
@@ -62,6 +63,12 @@ pub enum ServiceError {
     /// The user does not have two-step verification on.
     #[error("two-step verification is not on")]
     NotEnabled,
+    /// An organisation requires two-step verification, so it cannot be turned off.
+    #[error(transparent)]
+    Mandated(#[from] DisableRefused),
+    /// An organisation policy change was refused.
+    #[error(transparent)]
+    Policy(#[from] twostep_policy::Refusal),
     /// A concurrent request changed the credential first; this one did nothing.
     #[error("another request changed two-step verification at the same time; try again")]
     Conflict,
@@ -109,6 +116,36 @@ pub struct SignedIn {
     pub recovery_codes_left: Option<(usize, bool)>,
 }
 
+/// What follows a correct password.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoginStep {
+    /// Signed in: no second factor and no mandate due. With `enrol_by`, an organisation
+    /// requires 2FA from that deadline: show the reminder.
+    SignedIn {
+        /// The organisation and the deadline (Unix time) of the earliest pending mandate.
+        enrol_by: Option<(String, u64)>,
+    },
+    /// Ask for a code: keep the challenge in the half-authenticated session.
+    SecondStep(LoginChallenge),
+    /// An organisation requires 2FA now: send the user to the enrollment wizard; nothing else
+    /// is reachable until it is done.
+    EnrolmentRequired {
+        /// The organisation requiring it.
+        org_id: String,
+    },
+}
+
+impl LoginStep {
+    /// The challenge, if a second step is needed.
+    pub fn into_challenge(self) -> Option<LoginChallenge> {
+        match self {
+            Self::SecondStep(challenge) => Some(challenge),
+            _ => None,
+        }
+    }
+}
+
 /// The policies of all flows.
 #[derive(Clone, Debug)]
 pub struct Policies {
@@ -132,22 +169,25 @@ impl Policies {
 }
 
 /// The flows, wired to the application.
-pub struct Service<S, M, R> {
+pub struct Service<S, M, R, D> {
     store: S,
     mailer: M,
     reauth: R,
+    directory: D,
     sealer: Arc<dyn Sealer>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     policies: Policies,
 }
 
-impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
+impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// Wires the flows to the application.
+    #[allow(clippy::too_many_arguments)] // one per collaborator; a builder would add nothing
     pub fn new(
         store: S,
         mailer: M,
         reauth: R,
+        directory: D,
         sealer: Arc<dyn Sealer>,
         audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
@@ -157,6 +197,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
             store,
             mailer,
             reauth,
+            directory,
             sealer,
             audit,
             clock,
@@ -414,24 +455,64 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
 
     // ---- Login (seed step 3) ----
 
-    /// After the password: `None` when the user has no second factor, else the challenge to
-    /// keep in the half-authenticated session.
+    /// After the password: a second step if the user has 2FA; otherwise whether an
+    /// organisation requires enrolment now, or by a deadline. A pending enrollment does not
+    /// count as 2FA.
     ///
     /// # Errors
     /// A backend failure.
-    pub async fn begin_login(&self, user: &str) -> Result<Option<LoginChallenge>, ServiceError> {
+    pub async fn begin_login(&self, user: &str) -> Result<LoginStep, ServiceError> {
+        let now = self.clock.now();
         let enabled = self
             .store
             .credential(user)
             .await
             .map_err(backend)?
             .is_some();
-        Ok(login::begin(
-            user,
-            enabled,
-            &self.policies.login,
-            self.clock.now(),
-        ))
+        if let Some(challenge) = login::begin(user, enabled, &self.policies.login, now) {
+            return Ok(LoginStep::SecondStep(challenge));
+        }
+        Ok(match self.requirement(user, TwoFactor::None, now).await? {
+            Requirement::EnrolNow { org_id } => LoginStep::EnrolmentRequired { org_id },
+            Requirement::EnrolBy { org_id, deadline } => LoginStep::SignedIn {
+                enrol_by: Some((org_id, deadline)),
+            },
+            _ => LoginStep::SignedIn { enrol_by: None },
+        })
+    }
+
+    /// The user's memberships, each with its organisation's stored policy (or none).
+    async fn memberships_with_policies(
+        &self,
+        user: &str,
+    ) -> Result<Vec<(Membership, OrgPolicy)>, ServiceError> {
+        let memberships = self.directory.memberships(user).await.map_err(backend)?;
+        let mut pairs = Vec::with_capacity(memberships.len());
+        for membership in memberships {
+            let policy = self
+                .store
+                .org_policy(&membership.org_id)
+                .await
+                .map_err(backend)?
+                .unwrap_or_else(|| OrgPolicy::new(&membership.org_id));
+            pairs.push((membership, policy));
+        }
+        Ok(pairs)
+    }
+
+    /// What the user's organisations require of them.
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub async fn requirement(
+        &self,
+        user: &str,
+        two_factor: TwoFactor,
+        now: u64,
+    ) -> Result<Requirement, ServiceError> {
+        let pairs = self.memberships_with_policies(user).await?;
+        let refs: Vec<(&Membership, &OrgPolicy)> = pairs.iter().map(|(m, p)| (m, p)).collect();
+        Ok(twostep_policy::requirement(&refs, two_factor, now))
     }
 
     /// Checks a TOTP or recovery code typed at the second step (one input box; see
@@ -618,6 +699,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
         password: &str,
     ) -> Result<ConfirmWithCode, ServiceError> {
         self.credential(user).await?;
+        let pairs = self.memberships_with_policies(user).await?;
+        let refs: Vec<(&Membership, &OrgPolicy)> = pairs.iter().map(|(m, p)| (m, p)).collect();
+        twostep_policy::may_disable(&refs)?;
         let now = self.clock.now();
         let policy = self.policies.login;
         let before = self.reserve(user, &policy.throttle, now).await?;
@@ -687,5 +771,146 @@ impl<S: Store, M: Mailer, R: Reauthenticate> Service<S, M, R> {
         self.notify(email, Notice::Disabled)
             .await
             .map_err(Refusal::end)
+    }
+
+    // ---- Org mandates (seed step 1) ----
+
+    /// The actor's membership of `org`, their 2FA status, and the org's current policy.
+    async fn mandate_context(
+        &self,
+        actor: &str,
+        org: &str,
+    ) -> Result<(Membership, TwoFactor, Option<OrgPolicy>), ServiceError> {
+        let membership = self
+            .directory
+            .memberships(actor)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .find(|m| m.org_id == org)
+            .ok_or(twostep_policy::Refusal::NotAMember)?;
+        let two_factor = match self.store.credential(actor).await.map_err(backend)? {
+            Some(_) => TwoFactor::Enabled,
+            None => TwoFactor::None,
+        };
+        let policy = self.store.org_policy(org).await.map_err(backend)?;
+        Ok((membership, two_factor, policy))
+    }
+
+    /// Applies a policy change decided by `change` with a compare-and-set, then audits it.
+    async fn change_policy(
+        &self,
+        actor: &str,
+        org: &str,
+        kind: AuditKind,
+        change: impl Fn(
+            &OrgPolicy,
+            &Membership,
+            TwoFactor,
+        ) -> Result<OrgPolicy, twostep_policy::Refusal>,
+    ) -> Result<OrgPolicy, ServiceError> {
+        for _ in 0..MAX_RETRIES {
+            let (membership, two_factor, stored) = self.mandate_context(actor, org).await?;
+            let current = stored.clone().unwrap_or_else(|| OrgPolicy::new(org));
+            let next = change(&current, &membership, two_factor)?;
+            if self
+                .store
+                .compare_and_set_org_policy(org, stored.as_ref(), next.clone())
+                .await
+                .map_err(backend)?
+            {
+                self.audit(actor, kind);
+                return Ok(next);
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// Before switching the mandate on: the members without 2FA and their deadlines.
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub async fn preview_mandate(
+        &self,
+        org: &str,
+        grace_seconds: u64,
+    ) -> Result<Vec<Affected>, ServiceError> {
+        let members = self.directory.members(org).await.map_err(backend)?;
+        let mut statuses = Vec::with_capacity(members.len());
+        for member in members {
+            let enabled = self
+                .store
+                .credential(&member.user_id)
+                .await
+                .map_err(backend)?
+                .is_some();
+            statuses.push((
+                member,
+                if enabled {
+                    TwoFactor::Enabled
+                } else {
+                    TwoFactor::None
+                },
+            ));
+        }
+        Ok(OrgPolicy::new(org).preview(&statuses, grace_seconds, self.clock.now()))
+    }
+
+    /// Switches the mandate on: only an owner or admin of `org` with 2FA enabled.
+    ///
+    /// # Errors
+    /// [`ServiceError::Policy`] saying why not, or a backend failure.
+    pub async fn set_mandate(
+        &self,
+        actor: &str,
+        org: &str,
+        grace_seconds: u64,
+    ) -> Result<OrgPolicy, ServiceError> {
+        let now = self.clock.now();
+        self.change_policy(
+            actor,
+            org,
+            AuditKind::MandateSet,
+            |policy, membership, two_factor| {
+                policy.set_mandate(membership, two_factor, grace_seconds, now)
+            },
+        )
+        .await
+    }
+
+    /// Changes the grace period for members the mandate applies to from now on.
+    ///
+    /// # Errors
+    /// As [`Service::set_mandate`].
+    pub async fn set_mandate_grace(
+        &self,
+        actor: &str,
+        org: &str,
+        grace_seconds: u64,
+    ) -> Result<OrgPolicy, ServiceError> {
+        let now = self.clock.now();
+        self.change_policy(
+            actor,
+            org,
+            AuditKind::MandateGraceChanged,
+            |policy, membership, two_factor| {
+                policy.set_grace(membership, two_factor, grace_seconds, now)
+            },
+        )
+        .await
+    }
+
+    /// Switches the mandate off.
+    ///
+    /// # Errors
+    /// As [`Service::set_mandate`].
+    pub async fn clear_mandate(&self, actor: &str, org: &str) -> Result<OrgPolicy, ServiceError> {
+        self.change_policy(
+            actor,
+            org,
+            AuditKind::MandateCleared,
+            |policy, membership, two_factor| policy.clear_mandate(membership, two_factor),
+        )
+        .await
     }
 }

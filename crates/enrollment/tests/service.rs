@@ -9,7 +9,8 @@ use common::{contains_token, fast_hash};
 use twostep_enrollment::enable::Account;
 use twostep_enrollment::login::LoginError;
 use twostep_enrollment::memory::{
-    FixedPasswords, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer, SettableClock,
+    FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
+    SettableClock,
 };
 use twostep_enrollment::reissue::ReissueError;
 use twostep_enrollment::{
@@ -21,7 +22,7 @@ use twostep_recovery::RedeemError;
 const T0: u64 = 1_764_288_000;
 const EMAIL: &str = "alice@example.com";
 
-type TestService = Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords>;
+type TestService = Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords, Arc<MemoryDirectory>>;
 
 struct World {
     service: Arc<TestService>,
@@ -35,6 +36,7 @@ fn world() -> World {
     let mailer = Arc::new(RecordingMailer::default());
     let audit = Arc::new(RecordingAudit::default());
     let clock = Arc::new(SettableClock::at(T0));
+    let directory = Arc::new(MemoryDirectory::default());
     let mut policies = Policies::new("DFINERY");
     policies.enable.recovery_hash = fast_hash();
     policies.reissue.recovery_hash = fast_hash();
@@ -42,6 +44,7 @@ fn world() -> World {
         MemoryStore::default(),
         Arc::clone(&mailer),
         FixedPasswords::default().with("alice", "correct horse"),
+        directory,
         Arc::new(PlaintextSealer),
         audit.clone(),
         clock.clone(),
@@ -95,7 +98,12 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
     let world = world();
     let service = &world.service;
     assert!(
-        service.begin_login("alice").await.unwrap().is_none(),
+        service
+            .begin_login("alice")
+            .await
+            .unwrap()
+            .into_challenge()
+            .is_none(),
         "no second step before enabling"
     );
     let (totp, codes) = enable(&world).await;
@@ -126,6 +134,7 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
         .begin_login("alice")
         .await
         .unwrap()
+        .into_challenge()
         .expect("a second step");
     let refused = service
         .verify_login(challenge, "alice", &setup_code, EMAIL)
@@ -144,7 +153,12 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
         .await
         .unwrap();
     assert_eq!(signed_in.recovery_codes_left, None);
-    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     let refused = service
         .verify_login(challenge, "alice", &code, EMAIL)
         .await
@@ -167,7 +181,12 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
             ..
         }
     )));
-    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     let refused = service
         .verify_login(challenge, "alice", &codes[0], EMAIL)
         .await
@@ -221,7 +240,14 @@ async fn abandoning_the_wizard_writes_nothing() {
     );
     drop(refused);
     assert!(service.store().credential("alice").await.unwrap().is_none());
-    assert!(service.begin_login("alice").await.unwrap().is_none());
+    assert!(
+        service
+            .begin_login("alice")
+            .await
+            .unwrap()
+            .into_challenge()
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -240,7 +266,12 @@ async fn one_totp_code_and_one_recovery_code_succeed_exactly_once_under_100_conc
                 Arc::clone(&barrier),
             );
             tasks.spawn(async move {
-                let challenge = service.begin_login("alice").await.unwrap().unwrap();
+                let challenge = service
+                    .begin_login("alice")
+                    .await
+                    .unwrap()
+                    .into_challenge()
+                    .unwrap();
                 barrier.wait().await;
                 service
                     .verify_login(challenge, "alice", &input, EMAIL)
@@ -287,7 +318,12 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
             Arc::clone(&barrier),
         );
         tasks.spawn(async move {
-            let challenge = service.begin_login("alice").await.unwrap().unwrap();
+            let challenge = service
+                .begin_login("alice")
+                .await
+                .unwrap()
+                .into_challenge()
+                .unwrap();
             barrier.wait().await;
             service
                 .verify_login(challenge, "alice", &wrong, EMAIL)
@@ -334,7 +370,13 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
         "the attempt that used up the budget reports it, once"
     );
     // Locked: even the right code waits for the window to end, then works.
-    let challenge = world.service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = world
+        .service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     let refused = world
         .service
         .verify_login(challenge, "alice", &right, EMAIL)
@@ -358,7 +400,13 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
     );
     let after = world.service.store().throttle("alice").await.unwrap();
     assert_eq!(after, before_stale, "an expired challenge costs no attempt");
-    let challenge = world.service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = world
+        .service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     assert!(
         world
             .service
@@ -390,7 +438,12 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
         .map(ToString::to_string)
         .collect();
     // Until "Done", the old codes still work.
-    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     assert!(
         service
             .verify_login(challenge, "alice", &old_codes[0], EMAIL)
@@ -402,7 +455,12 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
         .await
         .unwrap();
     for old in &old_codes[1..] {
-        let challenge = service.begin_login("alice").await.unwrap().unwrap();
+        let challenge = service
+            .begin_login("alice")
+            .await
+            .unwrap()
+            .into_challenge()
+            .unwrap();
         assert!(
             service
                 .verify_login(challenge, "alice", old, EMAIL)
@@ -416,7 +474,12 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
             .await
             .unwrap();
     }
-    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     assert!(
         service
             .verify_login(challenge, "alice", &new_codes[0], EMAIL)
@@ -451,7 +514,14 @@ async fn disable_needs_the_password_and_a_code_and_removes_everything() {
         .await
         .unwrap();
     assert!(service.store().credential("alice").await.unwrap().is_none());
-    assert!(service.begin_login("alice").await.unwrap().is_none());
+    assert!(
+        service
+            .begin_login("alice")
+            .await
+            .unwrap()
+            .into_challenge()
+            .is_none()
+    );
     assert!(world.mailer.take().iter().any(|m| matches!(
         m,
         Mail::Notice {
@@ -486,7 +556,12 @@ async fn no_secret_or_code_reaches_events_errors_or_debug_output() {
         record,
         world.mailer.take()
     );
-    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     let refused = service
         .verify_login(challenge, "alice", &codes[0].replace('-', "x"), EMAIL)
         .await
@@ -616,7 +691,12 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     world.clock.advance(30);
     let code = totp.generate(world.clock.now()).unwrap().to_string();
     secrets.push(code.clone());
-    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     show(format!(
         "{challenge:?} {}",
         serde_json::to_string(&challenge).unwrap()
@@ -631,7 +711,12 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .await
         .unwrap();
     show(format!("{signed_in:?}"));
-    let challenge = service.begin_login("alice").await.unwrap().unwrap();
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
     let typo = codes[0].replace('-', "").chars().rev().collect::<String>();
     let refused = service
         .verify_login(challenge, "alice", &typo, EMAIL)

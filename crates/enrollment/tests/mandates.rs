@@ -1,0 +1,238 @@
+//! Org mandates enforced by the service: who may switch them on, the preview, login telling a
+//! mandated member to enrol, disabling blocked under a mandate, and the audit trail.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::fast_hash;
+use twostep_enrollment::enable::Account;
+use twostep_enrollment::memory::{
+    FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
+    SettableClock,
+};
+use twostep_enrollment::{AuditKind, Clock, LoginStep, Policies, Service, ServiceError};
+use twostep_policy::{Affected, DisableRefused, Membership, Refusal, Role};
+
+const T0: u64 = 1_764_288_000;
+const DAY: u64 = 86_400;
+
+struct World {
+    service: Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords, Arc<MemoryDirectory>>,
+    mailer: Arc<RecordingMailer>,
+    directory: Arc<MemoryDirectory>,
+    audit: Arc<RecordingAudit>,
+    clock: Arc<SettableClock>,
+}
+
+fn world() -> World {
+    let mailer = Arc::new(RecordingMailer::default());
+    let directory = Arc::new(MemoryDirectory::default());
+    let audit = Arc::new(RecordingAudit::default());
+    let clock = Arc::new(SettableClock::at(T0));
+    for (user, role) in [
+        ("ada", Role::Admin),
+        ("olga", Role::Owner),
+        ("bob", Role::Member),
+        ("cy", Role::Member),
+    ] {
+        directory.join(Membership::new("acme", user, role, 0));
+    }
+    let mut policies = Policies::new("DFINERY");
+    policies.enable.recovery_hash = fast_hash();
+    let passwords = FixedPasswords::default()
+        .with("ada", "pw")
+        .with("bob", "pw");
+    let service = Service::new(
+        MemoryStore::default(),
+        Arc::clone(&mailer),
+        passwords,
+        Arc::clone(&directory),
+        Arc::new(PlaintextSealer),
+        audit.clone(),
+        clock.clone(),
+        policies,
+    );
+    World {
+        service,
+        mailer,
+        directory,
+        audit,
+        clock,
+    }
+}
+
+/// Runs the enable wizard for `user` through the service.
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
+async fn enable(world: &World, user: &str) {
+    let mut rng = rand::rng();
+    let email = format!("{user}@example.com");
+    let account = Account {
+        user_id: user.into(),
+        email: email.clone(),
+    };
+    let sent = world.service.start_enable(account, &mut rng).await.unwrap();
+    let code = world.mailer.last_email_code(&email).expect("mailed");
+    let setup = world
+        .service
+        .verify_email(sent, code.expose(), &mut rng)
+        .unwrap();
+    let totp = setup
+        .view(&world.service.policies().enable)
+        .unwrap()
+        .key_uri
+        .to_totp()
+        .unwrap();
+    let now = world.clock.now();
+    let save = world
+        .service
+        .confirm_authenticator(setup, &totp.generate(now).unwrap().to_string(), &mut rng)
+        .await
+        .unwrap();
+    world.service.complete_enable(save, true).await.unwrap();
+}
+
+#[tokio::test]
+async fn only_owners_and_admins_with_completed_two_factor_switch_the_mandate() {
+    let world = world();
+    let refused = |result: Result<_, ServiceError>| match result {
+        Err(ServiceError::Policy(refusal)) => refusal,
+        other => panic!("expected a policy refusal, got {other:?}"),
+    };
+    assert_eq!(
+        refused(world.service.set_mandate("bob", "acme", 0).await),
+        Refusal::NotOwnerOrAdmin
+    );
+    assert_eq!(
+        refused(world.service.set_mandate("ada", "acme", 0).await),
+        Refusal::ActorWithoutTwoFactor
+    );
+    // A pending enrollment does not count.
+    let account = Account {
+        user_id: "ada".into(),
+        email: "ada@example.com".into(),
+    };
+    let _pending = world
+        .service
+        .start_enable(account, &mut rand::rng())
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(world.service.set_mandate("ada", "acme", 0).await),
+        Refusal::ActorWithoutTwoFactor
+    );
+    assert_eq!(
+        refused(world.service.set_mandate("ada", "elsewhere", 0).await),
+        Refusal::NotAMember
+    );
+
+    enable(&world, "ada").await;
+    let policy = world
+        .service
+        .set_mandate("ada", "acme", 7 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        policy.mandate.as_ref().map(|m| m.set_by.as_str()),
+        Some("ada")
+    );
+    enable(&world, "olga").await;
+    world.service.clear_mandate("olga", "acme").await.unwrap();
+    let kinds: Vec<AuditKind> = world.audit.events().iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&AuditKind::MandateSet) && kinds.contains(&AuditKind::MandateCleared),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_preview_lists_the_members_without_two_factor() {
+    let world = world();
+    enable(&world, "ada").await;
+    let affected = world
+        .service
+        .preview_mandate("acme", 3 * DAY)
+        .await
+        .unwrap();
+    let mut users: Vec<&str> = affected
+        .iter()
+        .map(|a: &Affected| a.user_id.as_str())
+        .collect();
+    users.sort_unstable();
+    assert_eq!(users, ["bob", "cy", "olga"]);
+    assert!(affected.iter().all(|a| a.deadline == T0 + 3 * DAY));
+}
+
+#[tokio::test]
+async fn login_tells_mandated_members_to_enrol_by_the_deadline_then_now() {
+    let world = world();
+    enable(&world, "ada").await;
+    world
+        .service
+        .set_mandate("ada", "acme", 2 * DAY)
+        .await
+        .unwrap();
+    match world.service.begin_login("bob").await.unwrap() {
+        LoginStep::SignedIn { enrol_by } => {
+            assert_eq!(enrol_by, Some(("acme".into(), T0 + 2 * DAY)))
+        }
+        other => panic!("{other:?}"),
+    }
+    world.clock.advance(2 * DAY);
+    assert!(
+        matches!(world.service.begin_login("bob").await.unwrap(), LoginStep::EnrolmentRequired { org_id } if org_id == "acme")
+    );
+    // A started but unfinished enrollment changes nothing; finishing it does.
+    let account = Account {
+        user_id: "bob".into(),
+        email: "bob@example.com".into(),
+    };
+    let _pending = world
+        .service
+        .start_enable(account, &mut rand::rng())
+        .await
+        .unwrap();
+    assert!(matches!(
+        world.service.begin_login("bob").await.unwrap(),
+        LoginStep::EnrolmentRequired { .. }
+    ));
+    enable(&world, "bob").await;
+    assert!(matches!(
+        world.service.begin_login("bob").await.unwrap(),
+        LoginStep::SecondStep(_)
+    ));
+    // Someone outside the organisation is not affected.
+    world.directory.leave("acme", "cy");
+    assert!(matches!(
+        world.service.begin_login("cy").await.unwrap(),
+        LoginStep::SignedIn { enrol_by: None }
+    ));
+}
+
+#[tokio::test]
+async fn disabling_is_refused_under_a_mandate_until_leaving_or_clearing() {
+    let world = world();
+    enable(&world, "ada").await;
+    enable(&world, "bob").await;
+    world.service.set_mandate("ada", "acme", 0).await.unwrap();
+    let refused = world.service.start_disable("bob", "pw").await.unwrap_err();
+    assert!(
+        matches!(&refused, ServiceError::Mandated(DisableRefused { org_id }) if org_id == "acme"),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("acme"));
+    world.directory.leave("acme", "bob");
+    assert!(
+        world.service.start_disable("bob", "pw").await.is_ok(),
+        "after leaving the organisation"
+    );
+    world
+        .directory
+        .join(Membership::new("acme", "bob", Role::Member, T0));
+    assert!(world.service.start_disable("bob", "pw").await.is_err());
+    world.service.clear_mandate("ada", "acme").await.unwrap();
+    assert!(
+        world.service.start_disable("bob", "pw").await.is_ok(),
+        "after the mandate is cleared"
+    );
+}
