@@ -4,7 +4,9 @@
 //! database replaces it in a later version), playing the user: the email code from the
 //! console mailer, the QR code and manual key of the authenticator setup, the first code,
 //! the recovery codes and their download file, sign-in with a code (and the same code
-//! refused), sign-in with a recovery code, re-issue (an old code then refused), and disable.
+//! refused), sign-in with a recovery code, re-issue (an old code then refused), and disable;
+//! and the organisation mandate: refused to an admin without 2FA, switched on with a preview
+//! once she has it, a member sent to enrol at sign-in, and disabling blocked until it is off.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,14 +17,17 @@ use twostep::enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
     SettableClock,
 };
-use twostep::enrollment::{Clock, Mail, Policies, Service, Store};
+use twostep::enrollment::{Clock, LoginStep, Mail, Policies, Service, Store};
 use twostep::otp::Totp;
+use twostep::policy::{Membership, Role};
 use twostep::recovery::Locale;
 
 const ISSUER: &str = "DFINERY";
 const USER: &str = "alice";
 const EMAIL: &str = "alice@example.com";
 const PASSWORD: &str = "correct horse battery staple";
+const ORG: &str = "DFINERY Team";
+const MEMBER: &str = "bob";
 
 type Demo = Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords, MemoryDirectory>;
 
@@ -76,7 +81,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         MemoryStore::default(),
         Arc::clone(&mailer),
         FixedPasswords::default().with(USER, PASSWORD),
-        MemoryDirectory::default(),
+        directory(),
         Arc::new(PlaintextSealer),
         Arc::new(RecordingAudit::default()),
         clock.clone(),
@@ -85,6 +90,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rand::rng();
     // The demo plays the user; between screens some seconds pass.
     let later = |seconds| clock.advance(seconds);
+
+    screen("Org management > Security settings (alice is an admin of DFINERY Team)");
+    match service.set_mandate(USER, ORG, 0).await {
+        Err(error) => println!("  [Require 2FA for all members] refused: {error}"),
+        Ok(_) => return Err("an admin without 2FA switched the mandate on".into()),
+    }
 
     screen("Account management > 2FA");
     println!("  Two-step verification: {}", status(&service).await?);
@@ -139,6 +150,24 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|r| r.error)?;
     show_mail(&mailer);
     println!("  Two-step verification: {}", status(&service).await?);
+
+    screen("Org management > Security settings: require 2FA for every member");
+    for affected in service.preview_mandate(ORG, 0).await? {
+        println!(
+            "  Preview: {} has no 2FA yet and must enrol at next sign-in",
+            affected.user_id
+        );
+    }
+    service.set_mandate(USER, ORG, 0).await?;
+    println!("  [Require 2FA for all members] on");
+    match service.begin_login(MEMBER).await? {
+        LoginStep::EnrolmentRequired { org_id } => {
+            println!(
+                "  {MEMBER} signs in: {org_id} requires two-step verification → the enable wizard"
+            )
+        }
+        other => return Err(format!("{MEMBER} was not sent to enrol: {other:?}").into()),
+    }
 
     screen("Sign in: email + password, then the code from the app");
     let challenge = service
@@ -223,6 +252,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     screen("Disable: password, then a recovery code");
+    match service.start_disable(USER, PASSWORD).await {
+        Err(error) => println!("  Refused while the organisation requires 2FA: {error}"),
+        Ok(_) => return Err("2FA could be disabled under a mandate".into()),
+    }
+    service.clear_mandate(USER, ORG).await?;
+    println!("  (the admin switches the organisation's requirement off)");
     let confirm = service.start_disable(USER, PASSWORD).await?;
     let new_code = new_codes.first().ok_or("no codes")?;
     service
@@ -252,4 +287,12 @@ fn save_privately(name: &str, contents: &[u8]) -> std::io::Result<std::path::Pat
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(&path)?.write_all(contents)?;
     Ok(path)
+}
+
+/// The organisation: alice administers it, bob is a member without 2FA.
+fn directory() -> MemoryDirectory {
+    let directory = MemoryDirectory::default();
+    directory.join(Membership::new(ORG, USER, Role::Admin, 0));
+    directory.join(Membership::new(ORG, MEMBER, Role::Member, 0));
+    directory
 }

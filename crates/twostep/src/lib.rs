@@ -10,8 +10,8 @@
 //! ## What twostep does, and what it leaves to you
 //!
 //! twostep owns the security logic: code generation and verification, replay protection,
-//! secret handling, otpauth:// URIs and QR codes, recovery codes, and the flows — enable,
-//! login, re-issue, disable — as state machines (org mandates come next). It does **not** own
+//! secret handling, otpauth:// URIs and QR codes, recovery codes, the flows — enable, login,
+//! re-issue, disable — as state machines, and organisation-wide mandates. It does **not** own
 //! your users, sessions, database or mailer: you keep those and wire them in through a few
 //! traits. It reads no clock and owns no randomness in its pure crates; you pass `now` and a
 //! cryptographic RNG, which keeps every behaviour deterministic under test.
@@ -59,6 +59,7 @@
 //! | --- | --- | --- |
 //! | `otp` | yes | [`otp`]: HOTP/TOTP, secrets, otpauth:// URIs (`twostep-otp`) |
 //! | `recovery` | yes | [`recovery`]: recovery codes, Argon2id-hashed, one-time (`twostep-recovery`) |
+//! | `policy` | yes | [`policy`]: organisation-wide 2FA mandates (`twostep-policy`) |
 //! | `enrollment` | yes | [`enrollment`]: the enable wizard, login step, re-issue and disable, as sans-IO machines and an async service over your traits (`twostep-enrollment`) |
 //! | `test-util` | no | in-memory stores, mailer and clock, and the store conformance suite |
 //! | `qr` | no | QR renderings of Key URIs: SVG, PNG, `data:` URI, terminal |
@@ -90,3 +91,7 @@ pub use twostep_recovery as recovery;
 #[cfg(feature = "enrollment")]
 #[doc(inline)]
 pub use twostep_enrollment as enrollment;
+
+#[cfg(feature = "policy")]
+#[doc(inline)]
+pub use twostep_policy as policy;
