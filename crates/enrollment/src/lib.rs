@@ -30,8 +30,13 @@
 //! [`conformance`] suite.
 //!
 //! Every pending state serializes with a schema version and is decoded defensively
-//! ([`snapshot`]); the wizard's and re-issue's carry secrets and stay server-side. Not yet
-//! here: organisation mandates (`twostep-policy` plugs into the login and disable steps).
+//! ([`snapshot`]); the wizard's and re-issue's carry secrets and stay server-side.
+//!
+//! Organisation mandates (`twostep-policy`) are enforced here: memberships come from the
+//! application's [`Directory`], policies are kept by the [`Store`]; [`Service::begin_login`]
+//! answers [`LoginStep::EnrolmentRequired`] (or a reminder during grace), disabling is
+//! refused under a mandate, and [`Service::set_mandate`] lets only owners and admins with
+//! 2FA switch it on.
 #![forbid(unsafe_code)]
 
 mod app;
