@@ -285,6 +285,48 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         }
     }
 
+    /// What every code check starts with: the stored credential, an attempt reserved in the
+    /// throttle (the counters from before it are returned), and the secret unsealed.
+    async fn prepare_check(
+        &self,
+        user: &str,
+        policy: &ThrottlePolicy,
+        now: u64,
+    ) -> Result<(CredentialRecord, Throttle, twostep_otp::Secret), ServiceError> {
+        let record = self.credential(user).await?;
+        let before = self.reserve(user, policy, now).await?;
+        let secret = self
+            .sealer
+            .open(user, &record.secret)
+            .map_err(ServiceError::Backend)?;
+        Ok((record, before, secret))
+    }
+
+    /// What re-issue and disable start with: an attempt reserved, the password checked, the
+    /// machine's first step run, and the reservation given back on success.
+    async fn reauthenticate<T, E: Into<ServiceError>>(
+        &self,
+        user: &str,
+        password: &str,
+        policy: &ThrottlePolicy,
+        now: u64,
+        start: impl FnOnce(bool, Throttle) -> Result<(T, Throttle), (E, Throttle)>,
+    ) -> Result<T, ServiceError> {
+        let before = self.reserve(user, policy, now).await?;
+        let verified = self
+            .reauth
+            .verify_password(user, password)
+            .await
+            .map_err(backend)?;
+        match start(verified, before) {
+            Ok((state, _)) => {
+                self.refund(user, true).await?;
+                Ok(state)
+            }
+            Err((error, _)) => Err(error.into()),
+        }
+    }
+
     /// Gives a reservation back (see [`Throttle::refund`]).
     async fn refund(&self, user: &str, succeeded: bool) -> Result<(), ServiceError> {
         for _ in 0..MAX_RETRIES {
@@ -538,17 +580,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         if now >= challenge.expires_at() {
             return Err(Refusal::end(LoginError::Expired));
         }
-        let record = match self.credential(&user).await {
-            Ok(record) => record,
+        let (record, before, secret) = match self.prepare_check(&user, &policy.throttle, now).await
+        {
+            Ok(prepared) => prepared,
             Err(error) => return Err(Refusal::keep(challenge, error)),
-        };
-        let before = match self.reserve(&user, &policy.throttle, now).await {
-            Ok(before) => before,
-            Err(error) => return Err(Refusal::keep(challenge, error)),
-        };
-        let secret = match self.sealer.open(&user, &record.secret) {
-            Ok(secret) => secret,
-            Err(error) => return Err(Refusal::keep(challenge, ServiceError::Backend(error))),
         };
         let factor = StoredFactor {
             secret: &secret,
@@ -635,21 +670,12 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         rng: &mut G,
     ) -> Result<SaveNewCodes, ServiceError> {
         self.credential(user).await?;
-        let now = self.clock.now();
         let policy = self.policies.reissue;
-        let before = self.reserve(user, &policy.throttle, now).await?;
-        let verified = self
-            .reauth
-            .verify_password(user, password)
-            .await
-            .map_err(backend)?;
-        match reissue::start(user, verified, before, rng, &policy, now) {
-            Ok((state, _)) => {
-                self.refund(user, true).await?;
-                Ok(state)
-            }
-            Err((error, _)) => Err(error.into()),
-        }
+        let now = self.clock.now();
+        self.reauthenticate(user, password, &policy.throttle, now, |verified, before| {
+            reissue::start(user, verified, before, rng, &policy, now)
+        })
+        .await
     }
 
     /// "Done" with "I saved them": replaces the whole set at once, then notifies.
@@ -702,21 +728,12 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let pairs = self.memberships_with_policies(user).await?;
         let refs: Vec<(&Membership, &OrgPolicy)> = pairs.iter().map(|(m, p)| (m, p)).collect();
         twostep_policy::may_disable(&refs)?;
-        let now = self.clock.now();
         let policy = self.policies.login;
-        let before = self.reserve(user, &policy.throttle, now).await?;
-        let verified = self
-            .reauth
-            .verify_password(user, password)
-            .await
-            .map_err(backend)?;
-        match disable::start(user, verified, before, &policy, now) {
-            Ok((state, _)) => {
-                self.refund(user, true).await?;
-                Ok(state)
-            }
-            Err((error, _)) => Err(error.into()),
-        }
+        let now = self.clock.now();
+        self.reauthenticate(user, password, &policy.throttle, now, |verified, before| {
+            disable::start(user, verified, before, &policy, now)
+        })
+        .await
     }
 
     /// Checks an authenticator or recovery code and removes the second factor — secret,
@@ -733,17 +750,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     ) -> Result<(), Refusal<ConfirmWithCode>> {
         let policy = self.policies.login;
         let now = self.clock.now();
-        let record = match self.credential(user).await {
-            Ok(record) => record,
+        let (record, before, secret) = match self.prepare_check(user, &policy.throttle, now).await {
+            Ok(prepared) => prepared,
             Err(error) => return Err(Refusal::keep(state, error)),
-        };
-        let before = match self.reserve(user, &policy.throttle, now).await {
-            Ok(before) => before,
-            Err(error) => return Err(Refusal::keep(state, error)),
-        };
-        let secret = match self.sealer.open(user, &record.secret) {
-            Ok(secret) => secret,
-            Err(error) => return Err(Refusal::keep(state, ServiceError::Backend(error))),
         };
         let factor = StoredFactor {
             secret: &secret,
