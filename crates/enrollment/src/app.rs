@@ -289,8 +289,9 @@ pub enum Notice {
 /// # Contract
 ///
 /// `send` delivers or queues the message before it returns `Ok`; it never logs the body of
-/// an [`Mail::EmailCode`]. A failure is reported, and the flow step that needed the mail
-/// fails with it (nothing else was written).
+/// an [`Mail::EmailCode`]. If the email code cannot be sent, that step fails and nothing is
+/// written. Security notices go out after the write they report; a failed notice neither
+/// undoes nor fails that step.
 ///
 /// ```
 /// use twostep_enrollment::{Mail, Mailer};

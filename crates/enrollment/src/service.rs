@@ -223,12 +223,14 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         });
     }
 
-    async fn notify(&self, to: &str, notice: Notice) -> Result<(), ServiceError> {
+    /// Sends a security notice after the write it reports. Best effort: the write stands,
+    /// and failing the step now would only tell the user it did not happen.
+    async fn notify(&self, to: &str, notice: Notice) {
         let mail = Mail::Notice {
             to: to.to_owned(),
             notice,
         };
-        self.mailer.send(mail).await.map_err(backend)
+        let _ = self.mailer.send(mail).await;
     }
 
     async fn credential(&self, user: &str) -> Result<CredentialRecord, ServiceError> {
@@ -280,7 +282,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             self.audit(user, AuditKind::Locked);
             if let Some(email) = email {
                 // The refusal stands whether or not the notice goes out.
-                let _ = self.notify(email, Notice::LockedOut).await;
+                self.notify(email, Notice::LockedOut).await;
             }
         }
     }
@@ -490,9 +492,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             return Err(Refusal::end(ServiceError::AlreadyEnabled));
         }
         self.audit(&credential.user_id, AuditKind::Enabled);
-        self.notify(&enabled.notify, Notice::Enabled)
-            .await
-            .map_err(Refusal::end)
+        self.notify(&enabled.notify, Notice::Enabled).await;
+        Ok(())
     }
 
     // ---- Login (seed step 3) ----
@@ -641,14 +642,15 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             }
             Err(error) => return Err(Refusal::end(backend(error))),
         }
-        self.refund(&user, true).await.map_err(Refusal::end)?;
+        // The login counts from here: giving the reservation back and the notice are best
+        // effort and cannot turn it into a failure.
+        let _ = self.refund(&user, true).await;
         match left {
             None => self.audit(&user, AuditKind::LoginWithCode),
             Some((remaining, _)) => {
                 self.audit(&user, AuditKind::LoginWithRecoveryCode);
                 self.notify(email, Notice::RecoveryCodeUsed { remaining })
-                    .await
-                    .map_err(Refusal::end)?;
+                    .await;
             }
         }
         Ok(SignedIn {
@@ -704,10 +706,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 .map_err(|e| Refusal::end(backend(e)))?;
             if replaced {
                 self.audit(user, AuditKind::RecoveryCodesReissued);
-                return self
-                    .notify(email, Notice::RecoveryCodesReissued)
-                    .await
-                    .map_err(Refusal::end);
+                self.notify(email, Notice::RecoveryCodesReissued).await;
+                return Ok(());
             }
         }
         Err(Refusal::end(ServiceError::Conflict))
@@ -775,11 +775,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             Ok(false) => return Err(Refusal::end(ServiceError::Conflict)),
             Err(error) => return Err(Refusal::end(backend(error))),
         }
-        self.refund(user, true).await.map_err(Refusal::end)?;
+        let _ = self.refund(user, true).await;
         self.audit(user, AuditKind::Disabled);
-        self.notify(email, Notice::Disabled)
-            .await
-            .map_err(Refusal::end)
+        self.notify(email, Notice::Disabled).await;
+        Ok(())
     }
 
     // ---- Org mandates (seed step 1) ----

@@ -778,3 +778,78 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         "secret-bearing values were printed, redacted"
     );
 }
+
+/// Notices go out after the write they report: a mailer that fails them cannot turn a
+/// consumed recovery code into a failed login (the user would lose the code for nothing).
+#[tokio::test]
+async fn a_failed_notice_does_not_fail_the_step_it_reports() {
+    use twostep_enrollment::{Mail as SentMail, Mailer};
+
+    #[derive(Default)]
+    struct NoticesBounce(RecordingMailer);
+    #[derive(Debug, thiserror::Error)]
+    #[error("the mail server said no")]
+    struct Bounced;
+    impl Mailer for NoticesBounce {
+        type Error = Bounced;
+        async fn send(&self, mail: SentMail) -> Result<(), Bounced> {
+            match mail {
+                SentMail::Notice { .. } => Err(Bounced),
+                other => self.0.send(other).await.map_err(|_| Bounced),
+            }
+        }
+    }
+
+    let mailer = Arc::new(NoticesBounce::default());
+    let mut policies = Policies::new("DFINERY");
+    policies.enable.recovery_hash = fast_hash();
+    let clock = Arc::new(SettableClock::at(T0));
+    let service = Service::new(
+        MemoryStore::default(),
+        Arc::clone(&mailer),
+        FixedPasswords::default(),
+        MemoryDirectory::default(),
+        Arc::new(PlaintextSealer),
+        Arc::new(RecordingAudit::default()),
+        clock.clone(),
+        policies,
+    );
+    let mut rng = rand::rng();
+    let account = Account {
+        user_id: "alice".into(),
+        email: EMAIL.into(),
+    };
+    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    let code = mailer.0.last_email_code(EMAIL).unwrap();
+    let setup = service.verify_email(sent, code.expose(), &mut rng).unwrap();
+    let totp = setup
+        .view(&service.policies().enable)
+        .unwrap()
+        .key_uri
+        .to_totp()
+        .unwrap();
+    let save = service
+        .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string(), &mut rng)
+        .await
+        .unwrap();
+    let codes: Vec<String> = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    service
+        .complete_enable(save, true)
+        .await
+        .expect("enabled although the notice bounced");
+    let challenge = service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
+    let signed_in = service
+        .verify_login(challenge, "alice", &codes[0], EMAIL)
+        .await;
+    assert_eq!(signed_in.unwrap().recovery_codes_left, Some((9, false)));
+}
