@@ -5,7 +5,8 @@
 //! The message of HOTP is an 8-byte counter, and the inner hash fits beside its padding in one
 //! block, so every code then costs exactly two compressions — the floor for HMAC — done with
 //! the RustCrypto compression functions (`sha1`, `sha2` block APIs) on stack arrays. That is
-//! what makes verification allocation-free and within a few percent of raw SHA throughput.
+//! what makes verification allocation-free and about 1.2× the cost of the bare compressions
+//! (`benches/otp_paired.rs`).
 //!
 //! The midstates are key-equivalent: they are zeroized on drop. Per-code copies are
 //! overwritten in place by the compression itself. The known-answer tests and the
@@ -71,9 +72,8 @@ macro_rules! hmac_engine {
                 (($block + len) * 8) as u128
             }
 
-            /// Fills a block from 16-byte lanes. Each lane is assembled in a register and
-            /// stored at once, so the compression's 16-byte loads are forwarded from single
-            /// stores instead of stalling on many narrow ones.
+            /// Fills a block from 16-byte lanes, each assembled in a register: wide stores that
+            /// the compression's 16-byte loads read back directly.
             fn block_from_lanes(lanes: &[u128; LANES]) -> [u8; $block] {
                 let mut block = [0u8; $block];
                 for (bytes, lane) in block.chunks_exact_mut(16).zip(lanes) {
