@@ -416,6 +416,8 @@ pub enum AuditKind {
     ReplayDetected,
     /// The account hit the failure limit.
     Locked,
+    /// An operator lifted a lock.
+    Unlocked,
     /// New recovery codes replaced the old ones.
     RecoveryCodesReissued,
     /// Two-step verification was turned off.

@@ -25,8 +25,7 @@ pub enum DisableError {
 
 /// The password was re-entered correctly; now a code is needed. Serializes like the
 /// [`LoginChallenge`] inside it (no secret).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
+#[derive(Debug)]
 pub struct ConfirmWithCode {
     challenge: LoginChallenge,
 }
@@ -66,12 +65,31 @@ pub fn start(
     }
     let challenge = crate::login::begin(user_id, true, policy, now);
     match challenge {
-        Some(challenge) => Ok((ConfirmWithCode { challenge }, throttle.record_success())),
+        // A right password is not a second factor: the consecutive count stays.
+        Some(challenge) => Ok((ConfirmWithCode { challenge }, throttle)),
         None => Err((DisableError::WrongPassword, throttle)),
     }
 }
 
 impl ConfirmWithCode {
+    pub(crate) fn from_challenge(challenge: LoginChallenge) -> Self {
+        Self { challenge }
+    }
+
+    pub(crate) fn challenge(&self) -> &LoginChallenge {
+        &self.challenge
+    }
+
+    /// The user disabling.
+    pub fn user_id(&self) -> &str {
+        self.challenge.user_id()
+    }
+
+    /// When this step expires (Unix time).
+    pub fn expires_at(&self) -> u64 {
+        self.challenge.expires_at()
+    }
+
     /// Second screen: an authenticator code or a recovery code, checked exactly as at login.
     ///
     /// # Errors

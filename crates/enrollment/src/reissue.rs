@@ -58,6 +58,7 @@ pub enum ReissueError {
 #[derive(Debug)]
 pub struct SaveNewCodes {
     user_id: String,
+    enabled_at: u64,
     expires_at: u64,
     issued: IssuedCodes,
     set: RecoveryCodeSet,
@@ -69,6 +70,9 @@ pub struct SaveNewCodes {
 pub struct Reissued {
     /// Whose codes.
     pub user_id: String,
+    /// The `enabled_at` of the credential the codes were made for: replace them only while
+    /// it is still that credential (not one disabled and enabled again meanwhile).
+    pub enabled_at: u64,
     /// The new set; replacing the old one invalidates every old code.
     pub recovery_codes: RecoveryCodeSet,
 }
@@ -80,6 +84,7 @@ pub struct Reissued {
 /// failure on the throttle), [`ReissueError::RecoveryCodes`]; with the counters to store.
 pub fn start<R: CryptoRng + ?Sized>(
     user_id: &str,
+    credential_enabled_at: u64,
     password_verified: bool,
     throttle: Throttle,
     rng: &mut R,
@@ -95,12 +100,13 @@ pub fn start<R: CryptoRng + ?Sized>(
             throttle.record_failure(&policy.throttle, now),
         ));
     }
-    let throttle = throttle.record_success();
+    // A right password is not a second factor: the consecutive count stays.
     let (issued, set) =
         RecoveryCodeSet::generate(rng, policy.recovery_codes, &policy.recovery_hash, now)
             .map_err(|error| (error.into(), throttle))?;
     let state = SaveNewCodes {
         user_id: user_id.to_owned(),
+        enabled_at: credential_enabled_at,
         expires_at: now.saturating_add(policy.pending_ttl_seconds),
         issued,
         set,
@@ -109,18 +115,26 @@ pub fn start<R: CryptoRng + ?Sized>(
 }
 
 impl SaveNewCodes {
-    pub(crate) fn parts(&self) -> (&str, u64, &IssuedCodes, &RecoveryCodeSet) {
-        (&self.user_id, self.expires_at, &self.issued, &self.set)
+    pub(crate) fn parts(&self) -> (&str, u64, u64, &IssuedCodes, &RecoveryCodeSet) {
+        (
+            &self.user_id,
+            self.enabled_at,
+            self.expires_at,
+            &self.issued,
+            &self.set,
+        )
     }
 
     pub(crate) fn from_parts(
         user_id: String,
+        enabled_at: u64,
         expires_at: u64,
         issued: IssuedCodes,
         set: RecoveryCodeSet,
     ) -> Self {
         Self {
             user_id,
+            enabled_at,
             expires_at,
             issued,
             set,
@@ -151,6 +165,7 @@ impl SaveNewCodes {
         }
         Ok(Reissued {
             user_id: self.user_id,
+            enabled_at: self.enabled_at,
             recovery_codes: self.set,
         })
     }

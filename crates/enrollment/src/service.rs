@@ -35,8 +35,19 @@ use crate::reissue::{self, ReissueError, ReissuePolicy, SaveNewCodes};
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 use twostep_policy::{Affected, DisableRefused, Membership, OrgPolicy, Requirement, TwoFactor};
 
-/// How often a compare-and-set is retried under contention before giving up.
-const MAX_RETRIES: usize = 10_000;
+/// How often a compare-and-set is retried under contention before giving up: enough for a
+/// hundred concurrent requests, few enough that contention cannot amplify one request into
+/// thousands of queries.
+const MAX_RETRIES: usize = 128;
+
+/// An attempt recorded as a failure ahead of its check.
+#[derive(Clone, Copy, Debug)]
+struct Reservation {
+    /// The counters before the reservation, as the machines take them.
+    before: Throttle,
+    /// The window the reservation was counted in.
+    window_start: u64,
+}
 
 /// Why a service call did not go through.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +71,9 @@ pub enum ServiceError {
     /// The user has two-step verification on already.
     #[error("two-step verification is already on")]
     AlreadyEnabled,
+    /// The pending state belongs to another account than the session's.
+    #[error("this step belongs to another account")]
+    WrongUser,
     /// The user does not have two-step verification on.
     #[error("two-step verification is not on")]
     NotEnabled,
@@ -247,7 +261,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         user: &str,
         policy: &ThrottlePolicy,
         now: u64,
-    ) -> Result<Throttle, ServiceError> {
+    ) -> Result<Reservation, ServiceError> {
         for _ in 0..MAX_RETRIES {
             let current = self.store.throttle(user).await.map_err(backend)?;
             current.check(policy, now)?;
@@ -258,7 +272,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 .await
                 .map_err(backend)?
             {
-                return Ok(current);
+                return Ok(Reservation {
+                    before: current,
+                    window_start: reserved.window_start,
+                });
             }
         }
         Err(ServiceError::Conflict)
@@ -288,24 +305,28 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     }
 
     /// What every code check starts with: the stored credential, an attempt reserved in the
-    /// throttle (the counters from before it are returned), and the secret unsealed.
+    /// throttle, and the secret unsealed.
     async fn prepare_check(
         &self,
         user: &str,
         policy: &ThrottlePolicy,
         now: u64,
-    ) -> Result<(CredentialRecord, Throttle, twostep_otp::Secret), ServiceError> {
+    ) -> Result<(CredentialRecord, Reservation, twostep_otp::Secret), ServiceError> {
         let record = self.credential(user).await?;
-        let before = self.reserve(user, policy, now).await?;
-        let secret = self
-            .sealer
-            .open(user, &record.secret)
-            .map_err(ServiceError::Backend)?;
-        Ok((record, before, secret))
+        let reservation = self.reserve(user, policy, now).await?;
+        match self.sealer.open(user, &record.secret) {
+            Ok(secret) => Ok((record, reservation, secret)),
+            Err(error) => {
+                // Not a guess: give the attempt back.
+                let _ = self.refund(user, reservation, false).await;
+                Err(ServiceError::Backend(error))
+            }
+        }
     }
 
     /// What re-issue and disable start with: an attempt reserved, the password checked, the
-    /// machine's first step run, and the reservation given back on success.
+    /// machine's first step run. A right password gives its attempt back but is not a second
+    /// factor: it does not restart the consecutive-failure count towards the hard lock.
     async fn reauthenticate<T, E: Into<ServiceError>>(
         &self,
         user: &str,
@@ -314,32 +335,61 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         now: u64,
         start: impl FnOnce(bool, Throttle) -> Result<(T, Throttle), (E, Throttle)>,
     ) -> Result<T, ServiceError> {
-        let before = self.reserve(user, policy, now).await?;
-        let verified = self
-            .reauth
-            .verify_password(user, password)
-            .await
-            .map_err(backend)?;
-        match start(verified, before) {
+        let reservation = self.reserve(user, policy, now).await?;
+        let verified = match self.reauth.verify_password(user, password).await {
+            Ok(verified) => verified,
+            Err(error) => {
+                let _ = self.refund(user, reservation, false).await;
+                return Err(backend(error));
+            }
+        };
+        match start(verified, reservation.before) {
             Ok((state, _)) => {
-                self.refund(user, true).await?;
+                self.refund(user, reservation, false).await?;
                 Ok(state)
             }
             Err((error, _)) => Err(error.into()),
         }
     }
 
-    /// Gives a reservation back (see [`Throttle::refund`]).
-    async fn refund(&self, user: &str, succeeded: bool) -> Result<(), ServiceError> {
+    /// Gives a reservation back (see [`Throttle::refund`]). `succeeded` — a verified code —
+    /// also restarts the consecutive-failure count.
+    async fn refund(
+        &self,
+        user: &str,
+        reservation: Reservation,
+        succeeded: bool,
+    ) -> Result<(), ServiceError> {
         for _ in 0..MAX_RETRIES {
             let current = self.store.throttle(user).await.map_err(backend)?;
-            let refunded = current.refund(succeeded);
+            let refunded = current.refund(reservation.window_start, succeeded);
             if self
                 .store
                 .compare_and_set_throttle(user, current, refunded)
                 .await
                 .map_err(backend)?
             {
+                return Ok(());
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// An operator (or a support procedure with its own identity proofing) lifts a lock —
+    /// including the hard lock after 100 consecutive failures.
+    ///
+    /// # Errors
+    /// A backend failure, or [`ServiceError::Conflict`] under extreme contention.
+    pub async fn unlock(&self, user: &str) -> Result<(), ServiceError> {
+        for _ in 0..MAX_RETRIES {
+            let current = self.store.throttle(user).await.map_err(backend)?;
+            if self
+                .store
+                .compare_and_set_throttle(user, current, current.unlocked())
+                .await
+                .map_err(backend)?
+            {
+                self.audit(user, AuditKind::Unlocked);
                 return Ok(());
             }
         }
@@ -434,23 +484,31 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let now = self.clock.now();
         let user = state.account().user_id.clone();
         let policy = &self.policies.enable;
-        let before = match self.reserve(&user, &policy.throttle, now).await {
-            Ok(before) => before,
+        let reservation = match self.reserve(&user, &policy.throttle, now).await {
+            Ok(reservation) => reservation,
             Err(error) => return Err(Refusal::keep(state, error)),
         };
-        match state.confirm(input, before, rng, policy, now) {
-            Ok((next, _)) => match self.refund(&user, true).await {
+        match state.confirm(input, reservation.before, rng, policy, now) {
+            Ok((next, _)) => match self.refund(&user, reservation, true).await {
                 Ok(()) => Ok(next),
                 Err(error) => Err(Refusal::end(error)),
             },
             Err((refused, _)) => {
                 if matches!(refused.error, EnableError::Code(_)) {
                     let email = refused.state.account().email.clone();
-                    self.failed(&user, before, &policy.throttle, now, Some(&email))
-                        .await;
+                    self.failed(
+                        &user,
+                        reservation.before,
+                        &policy.throttle,
+                        now,
+                        Some(&email),
+                    )
+                    .await;
                 } else {
                     // Expired, or the codes could not be made: not a guess.
-                    self.refund(&user, false).await.map_err(Refusal::end)?;
+                    self.refund(&user, reservation, false)
+                        .await
+                        .map_err(Refusal::end)?;
                 }
                 Err(Refusal::keep(refused.state, refused.error))
             }
@@ -543,6 +601,13 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         Ok(pairs)
     }
 
+    /// Refuses while an organisation of the user mandates 2FA.
+    async fn may_disable(&self, user: &str) -> Result<(), ServiceError> {
+        let pairs = self.memberships_with_policies(user).await?;
+        let refs: Vec<(&Membership, &OrgPolicy)> = pairs.iter().map(|(m, p)| (m, p)).collect();
+        Ok(twostep_policy::may_disable(&refs)?)
+    }
+
     /// What the user's organisations require of them.
     ///
     /// # Errors
@@ -581,18 +646,25 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         if now >= challenge.expires_at() {
             return Err(Refusal::end(LoginError::Expired));
         }
-        let (record, before, secret) = match self.prepare_check(&user, &policy.throttle, now).await
-        {
-            Ok(prepared) => prepared,
-            Err(error) => return Err(Refusal::keep(challenge, error)),
-        };
+        let (record, reservation, secret) =
+            match self.prepare_check(&user, &policy.throttle, now).await {
+                Ok(prepared) => prepared,
+                Err(error) => return Err(Refusal::keep(challenge, error)),
+            };
         let factor = StoredFactor {
             secret: &secret,
             params: record.params,
             last_accepted_step: record.last_accepted_step,
             recovery_codes: &record.recovery_codes,
         };
-        let verified = match challenge.verify(session_user, answer, factor, before, &policy, now) {
+        let verified = match challenge.verify(
+            session_user,
+            answer,
+            factor,
+            reservation.before,
+            &policy,
+            now,
+        ) {
             Ok(verified) => verified,
             Err(refused) => {
                 let typo = matches!(
@@ -604,13 +676,19 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                     _ => AuditKind::SecondStepFailed,
                 };
                 if typo {
-                    self.refund(&user, false)
+                    self.refund(&user, reservation, false)
                         .await
                         .map_err(|e| Refusal::keep(refused.challenge.clone(), e))?;
                 } else {
                     self.audit(&user, kind);
-                    self.failed(&user, before, &policy.throttle, now, Some(email))
-                        .await;
+                    self.failed(
+                        &user,
+                        reservation.before,
+                        &policy.throttle,
+                        now,
+                        Some(email),
+                    )
+                    .await;
                 }
                 return Err(Refusal::keep(refused.challenge, refused.error));
             }
@@ -644,7 +722,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         }
         // The login counts from here: giving the reservation back and the notice are best
         // effort and cannot turn it into a failure.
-        let _ = self.refund(&user, true).await;
+        let _ = self.refund(&user, reservation, true).await;
         match left {
             None => self.audit(&user, AuditKind::LoginWithCode),
             Some((remaining, _)) => {
@@ -671,11 +749,19 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         password: &str,
         rng: &mut G,
     ) -> Result<SaveNewCodes, ServiceError> {
-        self.credential(user).await?;
+        let credential = self.credential(user).await?;
         let policy = self.policies.reissue;
         let now = self.clock.now();
         self.reauthenticate(user, password, &policy.throttle, now, |verified, before| {
-            reissue::start(user, verified, before, rng, &policy, now)
+            reissue::start(
+                user,
+                credential.enabled_at,
+                verified,
+                before,
+                rng,
+                &policy,
+                now,
+            )
         })
         .await
     }
@@ -694,7 +780,14 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             .complete(true, self.clock.now())
             .map_err(|(state, error)| Refusal::keep(state, error))?;
         for _ in 0..MAX_RETRIES {
+            if reissued.user_id != user {
+                return Err(Refusal::end(ServiceError::WrongUser));
+            }
             let current = self.credential(user).await.map_err(Refusal::end)?;
+            if current.enabled_at != reissued.enabled_at {
+                // 2FA was disabled and enabled again since: these codes belong to no credential.
+                return Err(Refusal::end(ServiceError::Conflict));
+            }
             let replaced = self
                 .store
                 .replace_recovery_codes(
@@ -725,9 +818,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         password: &str,
     ) -> Result<ConfirmWithCode, ServiceError> {
         self.credential(user).await?;
-        let pairs = self.memberships_with_policies(user).await?;
-        let refs: Vec<(&Membership, &OrgPolicy)> = pairs.iter().map(|(m, p)| (m, p)).collect();
-        twostep_policy::may_disable(&refs)?;
+        self.may_disable(user).await?;
         let policy = self.policies.login;
         let now = self.clock.now();
         self.reauthenticate(user, password, &policy.throttle, now, |verified, before| {
@@ -750,24 +841,44 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     ) -> Result<(), Refusal<ConfirmWithCode>> {
         let policy = self.policies.login;
         let now = self.clock.now();
-        let (record, before, secret) = match self.prepare_check(user, &policy.throttle, now).await {
-            Ok(prepared) => prepared,
-            Err(error) => return Err(Refusal::keep(state, error)),
-        };
+        // Not guesses: refuse them before spending an attempt.
+        if state.user_id() != user {
+            return Err(Refusal::keep(state, LoginError::WrongUser));
+        }
+        if now >= state.expires_at() {
+            return Err(Refusal::end(LoginError::Expired));
+        }
+        let (record, reservation, secret) =
+            match self.prepare_check(user, &policy.throttle, now).await {
+                Ok(prepared) => prepared,
+                Err(error) => return Err(Refusal::keep(state, error)),
+            };
         let factor = StoredFactor {
             secret: &secret,
             params: record.params,
             last_accepted_step: record.last_accepted_step,
             recovery_codes: &record.recovery_codes,
         };
-        match state.confirm(user, Answer::guess(input), factor, before, &policy, now) {
+        match state.confirm(
+            user,
+            Answer::guess(input),
+            factor,
+            reservation.before,
+            &policy,
+            now,
+        ) {
             Ok(_) => {}
             Err((state, error, _)) => {
                 self.audit(user, AuditKind::SecondStepFailed);
-                self.failed(user, before, &policy.throttle, now, Some(email))
+                self.failed(user, reservation.before, &policy.throttle, now, Some(email))
                     .await;
                 return Err(Refusal::keep(state, error));
             }
+        }
+        // A mandate may have been switched on since the password step.
+        if let Err(error) = self.may_disable(user).await {
+            let _ = self.refund(user, reservation, true).await;
+            return Err(Refusal::end(error));
         }
         // Conditional on the record read: a code used concurrently elsewhere changed it.
         match self.store.remove_credential(user, &record).await {
@@ -775,7 +886,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             Ok(false) => return Err(Refusal::end(ServiceError::Conflict)),
             Err(error) => return Err(Refusal::end(backend(error))),
         }
-        let _ = self.refund(user, true).await;
+        let _ = self.refund(user, reservation, true).await;
         self.audit(user, AuditKind::Disabled);
         self.notify(email, Notice::Disabled).await;
         Ok(())

@@ -2,7 +2,7 @@
 //! server-side session store.
 //!
 //! A [`PendingEnable`] holds whichever step the wizard is at; a [`SaveNewCodes`] the new codes
-//! of a re-issue; a [`LoginChallenge`] (and the [`ConfirmWithCode`](crate::disable::ConfirmWithCode) of disabling) a pending
+//! of a re-issue; a [`LoginChallenge`] (and the [`ConfirmWithCode`] of disabling) a pending
 //! second step. Every serialized form carries a schema version. The first two carry
 //! **secrets**: the new TOTP key (base32) and the plaintext recovery codes shown. Keep it server-side only — in the session store's database or
 //! memory, never in a cookie, a hidden form field or a log. Decoding is defensive: an unknown
@@ -13,6 +13,7 @@ use twostep_otp::Secret;
 use twostep_recovery::{IssuedCodes, RecoveryCode, RecoveryCodeSet};
 use zeroize::Zeroizing;
 
+use crate::disable::ConfirmWithCode;
 use crate::email_code::EmailChallenge;
 use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
 use crate::login::LoginChallenge;
@@ -46,6 +47,9 @@ pub enum SnapshotError {
     /// A recovery code does not parse (wrong shape or check symbol).
     #[error("a recovery code in the snapshot is invalid")]
     RecoveryCode,
+    /// A snapshot of another flow (a login challenge offered as a disable step, or the reverse).
+    #[error("the snapshot belongs to another flow")]
+    WrongFlow,
     /// The shown codes do not fit the set (another count).
     #[error("the snapshot's recovery codes do not fit its set")]
     Mismatch,
@@ -193,6 +197,7 @@ fn show_codes(issued: &IssuedCodes) -> Vec<Zeroizing<String>> {
 struct StoredReissue {
     version: u32,
     user_id: String,
+    enabled_at: u64,
     expires_at: u64,
     codes: Vec<Zeroizing<String>>,
     set: RecoveryCodeSet,
@@ -200,10 +205,11 @@ struct StoredReissue {
 
 impl Serialize for SaveNewCodes {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (user_id, expires_at, issued, set) = self.parts();
+        let (user_id, enabled_at, expires_at, issued, set) = self.parts();
         StoredReissue {
             version: SNAPSHOT_VERSION,
             user_id: user_id.to_owned(),
+            enabled_at,
             expires_at,
             codes: show_codes(issued),
             set: set.clone(),
@@ -223,6 +229,7 @@ impl<'de> Deserialize<'de> for SaveNewCodes {
         let issued = restore_codes(&stored.codes, &stored.set).map_err(serde::de::Error::custom)?;
         Ok(Self::from_parts(
             stored.user_id,
+            stored.enabled_at,
             stored.expires_at,
             issued,
             stored.set,
@@ -230,21 +237,48 @@ impl<'de> Deserialize<'de> for SaveNewCodes {
     }
 }
 
-/// The serialized form of a [`LoginChallenge`].
+/// Which flow a serialized challenge belongs to: a login challenge must never restore as a
+/// disable step (which would skip the password), nor the reverse.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Flow {
+    Login,
+    Disable,
+}
+
+/// The serialized form of a [`LoginChallenge`] and of a disable step.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredChallenge {
     version: u32,
+    flow: Flow,
     user_id: String,
     expires_at: u64,
 }
 
-impl From<LoginChallenge> for StoredChallenge {
-    fn from(challenge: LoginChallenge) -> Self {
+impl StoredChallenge {
+    fn new(challenge: &LoginChallenge, flow: Flow) -> Self {
         Self {
             version: SNAPSHOT_VERSION,
+            flow,
             user_id: challenge.user_id().to_owned(),
             expires_at: challenge.expires_at(),
         }
+    }
+
+    fn restore(self, flow: Flow) -> Result<LoginChallenge, SnapshotError> {
+        if self.version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version(self.version));
+        }
+        if self.flow != flow {
+            return Err(SnapshotError::WrongFlow);
+        }
+        Ok(LoginChallenge::from_parts(self.user_id, self.expires_at))
+    }
+}
+
+impl From<LoginChallenge> for StoredChallenge {
+    fn from(challenge: LoginChallenge) -> Self {
+        Self::new(&challenge, Flow::Login)
     }
 }
 
@@ -252,9 +286,22 @@ impl TryFrom<StoredChallenge> for LoginChallenge {
     type Error = SnapshotError;
 
     fn try_from(stored: StoredChallenge) -> Result<Self, SnapshotError> {
-        if stored.version != SNAPSHOT_VERSION {
-            return Err(SnapshotError::Version(stored.version));
-        }
-        Ok(Self::from_parts(stored.user_id, stored.expires_at))
+        stored.restore(Flow::Login)
+    }
+}
+
+impl Serialize for ConfirmWithCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredChallenge::new(self.challenge(), Flow::Disable).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfirmWithCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredChallenge::deserialize(deserializer)?;
+        let challenge = stored
+            .restore(Flow::Disable)
+            .map_err(serde::de::Error::custom)?;
+        Ok(Self::from_challenge(challenge))
     }
 }

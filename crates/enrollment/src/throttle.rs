@@ -4,7 +4,7 @@
 //! [`Throttle`] is a small value the store keeps per account and replaces with a
 //! compare-and-set, so concurrent guesses cannot overrun it. By default an account may fail
 //! 5 times in 15 minutes, then waits until the window ends; 100 consecutive failures lock the
-//! factor until an operator or the recovery path unlocks it (NIST SP 800-63B §5.2.2,
+//! factor until an operator unlocks it (`Service::unlock`) (NIST SP 800-63B §5.2.2,
 //! RFC 4226 §7.3). A success resets only the consecutive count, never the window: logging in
 //! once with a stolen password and a valid code must not hand an attacker a fresh budget.
 
@@ -111,14 +111,21 @@ impl Throttle {
         }
     }
 
-    /// Takes back one failure recorded ahead of an attempt (see the service: it reserves a
-    /// failure before checking, so concurrent guesses cannot overrun the budget). A success
-    /// (`succeeded`) also restarts the consecutive count; an attempt that turned out not to
-    /// count (a typo caught before any comparison) only gives its reservation back.
+    /// Takes back one failure recorded ahead of an attempt in the window starting at
+    /// `window_start` (the service reserves a failure before checking, so concurrent guesses
+    /// cannot overrun the budget). If that window has since been replaced, only the
+    /// consecutive count is adjusted: the new window's failures are all real. A success
+    /// (`succeeded`: a verified code) restarts the consecutive count; an attempt that turned out
+    /// not to count (a typo caught before any comparison) only gives its reservation back.
     #[must_use]
-    pub fn refund(&self, succeeded: bool) -> Self {
+    pub fn refund(&self, window_start: u64, succeeded: bool) -> Self {
+        let same_window = self.window_start == window_start;
         Self {
-            window_failures: self.window_failures.saturating_sub(1),
+            window_failures: if same_window {
+                self.window_failures.saturating_sub(1)
+            } else {
+                self.window_failures
+            },
             consecutive_failures: if succeeded {
                 0
             } else {
@@ -128,7 +135,7 @@ impl Throttle {
         }
     }
 
-    /// The counters after an operator or the recovery path unlocks the factor.
+    /// The counters after an operator unlocks the factor.
     #[must_use]
     pub fn unlocked(&self) -> Self {
         Self::default()

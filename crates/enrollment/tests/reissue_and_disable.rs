@@ -29,12 +29,20 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
     let mut rng = rand::rng();
     let now = T0 + 1_000;
 
-    let (error, throttle) =
-        reissue::start("alice", false, Throttle::default(), &mut rng, &policy, now).unwrap_err();
+    let (error, throttle) = reissue::start(
+        "alice",
+        T0,
+        false,
+        Throttle::default(),
+        &mut rng,
+        &policy,
+        now,
+    )
+    .unwrap_err();
     assert_eq!(error, ReissueError::WrongPassword);
     assert_eq!(throttle.consecutive_failures, 1);
 
-    let (save, _) = reissue::start("alice", true, throttle, &mut rng, &policy, now).unwrap();
+    let (save, _) = reissue::start("alice", T0, true, throttle, &mut rng, &policy, now).unwrap();
     assert_eq!(save.codes().codes().len(), 10);
     assert!(
         save.download_file("DFINERY", "alice@example.com", Locale::En)
@@ -78,20 +86,28 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
 fn reissue_expires_and_respects_the_lock() {
     let policy = reissue_policy();
     let mut rng = rand::rng();
-    let (save, _) =
-        reissue::start("alice", true, Throttle::default(), &mut rng, &policy, T0).unwrap();
+    let (save, _) = reissue::start(
+        "alice",
+        T0,
+        true,
+        Throttle::default(),
+        &mut rng,
+        &policy,
+        T0,
+    )
+    .unwrap();
     assert_eq!(
         save.complete(true, T0 + 900).unwrap_err().1,
         ReissueError::Expired
     );
     let mut throttle = Throttle::default();
     for _ in 0..5 {
-        throttle = reissue::start("alice", false, throttle, &mut rng, &policy, T0)
+        throttle = reissue::start("alice", T0, false, throttle, &mut rng, &policy, T0)
             .unwrap_err()
             .1;
     }
     let (error, _) =
-        reissue::start("alice", true, throttle, &mut rng, &policy, T0 + 1).unwrap_err();
+        reissue::start("alice", T0, true, throttle, &mut rng, &policy, T0 + 1).unwrap_err();
     assert_eq!(error, ReissueError::Locked(Locked::Until(T0 + 900)));
 }
 
@@ -196,6 +212,7 @@ fn pending_reissue_and_disable_states_survive_snapshots() {
     let mut rng = rand::rng();
     let (save, _) = reissue::start(
         "alice",
+        T0,
         true,
         Throttle::default(),
         &mut rng,
