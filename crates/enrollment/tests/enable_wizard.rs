@@ -412,7 +412,7 @@ fn a_snapshot_of_the_recovery_step_is_checked_code_by_code() {
         serde_json::to_value(PendingEnable::SaveRecoveryCodes(save)).unwrap();
     let first = good["codes"][0].as_str().unwrap().to_owned();
     let mut typo = good.clone();
-    let swapped: String = first.chars().rev().collect();
+    let swapped = common::one_typo(&first);
     typo["codes"][0] = swapped.into();
     assert!(
         serde_json::from_value::<PendingEnable>(typo)

@@ -11,7 +11,7 @@ use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
     SettableClock,
 };
-use twostep_enrollment::{AuditKind, Clock, LoginStep, Policies, Service, ServiceError};
+use twostep_enrollment::{AuditKind, Clock, LoginStep, Policies, Service, ServiceError, Store};
 use twostep_policy::{Affected, DisableRefused, Membership, Refusal, Role};
 
 const T0: u64 = 1_764_288_000;
@@ -234,5 +234,47 @@ async fn disabling_is_refused_under_a_mandate_until_leaving_or_clearing() {
     assert!(
         world.service.start_disable("bob", "pw").await.is_ok(),
         "after the mandate is cleared"
+    );
+}
+
+#[tokio::test]
+async fn a_mandate_switched_on_between_password_and_code_still_blocks_disabling() {
+    let world = world();
+    enable(&world, "ada").await;
+    enable(&world, "bob").await;
+    let confirm = world.service.start_disable("bob", "pw").await.unwrap();
+    world.service.set_mandate("ada", "acme", 0).await.unwrap();
+    world.clock.advance(30);
+    let record = world
+        .service
+        .store()
+        .credential("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = twostep_enrollment::Sealer::open(&PlaintextSealer, "bob", &record.secret).unwrap();
+    let code = twostep_otp::Totp::new(&secret, record.params)
+        .generate(world.clock.now())
+        .unwrap()
+        .to_string();
+    let refused = world
+        .service
+        .confirm_disable(confirm, "bob", &code, "bob@example.com")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.error, ServiceError::Mandated(_)),
+        "{:?}",
+        refused.error
+    );
+    assert!(
+        world
+            .service
+            .store()
+            .credential("bob")
+            .await
+            .unwrap()
+            .is_some(),
+        "2FA stays on"
     );
 }

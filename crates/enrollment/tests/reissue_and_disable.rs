@@ -269,3 +269,44 @@ fn pending_reissue_and_disable_states_survive_snapshots() {
             .is_ok()
     );
 }
+
+#[test]
+fn a_login_challenge_never_restores_as_a_disable_step() {
+    use twostep_enrollment::disable::ConfirmWithCode;
+    let challenge =
+        twostep_enrollment::login::begin("alice", true, &LoginPolicy::default(), T0).unwrap();
+    let json = serde_json::to_string(&challenge).unwrap();
+    let error = serde_json::from_str::<ConfirmWithCode>(&json).unwrap_err();
+    assert!(error.to_string().contains("another flow"), "{error}");
+    let (confirm, _) = disable::start(
+        "alice",
+        true,
+        Throttle::default(),
+        &LoginPolicy::default(),
+        T0,
+    )
+    .unwrap();
+    let json = serde_json::to_string(&confirm).unwrap();
+    assert!(serde_json::from_str::<twostep_enrollment::login::LoginChallenge>(&json).is_err());
+}
+
+#[test]
+fn a_right_password_does_not_reset_the_count_towards_the_hard_lock() {
+    let policy = LoginPolicy::default();
+    let mut throttle = Throttle::default();
+    throttle = throttle.record_failure(&policy.throttle, T0);
+    throttle = throttle.record_failure(&policy.throttle, T0);
+    let (_, after) = disable::start("alice", true, throttle, &policy, T0).unwrap();
+    assert_eq!(after.consecutive_failures, 2);
+    let (_, after) = reissue::start(
+        "alice",
+        T0,
+        true,
+        throttle,
+        &mut rand::rng(),
+        &reissue_policy(),
+        T0,
+    )
+    .unwrap();
+    assert_eq!(after.consecutive_failures, 2);
+}

@@ -717,7 +717,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .unwrap()
         .into_challenge()
         .unwrap();
-    let typo = codes[0].replace('-', "").chars().rev().collect::<String>();
+    let typo = common::one_typo(&codes[0]);
     let refused = service
         .verify_login(challenge, "alice", &typo, EMAIL)
         .await
@@ -760,6 +760,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     service
         .confirm_disable(refused.state.unwrap(), "alice", &last, EMAIL)
         .await
+        .map_err(|r| r.error)
         .unwrap();
 
     show(format!(

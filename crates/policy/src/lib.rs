@@ -273,8 +273,16 @@ impl OrgPolicy {
     ) -> Result<Self, Refusal> {
         self.check_actor(actor, actor_two_factor)?;
         let mut mandate = self.mandate.clone().ok_or(Refusal::AlreadyOff)?;
+        // A change applies from now, and always after the previous change (or the switch-on):
+        // with a clock that steps back or two edits in one second, it would otherwise reach
+        // into deadlines already fixed.
+        let latest = mandate
+            .grace
+            .last()
+            .map_or(mandate.since, |change| change.from);
+        let from = now.max(latest.saturating_add(1));
         mandate.grace.push(GraceChange {
-            from: now,
+            from,
             seconds: grace_seconds,
         });
         Ok(Self {

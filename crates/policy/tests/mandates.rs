@@ -177,6 +177,26 @@ fn deadlines_are_fixed_at_switch_on_or_join_and_never_move() {
 }
 
 #[test]
+fn a_clock_stepping_back_cannot_move_a_fixed_deadline() {
+    let admin = member("acme", "ada", Role::Admin, 0);
+    let bob = member("acme", "bob", Role::Member, 0);
+    let policy = OrgPolicy::new("acme")
+        .set_mandate(&admin, TwoFactor::Enabled, 7 * DAY, T)
+        .unwrap();
+    // Another server, 10 s behind, cuts the grace to zero.
+    let edited = policy
+        .set_grace(&admin, TwoFactor::Enabled, 0, T - 10)
+        .unwrap();
+    assert_eq!(
+        requirement(&[(&bob, &edited)], TwoFactor::None, T + DAY),
+        Requirement::EnrolBy {
+            org_id: "acme".into(),
+            deadline: T + 7 * DAY
+        }
+    );
+}
+
+#[test]
 fn the_strictest_organisation_wins() {
     let boss = |org: &str| member(org, "boss", Role::Owner, 0);
     let relaxed = OrgPolicy::new("relaxed")

@@ -1,5 +1,10 @@
 //! Helpers shared by the flow tests: an account enrolled through the real wizard.
-#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)] // each test file uses a subset
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)] // each test file uses a subset
 
 use twostep_enrollment::Throttle;
 use twostep_enrollment::enable::{self, Account, EnablePolicy, NewCredential};
@@ -89,4 +94,12 @@ pub(crate) fn contains_token(text: &str, needle: &str) -> bool {
         let after = text[at + needle.len()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
+}
+
+/// The code with its first symbol replaced by another: a single substitution, which the
+/// check symbol always catches (reversing a code, by contrast, slips through 1 time in 32).
+pub(crate) fn one_typo(code: &str) -> String {
+    let mut chars: Vec<char> = code.chars().collect();
+    chars[0] = if chars[0] == '2' { '3' } else { '2' };
+    chars.into_iter().collect()
 }
