@@ -152,7 +152,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("  Two-step verification: {}", status(&service).await?);
 
     screen("Org management > Security settings: require 2FA for every member");
-    for affected in service.preview_mandate(ORG, 0).await? {
+    for affected in service.preview_mandate(USER, ORG, 0).await? {
         println!(
             "  Preview: {} has no 2FA yet and must enrol at next sign-in",
             affected.user_id

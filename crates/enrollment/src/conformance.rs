@@ -29,12 +29,18 @@ pub const CONTENDERS: usize = 100;
 
 /// A credential to store, with fresh recovery codes (hashed at minimal cost).
 pub fn sample_record(now: u64) -> CredentialRecord {
+    sample_record_with_codes(now).0
+}
+
+/// [`sample_record`] and the plaintext of its recovery codes.
+pub fn sample_record_with_codes(now: u64) -> (CredentialRecord, Vec<String>) {
     let mut rng = SeedRng(now);
     let params = HashParams::new(8, 1, 1).expect("minimal Argon2 costs are valid");
-    let (_, recovery_codes) =
+    let (issued, recovery_codes) =
         RecoveryCodeSet::generate(&mut rng, 3, &params, now).expect("generates");
+    let codes = issued.codes().iter().map(ToString::to_string).collect();
     let secret = Secret::generate(&mut rng);
-    CredentialRecord {
+    let record = CredentialRecord {
         secret: SealedSecret {
             key_id: "test".into(),
             ciphertext: secret.expose_bytes().to_vec(),
@@ -43,7 +49,8 @@ pub fn sample_record(now: u64) -> CredentialRecord {
         last_accepted_step: None,
         recovery_codes,
         enabled_at: now,
-    }
+    };
+    (record, codes)
 }
 
 /// Runs the whole suite against stores from `make` (a fresh, empty store each time).
@@ -122,6 +129,46 @@ async fn steps_only_move_forward<S: Store>(store: S) {
 }
 
 async fn recovery_codes_are_replaced_only_from_what_was_read<S: Store>(store: S) {
+    // Sets that differ in one code's state only are different sets: a store comparing less
+    // (say, creation time and size) would let one recovery code succeed twice.
+    let (record, codes) = sample_record_with_codes(7);
+    store
+        .create_credential("v", record.clone())
+        .await
+        .expect("store");
+    let first = codes.first().expect("three codes");
+    let used = record
+        .recovery_codes
+        .redeem(first, 8)
+        .expect("a valid code")
+        .set;
+    assert!(
+        store
+            .replace_recovery_codes("v", &record.recovery_codes, used.clone())
+            .await
+            .expect("store")
+    );
+    let twice = record
+        .recovery_codes
+        .redeem(first, 9)
+        .expect("a valid code")
+        .set;
+    assert!(
+        !store
+            .replace_recovery_codes("v", &record.recovery_codes, twice)
+            .await
+            .expect("store"),
+        "a set read before a code was used must not replace the set after"
+    );
+    let stale = CredentialRecord {
+        recovery_codes: record.recovery_codes.clone(),
+        ..record
+    };
+    assert!(
+        !store.remove_credential("v", &stale).await.expect("store"),
+        "removal compares the codes' state too"
+    );
+
     let record = sample_record(1);
     store
         .create_credential("u", record.clone())

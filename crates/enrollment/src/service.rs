@@ -945,15 +945,21 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         Err(ServiceError::Conflict)
     }
 
-    /// Before switching the mandate on: the members without 2FA and their deadlines.
+    /// Before switching the mandate on: the members without 2FA and their deadlines. Only
+    /// the organisation's owners and admins may see it (it says who lacks 2FA).
     ///
     /// # Errors
-    /// A backend failure.
+    /// [`ServiceError::Policy`] for anyone else, or a backend failure.
     pub async fn preview_mandate(
         &self,
+        actor: &str,
         org: &str,
         grace_seconds: u64,
     ) -> Result<Vec<Affected>, ServiceError> {
+        let (membership, _, _) = self.mandate_context(actor, org).await?;
+        if !membership.role.manages_security() {
+            return Err(twostep_policy::Refusal::NotOwnerOrAdmin.into());
+        }
         let members = self.directory.members(org).await.map_err(backend)?;
         let mut statuses = Vec::with_capacity(members.len());
         for member in members {

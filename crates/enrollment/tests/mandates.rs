@@ -151,7 +151,7 @@ async fn the_preview_lists_the_members_without_two_factor() {
     enable(&world, "ada").await;
     let affected = world
         .service
-        .preview_mandate("acme", 3 * DAY)
+        .preview_mandate("ada", "acme", 3 * DAY)
         .await
         .unwrap();
     let mut users: Vec<&str> = affected
@@ -276,5 +276,28 @@ async fn a_mandate_switched_on_between_password_and_code_still_blocks_disabling(
             .unwrap()
             .is_some(),
         "2FA stays on"
+    );
+}
+
+#[tokio::test]
+async fn only_owners_and_admins_see_who_lacks_two_factor() {
+    let world = world();
+    let refused = world
+        .service
+        .preview_mandate("bob", "acme", 0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ServiceError::Policy(Refusal::NotOwnerOrAdmin)),
+        "{refused:?}"
+    );
+    let refused = world
+        .service
+        .preview_mandate("ada", "elsewhere", 0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ServiceError::Policy(Refusal::NotAMember)),
+        "{refused:?}"
     );
 }

@@ -666,6 +666,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     let view = setup.view(&service.policies().enable).unwrap();
     show(format!("{:?} {:?}", view.key_uri, view.manual_key));
     secrets.push(view.manual_key.replace(' ', ""));
+    let view_key_grouped = view.manual_key.to_string();
     let totp = view.key_uri.to_totp().unwrap();
     let wrong = service
         .confirm_authenticator(setup, "12", &mut rng)
@@ -768,6 +769,19 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         world.audit.events(),
         world.mailer.take()
     ));
+    // Every spelling a leak could take: grouped keys, upper case, codes without dashes.
+    let variants: Vec<String> = secrets
+        .iter()
+        .flat_map(|secret| {
+            [
+                secret.to_uppercase(),
+                secret.replace('-', ""),
+                secret.replace(' ', ""),
+            ]
+        })
+        .collect();
+    secrets.extend(variants);
+    secrets.push(view_key_grouped.clone());
     for secret in &secrets {
         assert!(
             !contains_token(&printed, secret),
