@@ -110,6 +110,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("  You type: {email_code}");
     let setup = service
         .verify_email(sent, &email_code, &mut rng)
+        .await
         .map_err(|r| r.error)?;
 
     screen("Enable 2/4: scan the QR code with your authenticator app");

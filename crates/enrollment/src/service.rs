@@ -458,17 +458,38 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
 
     /// Checks the email code; the returned state shows the QR code and manual key.
     ///
+    /// Besides the code's own five attempts (kept in the state), each check is reserved in the
+    /// account's shared throttle, so replaying one session copy of the state in concurrent
+    /// requests cannot multiply the attempts.
+    ///
     /// # Errors
     /// A [`Refusal`] with the state back (one attempt fewer).
-    pub fn verify_email<G: CryptoRng + ?Sized>(
+    pub async fn verify_email<G: CryptoRng + ?Sized>(
         &self,
         state: EmailCodeSent,
         input: &str,
         rng: &mut G,
     ) -> Result<AuthenticatorSetup, Refusal<EmailCodeSent>> {
-        state
-            .verify_email(input, rng, &self.policies.enable, self.clock.now())
-            .map_err(|refused| Refusal::keep(refused.state, refused.error))
+        let now = self.clock.now();
+        let user = state.account().user_id.clone();
+        let policy = &self.policies.enable;
+        let reservation = match self.reserve(&user, &policy.throttle, now).await {
+            Ok(reservation) => reservation,
+            Err(error) => return Err(Refusal::keep(state, error)),
+        };
+        match state.verify_email(input, rng, policy, now) {
+            Ok(next) => {
+                // Proof of the mailbox, not a second factor: give the attempt back only.
+                let _ = self.refund(&user, reservation, false).await;
+                Ok(next)
+            }
+            Err(refused) => {
+                if matches!(refused.error, EnableError::Expired) {
+                    let _ = self.refund(&user, reservation, false).await;
+                }
+                Err(Refusal::keep(refused.state, refused.error))
+            }
+        }
     }
 
     /// Checks the first code from the app; the returned state shows the recovery codes.

@@ -76,6 +76,7 @@ async fn enable(world: &World, user: &str) {
     let setup = world
         .service
         .verify_email(sent, code.expose(), &mut rng)
+        .await
         .unwrap();
     let totp = setup
         .view(&world.service.policies().enable)

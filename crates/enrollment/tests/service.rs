@@ -69,7 +69,10 @@ async fn enable(world: &World) -> (Totp, Vec<String>) {
     };
     let sent = service.start_enable(account, &mut rng).await.unwrap();
     let code = world.mailer.last_email_code(EMAIL).expect("a mailed code");
-    let setup = service.verify_email(sent, code.expose(), &mut rng).unwrap();
+    let setup = service
+        .verify_email(sent, code.expose(), &mut rng)
+        .await
+        .unwrap();
     let view = setup.view(&service.policies().enable).unwrap();
     let totp = view.key_uri.to_totp().unwrap();
     world.clock.advance(30);
@@ -222,7 +225,10 @@ async fn abandoning_the_wizard_writes_nothing() {
     drop(sent);
     let sent = service.start_enable(account(), &mut rng).await.unwrap();
     let code = world.mailer.last_email_code(EMAIL).unwrap();
-    let setup = service.verify_email(sent, code.expose(), &mut rng).unwrap();
+    let setup = service
+        .verify_email(sent, code.expose(), &mut rng)
+        .await
+        .unwrap();
     let totp = setup
         .view(&service.policies().enable)
         .unwrap()
@@ -589,7 +595,10 @@ async fn double_submits_change_nothing_twice() {
     };
     let sent = service.start_enable(account, &mut rng).await.unwrap();
     let code = world.mailer.last_email_code(EMAIL).unwrap();
-    let setup = service.verify_email(sent, code.expose(), &mut rng).unwrap();
+    let setup = service
+        .verify_email(sent, code.expose(), &mut rng)
+        .await
+        .unwrap();
     let totp = setup
         .view(&service.policies().enable)
         .unwrap()
@@ -657,10 +666,14 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     show(format!("{sent:?}"));
     let email_code = world.mailer.last_email_code(EMAIL).unwrap();
     secrets.push(email_code.expose().to_owned());
-    let refused = service.verify_email(sent, "000000", &mut rng).unwrap_err();
+    let refused = service
+        .verify_email(sent, "000000", &mut rng)
+        .await
+        .unwrap_err();
     show(format!("{refused:?} {}", refused.error));
     let setup = service
         .verify_email(refused.state.unwrap(), email_code.expose(), &mut rng)
+        .await
         .unwrap();
     show(format!("{setup:?}"));
     let view = setup.view(&service.policies().enable).unwrap();
@@ -756,6 +769,8 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .unwrap_err();
     show(format!("{refused:?} {}", refused.error));
     world.clock.advance(30);
+    // This run spent five attempts on purpose; an operator lifts the lock.
+    service.unlock("alice").await.unwrap();
     let last = totp.generate(world.clock.now()).unwrap().to_string();
     secrets.push(last.clone());
     service
@@ -836,7 +851,10 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
     };
     let sent = service.start_enable(account, &mut rng).await.unwrap();
     let code = mailer.0.last_email_code(EMAIL).unwrap();
-    let setup = service.verify_email(sent, code.expose(), &mut rng).unwrap();
+    let setup = service
+        .verify_email(sent, code.expose(), &mut rng)
+        .await
+        .unwrap();
     let totp = setup
         .view(&service.policies().enable)
         .unwrap()
@@ -867,4 +885,41 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
         .verify_login(challenge, "alice", &codes[0], EMAIL)
         .await;
     assert_eq!(signed_in.unwrap().recovery_codes_left, Some((9, false)));
+}
+
+/// Copies of one session state each carry five email-code attempts; the shared throttle makes
+/// the account's budget hold across all of them.
+#[tokio::test]
+async fn replayed_session_copies_cannot_multiply_email_code_attempts() {
+    use twostep_enrollment::snapshot::PendingEnable;
+    let world = world();
+    let service = &world.service;
+    let mut rng = rand::rng();
+    let account = Account {
+        user_id: "alice".into(),
+        email: EMAIL.into(),
+    };
+    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    let right = world.mailer.last_email_code(EMAIL).unwrap();
+    let wrong = if right.expose() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let session = serde_json::to_string(&PendingEnable::EmailCodeSent(sent)).unwrap();
+    let mut locked = 0;
+    for _ in 0..10 {
+        let PendingEnable::EmailCodeSent(copy) = serde_json::from_str(&session).unwrap() else {
+            panic!("same step")
+        };
+        let refused = service
+            .verify_email(copy, wrong, &mut rng)
+            .await
+            .unwrap_err();
+        locked += usize::from(matches!(refused.error, ServiceError::Locked(_)));
+    }
+    assert_eq!(
+        locked, 5,
+        "five wrong codes across copies, then the account waits"
+    );
 }
