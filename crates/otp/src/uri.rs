@@ -75,7 +75,7 @@ impl KeyUri {
     /// # Errors
     /// [`UriError::InvalidName`] for an empty issuer or account, or one containing a colon, a
     /// control character or leading/trailing whitespace; [`UriError::UnsupportedT0`] when
-    /// `params.t0` is not 0.
+    /// `params.t0` is not 0; [`UriError::TooLong`] when the URI would exceed [`MAX_URI_LEN`].
     pub fn totp(
         secret: Secret,
         issuer: Option<&str>,
@@ -130,14 +130,20 @@ impl KeyUri {
             check_name(issuer, NameField::Issuer)?;
         }
         check_name(account, NameField::Account)?;
-        Ok(Self {
+        let uri = Self {
             secret,
             issuer: issuer.map(str::to_owned),
             account: account.to_owned(),
             algorithm,
             digits,
             kind,
-        })
+        };
+        // Percent-encoding can make the URI longer than the text it was parsed from; a Key
+        // URI that [`KeyUri::parse`] would refuse is not built either, so parse(build(x)) == x.
+        if uri.to_uri().len() > MAX_URI_LEN {
+            return Err(UriError::TooLong);
+        }
+        Ok(uri)
     }
 
     /// The secret.

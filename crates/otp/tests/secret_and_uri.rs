@@ -259,6 +259,17 @@ fn review_edge_cases() {
     // Only `SHA-256`-style dashes, not arbitrary ones.
     assert_eq!("sha-256".parse::<Algorithm>(), Ok(Algorithm::Sha256));
     assert!("S-H-A-2-5-6".parse::<Algorithm>().is_err());
+    // A name whose encoding would exceed what `parse` reads is refused when building, and an
+    // input near the limit that would re-encode longer is refused when parsing.
+    let long = "=".repeat(1_500);
+    let secret = Secret::from_base32(SEED_B32).expect("seed");
+    assert_eq!(
+        KeyUri::totp(secret, Some("Acme"), &long, TotpParams::default()).err(),
+        Some(UriError::TooLong)
+    );
+    let near_limit = format!("otpauth://totp/Acme:{}?{seed}", "=".repeat(3_000));
+    assert!(near_limit.len() <= twostep_otp::MAX_URI_LEN);
+    assert_eq!(KeyUri::parse(&near_limit).err(), Some(UriError::TooLong));
     // Huge base32 input is refused before it is read.
     assert_eq!(
         Secret::from_base32(&" ".repeat(10_000_000)).err(),
