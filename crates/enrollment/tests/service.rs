@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{contains_token, fast_hash};
-use twostep_enrollment::enable::Account;
+use twostep_enrollment::enable::{Account, SaveRecoveryCodes};
 use twostep_enrollment::login::LoginError;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
@@ -61,6 +61,22 @@ fn world() -> World {
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
 /// Enables 2FA for alice through the service; returns her TOTP and recovery codes.
 async fn enable(world: &World) -> (Totp, Vec<String>) {
+    world.clock.advance(30);
+    let (totp, save) = to_recovery_codes(world).await;
+    let codes = save
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    world.service.complete_enable(save, true).await.unwrap();
+    (totp, codes)
+}
+
+/// Runs alice's wizard through the service up to the recovery-code screen: the email code,
+/// the setup screen and the first code from the app (at the clock's current time).
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
+async fn to_recovery_codes(world: &World) -> (Totp, SaveRecoveryCodes) {
     let service = &world.service;
     let mut rng = rand::rng();
     let account = Account {
@@ -73,22 +89,18 @@ async fn enable(world: &World) -> (Totp, Vec<String>) {
         .verify_email(sent, code.expose(), &mut rng)
         .await
         .unwrap();
-    let view = setup.view(&service.policies().enable).unwrap();
-    let totp = view.key_uri.to_totp().unwrap();
-    world.clock.advance(30);
+    let totp = setup
+        .view(&service.policies().enable)
+        .unwrap()
+        .key_uri
+        .to_totp()
+        .unwrap();
     let now = world.clock.now();
     let save = service
         .confirm_authenticator(setup, &totp.generate(now).unwrap().to_string(), &mut rng)
         .await
         .unwrap();
-    let codes = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    service.complete_enable(save, true).await.unwrap();
-    (totp, codes)
+    (totp, save)
 }
 
 #[tokio::test]
@@ -223,22 +235,7 @@ async fn abandoning_the_wizard_writes_nothing() {
     // Leave after the email code, after the QR code, and after the recovery codes.
     let sent = service.start_enable(account(), &mut rng).await.unwrap();
     drop(sent);
-    let sent = service.start_enable(account(), &mut rng).await.unwrap();
-    let code = world.mailer.last_email_code(EMAIL).unwrap();
-    let setup = service
-        .verify_email(sent, code.expose(), &mut rng)
-        .await
-        .unwrap();
-    let totp = setup
-        .view(&service.policies().enable)
-        .unwrap()
-        .key_uri
-        .to_totp()
-        .unwrap();
-    let save = service
-        .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string(), &mut rng)
-        .await
-        .unwrap();
+    let (_, save) = to_recovery_codes(&world).await;
     let refused = service.complete_enable(save, false).await.unwrap_err();
     assert!(
         refused.state.is_some(),
@@ -588,27 +585,7 @@ async fn double_submits_change_nothing_twice() {
     use twostep_enrollment::snapshot::PendingEnable;
     let world = world();
     let service = &world.service;
-    let mut rng = rand::rng();
-    let account = Account {
-        user_id: "alice".into(),
-        email: EMAIL.into(),
-    };
-    let sent = service.start_enable(account, &mut rng).await.unwrap();
-    let code = world.mailer.last_email_code(EMAIL).unwrap();
-    let setup = service
-        .verify_email(sent, code.expose(), &mut rng)
-        .await
-        .unwrap();
-    let totp = setup
-        .view(&service.policies().enable)
-        .unwrap()
-        .key_uri
-        .to_totp()
-        .unwrap();
-    let save = service
-        .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string(), &mut rng)
-        .await
-        .unwrap();
+    let (totp, save) = to_recovery_codes(&world).await;
     let session = serde_json::to_string(&PendingEnable::SaveRecoveryCodes(save)).unwrap();
     let copy = || match serde_json::from_str(&session).unwrap() {
         PendingEnable::SaveRecoveryCodes(save) => save,
