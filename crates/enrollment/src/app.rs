@@ -53,6 +53,15 @@ pub struct CredentialRecord {
     pub enabled_at: u64,
 }
 
+/// A user's credential and failure counters, read together (one row, one round trip, in SQL).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredAccount {
+    /// The second factor, if two-step verification is on.
+    pub credential: Option<CredentialRecord>,
+    /// The failure counters (`Throttle::default()` if none were stored).
+    pub throttle: Throttle,
+}
+
 /// Where credentials and failure counters live.
 ///
 /// # Contract
@@ -63,6 +72,9 @@ pub struct CredentialRecord {
 ///   then change nothing; of N concurrent calls whose conditions overlap, exactly one wins —
 ///   across processes, not just tasks (in SQL: one conditional `UPDATE … RETURNING` or a
 ///   transaction).
+/// - `accept_step` settles the step and the counters together: both change or neither. A
+///   login with a TOTP code is then two round trips — [`Store::account`] and `accept_step` —
+///   the least any correct store can do.
 /// - A failed call (`Err`) leaves the previous state intact.
 /// - Counters of different users are independent; a user without counters has
 ///   `Throttle::default()`.
@@ -73,7 +85,7 @@ pub struct CredentialRecord {
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
-/// use twostep_enrollment::{CredentialRecord, Store, Throttle};
+/// use twostep_enrollment::{StoredAccount, CredentialRecord, Store, Throttle};
 /// use twostep_recovery::RecoveryCodeSet;
 ///
 /// use twostep_policy::OrgPolicy;
@@ -83,8 +95,12 @@ pub struct CredentialRecord {
 ///
 /// impl Store for Tiny {
 ///     type Error = std::convert::Infallible;
-///     async fn credential(&self, user: &str) -> Result<Option<CredentialRecord>, Self::Error> {
-///         Ok(self.0.lock().unwrap().0.get(user).cloned())
+///     async fn account(&self, user: &str) -> Result<StoredAccount, Self::Error> {
+///         let data = self.0.lock().unwrap();
+///         Ok(StoredAccount {
+///             credential: data.0.get(user).cloned(),
+///             throttle: data.1.get(user).copied().unwrap_or_default(),
+///         })
 ///     }
 ///     async fn create_credential(&self, user: &str, record: CredentialRecord) -> Result<bool, Self::Error> {
 ///         let mut data = self.0.lock().unwrap();
@@ -92,11 +108,14 @@ pub struct CredentialRecord {
 ///         data.0.insert(user.to_owned(), record);
 ///         Ok(true)
 ///     }
-///     async fn accept_step(&self, user: &str, step: u64) -> Result<bool, Self::Error> {
+///     async fn accept_step(&self, user: &str, step: u64, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
 ///         let mut data = self.0.lock().unwrap();
-///         match data.0.get_mut(user) {
-///             Some(c) if c.last_accepted_step.is_none_or(|last| last < step) => {
+///         let (credentials, throttles, _) = &mut *data;
+///         let throttle = throttles.entry(user.to_owned()).or_default();
+///         match credentials.get_mut(user) {
+///             Some(c) if c.last_accepted_step.is_none_or(|last| last < step) && *throttle == expected => {
 ///                 c.last_accepted_step = Some(step);
+///                 *throttle = new;
 ///                 Ok(true)
 ///             }
 ///             _ => Ok(false),
@@ -114,9 +133,6 @@ pub struct CredentialRecord {
 ///         if data.0.get(user) != Some(expected) { return Ok(false) }
 ///         data.0.remove(user);
 ///         Ok(true)
-///     }
-///     async fn throttle(&self, user: &str) -> Result<Throttle, Self::Error> {
-///         Ok(self.0.lock().unwrap().1.get(user).copied().unwrap_or_default())
 ///     }
 ///     async fn compare_and_set_throttle(&self, user: &str, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
 ///         let mut data = self.0.lock().unwrap();
@@ -140,11 +156,19 @@ pub trait Store: Send + Sync {
     /// A backend failure.
     type Error: std::error::Error + Send + Sync + 'static;
 
+    /// The user's credential and failure counters, read together.
+    fn account(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<StoredAccount, Self::Error>> + Send;
+
     /// The user's credential, if two-step verification is on.
     fn credential(
         &self,
         user: &str,
-    ) -> impl Future<Output = Result<Option<CredentialRecord>, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<Option<CredentialRecord>, Self::Error>> + Send {
+        async move { Ok(self.account(user).await?.credential) }
+    }
 
     /// Stores a new credential unless the user already has one (`Ok(false)`).
     fn create_credential(
@@ -153,12 +177,15 @@ pub trait Store: Send + Sync {
         record: CredentialRecord,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// Sets the last accepted step to `step` if it is unset or lower (`Ok(true)`); otherwise,
-    /// or without a credential, changes nothing (`Ok(false)`).
+    /// Sets the last accepted step to `step` and the counters to `new` (`Ok(true)`) if the
+    /// step is unset or lower **and** the counters still equal `expected`; otherwise, or
+    /// without a credential, changes nothing (`Ok(false)`).
     fn accept_step(
         &self,
         user: &str,
         step: u64,
+        expected: Throttle,
+        new: Throttle,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Replaces the recovery codes with `new` if the stored set still equals `expected`.
@@ -178,7 +205,9 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// The user's failure counters.
-    fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send;
+    fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send {
+        async move { Ok(self.account(user).await?.throttle) }
+    }
 
     /// Replaces the counters with `new` if they still equal `expected`.
     fn compare_and_set_throttle(
@@ -483,6 +512,13 @@ impl Clock for SystemClock {
 impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     type Error = T::Error;
 
+    fn account(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<StoredAccount, Self::Error>> + Send {
+        (**self).account(user)
+    }
+
     fn credential(
         &self,
         user: &str,
@@ -502,8 +538,10 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         &self,
         user: &str,
         step: u64,
+        expected: Throttle,
+        new: Throttle,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).accept_step(user, step)
+        (**self).accept_step(user, step, expected, new)
     }
 
     fn replace_recovery_codes(

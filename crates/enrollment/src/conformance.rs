@@ -21,7 +21,7 @@ use twostep_otp::{Secret, TotpParams};
 use twostep_policy::{GraceChange, Mandate, OrgPolicy};
 use twostep_recovery::{HashParams, RecoveryCodeSet};
 
-use crate::app::{CredentialRecord, SealedSecret, Store};
+use crate::app::{CredentialRecord, SealedSecret, Store, StoredAccount};
 use crate::throttle::{Throttle, ThrottlePolicy};
 
 /// Concurrent contenders in each race.
@@ -61,6 +61,7 @@ where
 {
     credentials_are_created_once(make()).await;
     steps_only_move_forward(make()).await;
+    accepting_a_step_settles_the_counters(make()).await;
     recovery_codes_are_replaced_only_from_what_was_read(make()).await;
     removal_is_conditional(make()).await;
     throttle_is_compare_and_set(make()).await;
@@ -100,32 +101,95 @@ async fn credentials_are_created_once<S: Store>(store: S) {
 }
 
 async fn steps_only_move_forward<S: Store>(store: S) {
-    assert!(
-        !store.accept_step("u", 5).await.expect("store"),
-        "no credential, no step"
-    );
+    assert!(!accept(&store, "u", 5).await, "no credential, no step");
     store
         .create_credential("u", sample_record(1))
         .await
         .expect("store");
+    assert!(accept(&store, "u", 5).await, "the first step is accepted");
     assert!(
-        store.accept_step("u", 5).await.expect("store"),
-        "the first step is accepted"
-    );
-    assert!(
-        !store.accept_step("u", 5).await.expect("store"),
+        !accept(&store, "u", 5).await,
         "the same step twice is refused"
     );
-    assert!(
-        !store.accept_step("u", 4).await.expect("store"),
-        "an older step is refused"
-    );
-    assert!(
-        store.accept_step("u", 6).await.expect("store"),
-        "a newer step is accepted"
-    );
+    assert!(!accept(&store, "u", 4).await, "an older step is refused");
+    assert!(accept(&store, "u", 6).await, "a newer step is accepted");
     let stored = store.credential("u").await.expect("store").expect("exists");
     assert_eq!(stored.last_accepted_step, Some(6));
+}
+
+/// Accepts `step` with the counters as they are: the plain replay check.
+async fn accept<S: Store>(store: &S, user: &str, step: u64) -> bool {
+    let throttle = store.throttle(user).await.expect("store");
+    store
+        .accept_step(user, step, throttle, throttle.record_success())
+        .await
+        .expect("store")
+}
+
+async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
+    let policy = ThrottlePolicy::default();
+    let record = sample_record(1);
+    store
+        .create_credential("u", record.clone())
+        .await
+        .expect("store");
+    let failed = Throttle::default().record_failure(&policy, 50);
+    assert!(
+        store
+            .compare_and_set_throttle("u", Throttle::default(), failed)
+            .await
+            .expect("store")
+    );
+    assert_eq!(
+        store.account("u").await.expect("store"),
+        StoredAccount {
+            credential: Some(record),
+            throttle: failed
+        },
+        "the account reads credential and counters together"
+    );
+    assert!(
+        !store
+            .accept_step("u", 7, Throttle::default(), Throttle::default())
+            .await
+            .expect("store"),
+        "counters that changed since they were read refuse the step"
+    );
+    let account = store.account("u").await.expect("store");
+    assert_eq!(
+        (
+            account.credential.and_then(|c| c.last_accepted_step),
+            account.throttle
+        ),
+        (None, failed),
+        "a refused step changes neither the step nor the counters"
+    );
+    assert!(
+        store
+            .accept_step("u", 7, failed, failed.record_success())
+            .await
+            .expect("store")
+    );
+    let account = store.account("u").await.expect("store");
+    assert_eq!(
+        (
+            account.credential.and_then(|c| c.last_accepted_step),
+            account.throttle
+        ),
+        (Some(7), failed.record_success()),
+        "an accepted step settles both"
+    );
+    assert!(
+        !store
+            .accept_step("u", 7, failed.record_success(), Throttle::default())
+            .await
+            .expect("store"),
+        "a replayed step leaves the counters alone"
+    );
+    assert_eq!(
+        store.throttle("u").await.expect("store"),
+        failed.record_success()
+    );
 }
 
 async fn recovery_codes_are_replaced_only_from_what_was_read<S: Store>(store: S) {
@@ -206,7 +270,7 @@ async fn removal_is_conditional<S: Store>(store: S) {
         .create_credential("u", record.clone())
         .await
         .expect("store");
-    store.accept_step("u", 9).await.expect("store");
+    accept(&store, "u", 9).await;
     assert!(
         !store.remove_credential("u", &record).await.expect("store"),
         "a changed record is not removed"
@@ -217,7 +281,7 @@ async fn removal_is_conditional<S: Store>(store: S) {
         store.credential("u").await.expect("store").is_none(),
         "secret, codes and replay state are gone"
     );
-    assert!(!store.accept_step("u", 10).await.expect("store"));
+    assert!(!accept(&store, "u", 10).await);
 }
 
 async fn throttle_is_compare_and_set<S: Store>(store: S) {
@@ -299,12 +363,34 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent creates wins");
 
     let winners = race(&store, |store, _| async move {
-        store.accept_step("u", 42).await
+        store
+            .accept_step("u", 42, Throttle::default(), Throttle::default())
+            .await
     })
     .await;
     assert_eq!(
         winners, 1,
         "one of {CONTENDERS} concurrent acceptances of one step wins"
+    );
+
+    // Different steps, one reading of the counters: the counters decide.
+    let policy = ThrottlePolicy::default();
+    let failed = Throttle::default().record_failure(&policy, 60);
+    assert!(
+        store
+            .compare_and_set_throttle("u", Throttle::default(), failed)
+            .await
+            .expect("store")
+    );
+    let winners = race(&store, move |store, i| async move {
+        store
+            .accept_step("u", 100 + i as u64, failed, failed.record_success())
+            .await
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {CONTENDERS} concurrent acceptances from one reading of the counters wins"
     );
 
     let sets: Vec<RecoveryCodeSet> = (0..4)
@@ -325,7 +411,6 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
         "one of {CONTENDERS} concurrent replacements from one set wins"
     );
 
-    let policy = ThrottlePolicy::default();
     let winners = race(&store, move |store, i| async move {
         let failed = Throttle::default().record_failure(&policy, 1_000 + i as u64);
         store

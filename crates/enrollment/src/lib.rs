@@ -55,7 +55,7 @@ mod throttle;
 
 pub use app::{
     AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
-    Notice, Reauthenticate, SealedSecret, Sealer, Store, SystemClock,
+    Notice, Reauthenticate, SealedSecret, Sealer, Store, StoredAccount, SystemClock,
 };
 pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
 pub use service::{LoginStep, Policies, Refusal, Service, ServiceError, SignedIn};

@@ -12,7 +12,7 @@ use twostep_recovery::RecoveryCodeSet;
 
 use crate::app::{
     AuditEvent, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
-    Reauthenticate, SealedSecret, Sealer, Store,
+    Reauthenticate, SealedSecret, Sealer, Store, StoredAccount,
 };
 use crate::email_code::EmailCode;
 use crate::throttle::Throttle;
@@ -45,8 +45,11 @@ impl MemoryStore {
 impl Store for MemoryStore {
     type Error = Poisoned;
 
-    async fn credential(&self, user: &str) -> Result<Option<CredentialRecord>, Poisoned> {
-        self.with(|t| t.credentials.get(user).cloned())
+    async fn account(&self, user: &str) -> Result<StoredAccount, Poisoned> {
+        self.with(|t| StoredAccount {
+            credential: t.credentials.get(user).cloned(),
+            throttle: t.throttles.get(user).copied().unwrap_or_default(),
+        })
     }
 
     async fn create_credential(
@@ -63,13 +66,26 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn accept_step(&self, user: &str, step: u64) -> Result<bool, Poisoned> {
-        self.with(|t| match t.credentials.get_mut(user) {
-            Some(record) if record.last_accepted_step.is_none_or(|last| last < step) => {
-                record.last_accepted_step = Some(step);
-                true
+    async fn accept_step(
+        &self,
+        user: &str,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, Poisoned> {
+        self.with(|t| {
+            let throttle = t.throttles.entry(user.to_owned()).or_default();
+            match t.credentials.get_mut(user) {
+                Some(record)
+                    if record.last_accepted_step.is_none_or(|last| last < step)
+                        && *throttle == expected =>
+                {
+                    record.last_accepted_step = Some(step);
+                    *throttle = new;
+                    true
+                }
+                _ => false,
             }
-            _ => false,
         })
     }
 
@@ -100,10 +116,6 @@ impl Store for MemoryStore {
             t.credentials.remove(user);
             true
         })
-    }
-
-    async fn throttle(&self, user: &str) -> Result<Throttle, Poisoned> {
-        self.with(|t| t.throttles.get(user).copied().unwrap_or_default())
     }
 
     async fn compare_and_set_throttle(

@@ -24,7 +24,7 @@ use twostep_recovery::RedeemError;
 
 use crate::app::{
     AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
-    Notice, Reauthenticate, Sealer, Store,
+    Notice, Reauthenticate, Sealer, Store, StoredAccount,
 };
 use crate::disable::{self, ConfirmWithCode, DisableError};
 use crate::enable::{
@@ -115,6 +115,14 @@ impl<S> Refusal<S> {
             state: None,
             error: error.into(),
         }
+    }
+}
+
+/// The audit event for a counted failure at the second step.
+fn failure_kind(error: LoginError) -> AuditKind {
+    match error {
+        LoginError::Code(Rejection::Replayed) => AuditKind::ReplayDetected,
+        _ => AuditKind::SecondStepFailed,
     }
 }
 
@@ -659,14 +667,119 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         if challenge.user_id() != session_user {
             return Err(Refusal::keep(challenge, LoginError::WrongUser));
         }
-        let user = challenge.user_id().to_owned();
-        let answer = Answer::guess(input);
-        let policy = self.policies.login;
         let now = self.clock.now();
         // An expired challenge is not a guess: refuse it before spending an attempt.
         if now >= challenge.expires_at() {
             return Err(Refusal::end(LoginError::Expired));
         }
+        match Answer::guess(input) {
+            answer @ Answer::Totp(_) => self.login_with_code(challenge, answer, email, now).await,
+            answer @ Answer::RecoveryCode(_) => {
+                self.login_with_recovery_code(challenge, answer, email, now)
+                    .await
+            }
+        }
+    }
+
+    /// The second step with a TOTP code, checked optimistically: the account is read once, the
+    /// code verified in memory, and the step and the counters settled by one conditional write
+    /// — two round trips for a right code. No outcome is reported unless that write (or, for a
+    /// wrong code, the failure's compare-and-set) finds the counters as they were read; when it
+    /// does not, the attempt starts over from a fresh read. So every reported outcome is
+    /// serialised with every other, and concurrent guesses cannot overrun the budget.
+    async fn login_with_code(
+        &self,
+        challenge: LoginChallenge,
+        answer: Answer<'_>,
+        email: &str,
+        now: u64,
+    ) -> Result<SignedIn, Refusal<LoginChallenge>> {
+        let user = challenge.user_id().to_owned();
+        let policy = self.policies.login;
+        for _ in 0..MAX_RETRIES {
+            let (record, throttle) = match self.store.account(&user).await {
+                Ok(StoredAccount {
+                    credential: Some(record),
+                    throttle,
+                }) => (record, throttle),
+                Ok(_) => return Err(Refusal::keep(challenge, ServiceError::NotEnabled)),
+                Err(error) => return Err(Refusal::keep(challenge, backend(error))),
+            };
+            let secret = match self.sealer.open(&user, &record.secret) {
+                Ok(secret) => secret,
+                Err(error) => return Err(Refusal::keep(challenge, ServiceError::Backend(error))),
+            };
+            let factor = StoredFactor {
+                secret: &secret,
+                params: record.params,
+                last_accepted_step: record.last_accepted_step,
+                recovery_codes: &record.recovery_codes,
+            };
+            match challenge
+                .clone()
+                .verify(&user, answer, factor, throttle, &policy, now)
+            {
+                Ok(verified) => {
+                    let Commit::AcceptStep { step } = verified.commit else {
+                        // A TOTP answer only ever commits a step.
+                        return Err(Refusal::end(LoginError::Code(Rejection::Mismatch)));
+                    };
+                    match self
+                        .store
+                        .accept_step(&user, step, throttle, verified.throttle)
+                        .await
+                    {
+                        Ok(true) => {
+                            self.audit(&user, AuditKind::LoginWithCode);
+                            return Ok(SignedIn {
+                                recovery_codes_left: None,
+                            });
+                        }
+                        // A concurrent login took the step (the next read shows a replay) or
+                        // the counters moved: read again.
+                        Ok(false) => continue,
+                        Err(error) => return Err(Refusal::keep(challenge, backend(error))),
+                    }
+                }
+                // Locked: nothing to record, and reported as every other flow reports it.
+                Err(refused) if refused.throttle == throttle => {
+                    let error = match refused.error {
+                        LoginError::Locked(locked) => ServiceError::Locked(locked),
+                        other => other.into(),
+                    };
+                    return Err(Refusal::keep(refused.challenge, error));
+                }
+                Err(refused) => {
+                    match self
+                        .store
+                        .compare_and_set_throttle(&user, throttle, refused.throttle)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(error) => return Err(Refusal::keep(refused.challenge, backend(error))),
+                    }
+                    self.audit(&user, failure_kind(refused.error));
+                    self.failed(&user, throttle, &policy.throttle, now, Some(email))
+                        .await;
+                    return Err(Refusal::keep(refused.challenge, refused.error));
+                }
+            }
+        }
+        Err(Refusal::keep(challenge, ServiceError::Conflict))
+    }
+
+    /// The second step with a recovery code. Each check costs an Argon2 evaluation, too much
+    /// to repeat on contention, so an attempt is reserved in the counters before it.
+    async fn login_with_recovery_code(
+        &self,
+        challenge: LoginChallenge,
+        answer: Answer<'_>,
+        email: &str,
+        now: u64,
+    ) -> Result<SignedIn, Refusal<LoginChallenge>> {
+        let user = challenge.user_id().to_owned();
+        let policy = self.policies.login;
         let (record, reservation, secret) =
             match self.prepare_check(&user, &policy.throttle, now).await {
                 Ok(prepared) => prepared,
@@ -678,82 +791,63 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             last_accepted_step: record.last_accepted_step,
             recovery_codes: &record.recovery_codes,
         };
-        let verified = match challenge.verify(
-            session_user,
-            answer,
-            factor,
-            reservation.before,
-            &policy,
-            now,
-        ) {
-            Ok(verified) => verified,
-            Err(refused) => {
-                let typo = matches!(
-                    refused.error,
-                    LoginError::RecoveryCode(RedeemError::Malformed(_))
-                );
-                let kind = match refused.error {
-                    LoginError::Code(Rejection::Replayed) => AuditKind::ReplayDetected,
-                    _ => AuditKind::SecondStepFailed,
-                };
-                if typo {
-                    self.refund(&user, reservation, false)
-                        .await
-                        .map_err(|e| Refusal::keep(refused.challenge.clone(), e))?;
-                } else {
-                    self.audit(&user, kind);
-                    self.failed(
-                        &user,
-                        reservation.before,
-                        &policy.throttle,
-                        now,
-                        Some(email),
-                    )
-                    .await;
+        let verified =
+            match challenge.verify(&user, answer, factor, reservation.before, &policy, now) {
+                Ok(verified) => verified,
+                Err(refused) => {
+                    let typo = matches!(
+                        refused.error,
+                        LoginError::RecoveryCode(RedeemError::Malformed(_))
+                    );
+                    if typo {
+                        self.refund(&user, reservation, false)
+                            .await
+                            .map_err(|e| Refusal::keep(refused.challenge.clone(), e))?;
+                    } else {
+                        self.audit(&user, failure_kind(refused.error));
+                        self.failed(
+                            &user,
+                            reservation.before,
+                            &policy.throttle,
+                            now,
+                            Some(email),
+                        )
+                        .await;
+                    }
+                    return Err(Refusal::keep(refused.challenge, refused.error));
                 }
-                return Err(Refusal::keep(refused.challenge, refused.error));
-            }
+            };
+        let Commit::ConsumeRecoveryCode {
+            set,
+            remaining,
+            low,
+            ..
+        } = verified.commit
+        else {
+            // A recovery-code answer only ever consumes a code.
+            return Err(Refusal::end(LoginError::RecoveryCode(RedeemError::NoMatch)));
         };
         // The one-time write. Losing it to a concurrent request makes this attempt a replay.
-        let (committed, left) = match verified.commit {
-            Commit::AcceptStep { step } => (self.store.accept_step(&user, step).await, None),
-            Commit::ConsumeRecoveryCode {
-                set,
-                remaining,
-                low,
-                ..
-            } => (
-                self.store
-                    .replace_recovery_codes(&user, &record.recovery_codes, set)
-                    .await,
-                Some((remaining, low)),
-            ),
-        };
-        match committed {
+        match self
+            .store
+            .replace_recovery_codes(&user, &record.recovery_codes, set)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 self.audit(&user, AuditKind::ReplayDetected);
-                let error = match left {
-                    None => LoginError::Code(Rejection::Replayed),
-                    Some(_) => LoginError::RecoveryCode(RedeemError::NoMatch),
-                };
-                return Err(Refusal::end(error));
+                return Err(Refusal::end(LoginError::RecoveryCode(RedeemError::NoMatch)));
             }
             Err(error) => return Err(Refusal::end(backend(error))),
         }
         // The login counts from here: giving the reservation back and the notice are best
         // effort and cannot turn it into a failure.
         let _ = self.refund(&user, reservation, true).await;
-        match left {
-            None => self.audit(&user, AuditKind::LoginWithCode),
-            Some((remaining, _)) => {
-                self.audit(&user, AuditKind::LoginWithRecoveryCode);
-                self.notify(email, Notice::RecoveryCodeUsed { remaining })
-                    .await;
-            }
-        }
+        self.audit(&user, AuditKind::LoginWithRecoveryCode);
+        self.notify(email, Notice::RecoveryCodeUsed { remaining })
+            .await;
         Ok(SignedIn {
-            recovery_codes_left: left,
+            recovery_codes_left: Some((remaining, low)),
         })
     }
 
