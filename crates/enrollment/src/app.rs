@@ -412,6 +412,13 @@ pub trait Sealer: Send + Sync {
     /// # Errors
     /// A wrong key, another user's ciphertext, or tampering.
     fn open(&self, user: &str, sealed: &SealedSecret) -> Result<Secret, BoxError>;
+
+    /// Whether `sealed` was sealed under the current key. Stores re-seal the others when asked
+    /// to rotate; a sealer without key rotation keeps the default, `true`.
+    fn is_current(&self, sealed: &SealedSecret) -> bool {
+        let _ = sealed;
+        true
+    }
 }
 
 /// Audit events: every change to a user's second factor. They carry no secret, code or

@@ -3,7 +3,7 @@
 //! ```ignore
 //! #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 //! async fn my_store_conforms() {
-//!     twostep_enrollment::conformance::run(|| MyStore::connect_fresh()).await;
+//!     twostep_enrollment::conformance::run(MyStore::connect_fresh).await;
 //! }
 //! ```
 //!
@@ -54,19 +54,20 @@ pub fn sample_record_with_codes(now: u64) -> (CredentialRecord, Vec<String>) {
 }
 
 /// Runs the whole suite against stores from `make` (a fresh, empty store each time).
-pub async fn run<S, F>(make: F)
+pub async fn run<S, F, Fut>(make: F)
 where
     S: Store + 'static,
-    F: Fn() -> S,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
 {
-    credentials_are_created_once(make()).await;
-    steps_only_move_forward(make()).await;
-    accepting_a_step_settles_the_counters(make()).await;
-    recovery_codes_are_replaced_only_from_what_was_read(make()).await;
-    removal_is_conditional(make()).await;
-    throttle_is_compare_and_set(make()).await;
-    org_policies_are_compare_and_set(make()).await;
-    races_have_exactly_one_winner(Arc::new(make())).await;
+    credentials_are_created_once(make().await).await;
+    steps_only_move_forward(make().await).await;
+    accepting_a_step_settles_the_counters(make().await).await;
+    recovery_codes_are_replaced_only_from_what_was_read(make().await).await;
+    removal_is_conditional(make().await).await;
+    throttle_is_compare_and_set(make().await).await;
+    org_policies_are_compare_and_set(make().await).await;
+    races_have_exactly_one_winner(Arc::new(make().await)).await;
 }
 
 async fn credentials_are_created_once<S: Store>(store: S) {

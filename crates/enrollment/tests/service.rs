@@ -105,7 +105,7 @@ async fn to_recovery_codes(world: &World) -> (Totp, SaveRecoveryCodes) {
 
 #[tokio::test]
 async fn the_memory_store_conforms() {
-    twostep_enrollment::conformance::run(MemoryStore::default).await;
+    twostep_enrollment::conformance::run(|| async { MemoryStore::default() }).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,502 @@
+//! [`SqlStore`]: the [`Store`] contract as single conditional SQL statements.
+//!
+//! Every statement is written once, with `$N` placeholders that both SQLite and PostgreSQL
+//! read; only the schema differs (`migrations/sqlite`, `migrations/postgres`).
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions, Row};
+
+use twostep_enrollment::{
+    BoxError, CredentialRecord, SealedSecret, Sealer, Store, StoredAccount, Throttle,
+};
+use twostep_policy::OrgPolicy;
+use twostep_recovery::RecoveryCodeSet;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A database failure, or a stored value this crate cannot read back. Never carries a secret,
+/// a code or a connection password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database refused or failed a statement, or the connection failed.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// Applying the schema failed.
+    #[error("migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The URL names neither SQLite nor PostgreSQL (or its feature is off).
+    #[error("unsupported database {0:?}: expected sqlite: or postgres:")]
+    Unsupported(String),
+    /// A stored value does not decode (edited by hand, or written by something else).
+    #[error("the stored {0} is corrupt")]
+    Corrupt(&'static str),
+    /// A value to store does not fit SQL's signed 64-bit integers.
+    #[error("the {0} is too large to store")]
+    OutOfRange(&'static str),
+    /// A value to store does not encode.
+    #[error("the {0} does not encode")]
+    Encode(&'static str),
+    /// Re-sealing a secret during rotation failed (the sealer's error).
+    #[error("re-sealing a secret failed")]
+    Seal(#[source] BoxError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// The twostep tables in a SQLite or PostgreSQL database, through one connection pool.
+///
+/// See the [crate documentation](crate) for the statements and why each is atomic.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+}
+
+impl core::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("connections", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Connects a pool to `url`: `sqlite://PATH` (the file is created if missing),
+    /// `sqlite::memory:`, or `postgres://USER@HOST:PORT/DB`. Call [`SqlStore::migrate`] next.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] for another scheme; [`StoreError::Database`] if the
+    /// database cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, AnyPoolOptions::new()).await
+    }
+
+    /// [`SqlStore::connect`] with your own pool settings (size, timeouts, `after_connect`).
+    ///
+    /// # Errors
+    /// As [`SqlStore::connect`].
+    pub async fn connect_with(url: &str, pool: AnyPoolOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let scheme = url.split(':').next().unwrap_or_default();
+        let url = match scheme {
+            "sqlite" if cfg!(feature = "sqlite") => {
+                if url.contains("mode=") || url.contains(":memory:") {
+                    url.to_owned()
+                } else {
+                    let separator = if url.contains('?') { '&' } else { '?' };
+                    format!("{url}{separator}mode=rwc")
+                }
+            }
+            "postgres" | "postgresql" if cfg!(feature = "postgres") => url.to_owned(),
+            other => return Err(StoreError::Unsupported(other.to_owned())),
+        };
+        let options: AnyConnectOptions = url.parse()?;
+        // Statements are logged by sqlx at debug level only; they carry no secret anyway
+        // (parameters are not logged).
+        let options = options.disable_statement_logging();
+        Ok(Self {
+            pool: pool.connect_with(options).await?,
+        })
+    }
+
+    /// A store over an existing pool (whose drivers must be installed:
+    /// `sqlx::any::install_default_drivers()`).
+    pub fn from_pool(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for your own queries and for closing it.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Creates or upgrades the twostep tables (versioned migrations shipped with this crate;
+    /// applying them again is a no-op). SQLite databases are switched to WAL, so readers do
+    /// not wait for the writer.
+    ///
+    /// # Errors
+    /// [`StoreError::Migrate`] or [`StoreError::Database`].
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        match conn.backend_name() {
+            "SQLite" => {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut *conn)
+                    .await?;
+                SQLITE_MIGRATIONS
+                    .run(&mut *conn)
+                    .await
+                    .map_err(StoreError::Migrate)
+            }
+            "PostgreSQL" => POSTGRES_MIGRATIONS
+                .run(&mut *conn)
+                .await
+                .map_err(StoreError::Migrate),
+            other => Err(StoreError::Unsupported(other.to_owned())),
+        }
+    }
+
+    /// Re-seals every TOTP secret that `sealer` reports as not under its current key
+    /// ([`Sealer::is_current`]); returns how many it re-sealed. Each row is replaced only if
+    /// its ciphertext is still the one read, so a concurrent disable or re-enable wins and is
+    /// left alone. Run it after adding a new current key (keeping the old one for opening),
+    /// then retire the old key.
+    ///
+    /// # Errors
+    /// [`StoreError::Seal`] if a secret does not open or seal (nothing after it is
+    /// re-sealed; rows before it stay re-sealed, which is safe); [`StoreError::Database`].
+    pub async fn rotate_secrets(&self, sealer: &impl Sealer) -> Result<usize, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, secret_key_id, secret_ciphertext FROM twostep_accounts \
+             WHERE secret_ciphertext IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut resealed = 0;
+        for row in rows {
+            let user: String = row.try_get(0)?;
+            let sealed = SealedSecret {
+                key_id: row.try_get(1)?,
+                ciphertext: row.try_get(2)?,
+            };
+            if sealer.is_current(&sealed) {
+                continue;
+            }
+            let secret = sealer.open(&user, &sealed).map_err(StoreError::Seal)?;
+            let new = sealer.seal(&user, &secret).map_err(StoreError::Seal)?;
+            let done = sqlx::query(
+                "UPDATE twostep_accounts SET secret_key_id = $3, secret_ciphertext = $4 \
+                 WHERE user_id = $1 AND secret_ciphertext = $2",
+            )
+            .bind(&user)
+            .bind(&sealed.ciphertext)
+            .bind(&new.key_id)
+            .bind(&new.ciphertext)
+            .execute(&self.pool)
+            .await?;
+            resealed += usize::from(done.rows_affected() == 1);
+        }
+        Ok(resealed)
+    }
+}
+
+// ---- Conversions between Rust values and columns ----
+
+fn to_db(value: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange(what))
+}
+
+fn from_db<T: TryFrom<i64>>(value: i64, what: &'static str) -> Result<T, StoreError> {
+    T::try_from(value).map_err(|_| StoreError::Corrupt(what))
+}
+
+/// The three counter columns: `window_start`, `window_failures`, `consecutive_failures`.
+fn throttle_columns(throttle: Throttle) -> Result<[i64; 3], StoreError> {
+    Ok([
+        to_db(throttle.window_start, "throttle window")?,
+        i64::from(throttle.window_failures),
+        i64::from(throttle.consecutive_failures),
+    ])
+}
+
+/// A credential as its columns.
+struct RecordColumns {
+    key_id: String,
+    ciphertext: Vec<u8>,
+    params: String,
+    last_step: Option<i64>,
+    codes: String,
+    enabled_at: i64,
+}
+
+impl RecordColumns {
+    fn new(record: &CredentialRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            key_id: record.secret.key_id.clone(),
+            ciphertext: record.secret.ciphertext.clone(),
+            params: serde_json::to_string(&record.params)
+                .map_err(|_| StoreError::Encode("TOTP parameters"))?,
+            last_step: record
+                .last_accepted_step
+                .map(|step| to_db(step, "TOTP step"))
+                .transpose()?,
+            codes: recovery_set_json(&record.recovery_codes)?,
+            enabled_at: to_db(record.enabled_at, "enable time")?,
+        })
+    }
+}
+
+/// The recovery-code set as stored. Serialization is deterministic, so equal sets have equal
+/// text and the compare-and-set can compare text.
+fn recovery_set_json(set: &RecoveryCodeSet) -> Result<String, StoreError> {
+    serde_json::to_string(set).map_err(|_| StoreError::Encode("recovery-code set"))
+}
+
+const ACCOUNT_COLUMNS: &str = "secret_key_id, secret_ciphertext, totp_params, \
+    last_accepted_step, recovery_codes, enabled_at, \
+    window_start, window_failures, consecutive_failures";
+
+fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
+    let throttle = Throttle {
+        window_start: from_db(row.try_get(6)?, "throttle window")?,
+        window_failures: from_db(row.try_get(7)?, "failure count")?,
+        consecutive_failures: from_db(row.try_get(8)?, "failure count")?,
+    };
+    let key_id: Option<String> = row.try_get(0)?;
+    let ciphertext: Option<Vec<u8>> = row.try_get(1)?;
+    let params: Option<String> = row.try_get(2)?;
+    let last_step: Option<i64> = row.try_get(3)?;
+    let codes: Option<String> = row.try_get(4)?;
+    let enabled_at: Option<i64> = row.try_get(5)?;
+    let credential = match (key_id, ciphertext, params, codes, enabled_at) {
+        (None, None, None, None, None) => None,
+        (Some(key_id), Some(ciphertext), Some(params), Some(codes), Some(enabled_at)) => {
+            Some(CredentialRecord {
+                secret: SealedSecret { key_id, ciphertext },
+                params: serde_json::from_str(&params)
+                    .map_err(|_| StoreError::Corrupt("TOTP parameters"))?,
+                last_accepted_step: last_step
+                    .map(|step| from_db(step, "TOTP step"))
+                    .transpose()?,
+                recovery_codes: serde_json::from_str(&codes)
+                    .map_err(|_| StoreError::Corrupt("recovery-code set"))?,
+                enabled_at: from_db(enabled_at, "enable time")?,
+            })
+        }
+        _ => return Err(StoreError::Corrupt("credential")),
+    };
+    Ok(StoredAccount {
+        credential,
+        throttle,
+    })
+}
+
+fn changed_one(result: &sqlx::any::AnyQueryResult) -> bool {
+    result.rows_affected() == 1
+}
+
+impl Store for SqlStore {
+    type Error = StoreError;
+
+    async fn account(&self, user: &str) -> Result<StoredAccount, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM twostep_accounts WHERE user_id = $1"
+        ))
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map_or_else(|| Ok(StoredAccount::default()), decode_account)
+    }
+
+    async fn create_credential(
+        &self,
+        user: &str,
+        record: CredentialRecord,
+    ) -> Result<bool, StoreError> {
+        let columns = RecordColumns::new(&record)?;
+        // The row may exist already, holding only counters: fill it unless it has a secret.
+        let result = sqlx::query(
+            "INSERT INTO twostep_accounts (user_id, secret_key_id, secret_ciphertext, \
+                 totp_params, last_accepted_step, recovery_codes, enabled_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (user_id) DO UPDATE SET \
+                 secret_key_id = excluded.secret_key_id, \
+                 secret_ciphertext = excluded.secret_ciphertext, \
+                 totp_params = excluded.totp_params, \
+                 last_accepted_step = excluded.last_accepted_step, \
+                 recovery_codes = excluded.recovery_codes, \
+                 enabled_at = excluded.enabled_at \
+             WHERE twostep_accounts.secret_ciphertext IS NULL",
+        )
+        .bind(user)
+        .bind(columns.key_id)
+        .bind(columns.ciphertext)
+        .bind(columns.params)
+        .bind(columns.last_step)
+        .bind(columns.codes)
+        .bind(columns.enabled_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(changed_one(&result))
+    }
+
+    async fn accept_step(
+        &self,
+        user: &str,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, StoreError> {
+        let [es, ef, ec] = throttle_columns(expected)?;
+        let [ns, nf, nc] = throttle_columns(new)?;
+        // The replay check and the counters' compare-and-set in one statement: a concurrent
+        // login with the same code, or a concurrent failure, makes this one match nothing.
+        let result = sqlx::query(
+            "UPDATE twostep_accounts SET last_accepted_step = $2, \
+                 window_start = $6, window_failures = $7, consecutive_failures = $8 \
+             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
+               AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
+               AND window_start = $3 AND window_failures = $4 AND consecutive_failures = $5",
+        )
+        .bind(user)
+        .bind(to_db(step, "TOTP step")?)
+        .bind(es)
+        .bind(ef)
+        .bind(ec)
+        .bind(ns)
+        .bind(nf)
+        .bind(nc)
+        .execute(&self.pool)
+        .await?;
+        Ok(changed_one(&result))
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: &str,
+        expected: &RecoveryCodeSet,
+        new: RecoveryCodeSet,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE twostep_accounts SET recovery_codes = $3 \
+             WHERE user_id = $1 AND recovery_codes = $2",
+        )
+        .bind(user)
+        .bind(recovery_set_json(expected)?)
+        .bind(recovery_set_json(&new)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(changed_one(&result))
+    }
+
+    async fn remove_credential(
+        &self,
+        user: &str,
+        expected: &CredentialRecord,
+    ) -> Result<bool, StoreError> {
+        let columns = RecordColumns::new(expected)?;
+        // Secret, codes and replay state go together; the counters stay with the user.
+        let result = sqlx::query(
+            "UPDATE twostep_accounts SET secret_key_id = NULL, secret_ciphertext = NULL, \
+                 totp_params = NULL, last_accepted_step = NULL, recovery_codes = NULL, \
+                 enabled_at = NULL \
+             WHERE user_id = $1 AND secret_key_id = $2 AND secret_ciphertext = $3 \
+               AND totp_params = $4 AND last_accepted_step IS NOT DISTINCT FROM $5 \
+               AND recovery_codes = $6 AND enabled_at = $7",
+        )
+        .bind(user)
+        .bind(columns.key_id)
+        .bind(columns.ciphertext)
+        .bind(columns.params)
+        .bind(columns.last_step)
+        .bind(columns.codes)
+        .bind(columns.enabled_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(changed_one(&result))
+    }
+
+    async fn compare_and_set_throttle(
+        &self,
+        user: &str,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, StoreError> {
+        let [ns, nf, nc] = throttle_columns(new)?;
+        let result = if expected == Throttle::default() {
+            // A missing row reads as the default counters: insert it, or update a row that
+            // still holds the default.
+            sqlx::query(
+                "INSERT INTO twostep_accounts \
+                     (user_id, window_start, window_failures, consecutive_failures) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (user_id) DO UPDATE SET window_start = excluded.window_start, \
+                     window_failures = excluded.window_failures, \
+                     consecutive_failures = excluded.consecutive_failures \
+                 WHERE twostep_accounts.window_start = 0 \
+                   AND twostep_accounts.window_failures = 0 \
+                   AND twostep_accounts.consecutive_failures = 0",
+            )
+            .bind(user)
+            .bind(ns)
+            .bind(nf)
+            .bind(nc)
+            .execute(&self.pool)
+            .await?
+        } else {
+            let [es, ef, ec] = throttle_columns(expected)?;
+            sqlx::query(
+                "UPDATE twostep_accounts SET window_start = $5, window_failures = $6, \
+                     consecutive_failures = $7 \
+                 WHERE user_id = $1 AND window_start = $2 AND window_failures = $3 \
+                   AND consecutive_failures = $4",
+            )
+            .bind(user)
+            .bind(es)
+            .bind(ef)
+            .bind(ec)
+            .bind(ns)
+            .bind(nf)
+            .bind(nc)
+            .execute(&self.pool)
+            .await?
+        };
+        Ok(changed_one(&result))
+    }
+
+    async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, StoreError> {
+        let policy: Option<String> =
+            sqlx::query_scalar("SELECT policy FROM twostep_org_policies WHERE org_id = $1")
+                .bind(org)
+                .fetch_optional(&self.pool)
+                .await?;
+        policy
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("organisation policy"))
+            })
+            .transpose()
+    }
+
+    async fn compare_and_set_org_policy(
+        &self,
+        org: &str,
+        expected: Option<&OrgPolicy>,
+        new: OrgPolicy,
+    ) -> Result<bool, StoreError> {
+        let encode = |policy: &OrgPolicy| {
+            serde_json::to_string(policy).map_err(|_| StoreError::Encode("organisation policy"))
+        };
+        let new = encode(&new)?;
+        let result = match expected {
+            None => {
+                sqlx::query(
+                    "INSERT INTO twostep_org_policies (org_id, policy) VALUES ($1, $2) \
+                     ON CONFLICT (org_id) DO NOTHING",
+                )
+                .bind(org)
+                .bind(new)
+                .execute(&self.pool)
+                .await?
+            }
+            Some(expected) => {
+                sqlx::query(
+                    "UPDATE twostep_org_policies SET policy = $3 \
+                     WHERE org_id = $1 AND policy = $2",
+                )
+                .bind(org)
+                .bind(encode(expected)?)
+                .bind(new)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(changed_one(&result))
+    }
+}

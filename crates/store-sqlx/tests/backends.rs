@@ -1,0 +1,375 @@
+//! The store on real databases: the conformance suite, logins through the service, what a
+//! dump of the tables holds, failed writes, key rotation and corrupt rows. Each test runs on
+//! SQLite, and on PostgreSQL when `DATABASE_URL` is set (required under `CI=true`).
+
+mod common;
+
+use common::{Db, EMAIL, enroll, sealer, service};
+use twostep_enrollment::{
+    LoginStep, ServiceError, Store, Throttle, ThrottlePolicy, login::LoginError,
+};
+use twostep_otp::{Rejection, Totp};
+use twostep_recovery::RedeemError;
+use twostep_store_sqlx::{AeadSealer, SealingKey, SqlStore, StoreError};
+
+const NOW: u64 = 1_800_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let next = std::sync::atomic::AtomicU32::new(0);
+    twostep_enrollment::conformance::run(|| {
+        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.path().join(format!("{n}.db"));
+        async move {
+            let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            store
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_on_postgres() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    twostep_enrollment::conformance::run(|| {
+        let url = url.clone();
+        async move { common::postgres_in_schema(&url, &common::unique_name("conformance")).await }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logins_through_the_service() {
+    for db in Db::all().await {
+        let name = db.name();
+        let enrolled = enroll(db.store(), "alice", NOW).await;
+        let (service, _, _) = service(db.store().clone(), NOW + 60);
+        let challenge = || async {
+            match service.begin_login("alice").await.unwrap() {
+                LoginStep::SecondStep(challenge) => challenge,
+                other => panic!("{name}: expected the second step, got {other:?}"),
+            }
+        };
+        let totp = Totp::new(&enrolled.secret, enrolled.record.params);
+        let code = totp.generate(NOW + 60).unwrap().to_string();
+        let signed_in = service
+            .verify_login(challenge().await, "alice", &code, EMAIL)
+            .await
+            .unwrap();
+        assert_eq!(signed_in.recovery_codes_left, None, "{name}");
+        let replay = service
+            .verify_login(challenge().await, "alice", &code, EMAIL)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                replay.error,
+                ServiceError::Login(LoginError::Code(Rejection::Replayed))
+            ),
+            "{name}: {:?}",
+            replay.error
+        );
+
+        let recovery = &enrolled.codes[3];
+        let signed_in = service
+            .verify_login(challenge().await, "alice", recovery, EMAIL)
+            .await
+            .unwrap();
+        assert_eq!(signed_in.recovery_codes_left, Some((9, false)), "{name}");
+        let again = service
+            .verify_login(challenge().await, "alice", recovery, EMAIL)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                again.error,
+                ServiceError::Login(LoginError::RecoveryCode(RedeemError::NoMatch))
+            ),
+            "{name}: {:?}",
+            again.error
+        );
+        let account = db.store().account("alice").await.unwrap();
+        let stored = account.credential.unwrap();
+        assert_eq!(stored.recovery_codes.remaining(), 9, "{name}");
+        assert_eq!(
+            stored.last_accepted_step,
+            Some((NOW + 60) / 30),
+            "{name}: the accepted step is stored"
+        );
+        assert_eq!(
+            account.throttle.consecutive_failures, 1,
+            "{name}: the reused code counted (the recovery login before it restarted the count)"
+        );
+    }
+}
+
+/// Every spelling of a secret or code that could leak into a dump.
+fn spellings(enrolled: &common::Enrolled) -> Vec<(String, Vec<u8>)> {
+    let mut needles = Vec::new();
+    let bytes = enrolled.secret.expose_bytes().to_vec();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let base32 = enrolled.secret.to_base32().to_string();
+    needles.push(("secret bytes".to_owned(), bytes));
+    needles.push(("secret hex".to_owned(), hex.into_bytes()));
+    needles.push(("secret base32".to_owned(), base32.clone().into_bytes()));
+    needles.push((
+        "secret base32, lowercase".to_owned(),
+        base32.to_lowercase().into_bytes(),
+    ));
+    for code in &enrolled.codes {
+        let compact = code.replace('-', "");
+        for spelling in [code.clone(), compact.clone(), compact.to_lowercase()] {
+            needles.push((format!("recovery code {code}"), spelling.into_bytes()));
+        }
+    }
+    needles
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_plaintext_secret_or_recovery_code_in_the_database() {
+    for db in Db::all().await {
+        let mut all = Vec::new();
+        for user in ["alice", "bob", "carol"] {
+            all.push(enroll(db.store(), user, NOW).await);
+        }
+        // Use one recovery code, so a rewritten set is in the files too.
+        let (service, _, _) = service(db.store().clone(), NOW + 5);
+        let LoginStep::SecondStep(challenge) = service.begin_login("bob").await.unwrap() else {
+            panic!("bob has 2FA")
+        };
+        service
+            .verify_login(challenge, "bob", &all[1].codes[0], EMAIL)
+            .await
+            .unwrap();
+
+        let dump = db.dump().await;
+        let contains = |needle: &[u8]| dump.windows(needle.len()).any(|w| w == needle);
+        // The scan reads real content: what is stored in the clear is found.
+        assert!(contains(b"carol"), "{}: the dump holds the rows", db.name());
+        assert!(contains(b"$argon2id$"), "{}: and the hashes", db.name());
+        for enrolled in &all {
+            for (what, needle) in spellings(enrolled) {
+                assert!(
+                    !contains(&needle),
+                    "{}: {what} is in the database",
+                    db.name()
+                );
+            }
+        }
+    }
+}
+
+/// Installs a trigger that fails any update of `user`'s row after the row was written, so
+/// the statement fails midway and the database must roll it back.
+async fn fail_updates_of(db: &Db, user: &str) {
+    let statements: Vec<String> = match db {
+        Db::Sqlite { .. } => vec![format!(
+            "CREATE TRIGGER twostep_fail AFTER UPDATE ON twostep_accounts \
+             WHEN NEW.user_id = '{user}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )],
+        Db::Postgres { .. } => vec![
+            "CREATE FUNCTION twostep_fail() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER twostep_fail AFTER UPDATE ON twostep_accounts FOR EACH ROW \
+                 WHEN (NEW.user_id = '{user}') EXECUTE FUNCTION twostep_fail()"
+            ),
+        ],
+    };
+    for statement in statements {
+        sqlx::query(&statement)
+            .execute(db.store().pool())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_midway_leaves_the_previous_state() {
+    let policy = ThrottlePolicy::default();
+    for db in Db::all().await {
+        let name = db.name();
+        let store = db.store();
+        let enrolled = enroll(store, "doomed", NOW).await;
+        let failed = Throttle::default().record_failure(&policy, NOW);
+        assert!(
+            store
+                .compare_and_set_throttle("doomed", Throttle::default(), failed)
+                .await
+                .unwrap()
+        );
+        let before = store.account("doomed").await.unwrap();
+        fail_updates_of(&db, "doomed").await;
+
+        let record = before.credential.clone().unwrap();
+        let other_set = common::enroll(store, "donor", NOW)
+            .await
+            .record
+            .recovery_codes;
+        let results = [
+            store
+                .accept_step("doomed", 5, failed, failed.record_success())
+                .await,
+            store
+                .replace_recovery_codes("doomed", &record.recovery_codes, other_set)
+                .await,
+            store.remove_credential("doomed", &record).await,
+            store
+                .compare_and_set_throttle("doomed", failed, Throttle::default())
+                .await,
+            store
+                .create_credential("doomed", enrolled.record.clone())
+                .await,
+        ];
+        for (i, result) in results.into_iter().enumerate() {
+            assert!(
+                matches!(result, Err(StoreError::Database(_)) | Ok(false)),
+                "{name}: write {i} did not fail: {result:?}"
+            );
+        }
+        assert_eq!(
+            store.account("doomed").await.unwrap(),
+            before,
+            "{name}: nothing changed"
+        );
+        assert!(
+            store.account("donor").await.unwrap().credential.is_some(),
+            "{name}: other rows still write"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_inside_a_write_leaves_the_previous_state() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let store = db.store();
+    enroll(store, "alice", NOW).await;
+    let before = store.account("alice").await.unwrap();
+
+    // Hold the row so the store's UPDATE waits inside the database, then kill its connection.
+    let mut holder = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT user_id FROM twostep_accounts WHERE user_id = 'alice' FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .accept_step("alice", 99, Throttle::default(), Throttle::default())
+                .await
+        })
+    };
+    let mut killed = false;
+    for _ in 0..200 {
+        let pids: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND query LIKE 'UPDATE twostep_accounts SET last_accepted_step%'",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        if let Some(pid) = pids.first() {
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(*pid)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            killed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(killed, "the writer was seen waiting on the row");
+    let result = writer.await.unwrap();
+    assert!(
+        matches!(result, Err(StoreError::Database(_))),
+        "the write failed: {result:?}"
+    );
+    holder.rollback().await.unwrap();
+    assert_eq!(store.account("alice").await.unwrap(), before);
+    assert!(
+        store
+            .accept_step("alice", 99, Throttle::default(), Throttle::default())
+            .await
+            .unwrap(),
+        "the pool recovers and the step is still free"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_reseals_what_old_keys_sealed() {
+    for db in Db::all().await {
+        let name = db.name();
+        let store = db.store();
+        let alice = enroll(store, "alice", NOW).await; // sealed under "test-2026"
+        let rotated = AeadSealer::new(SealingKey::from_bytes("next", [9; 32]))
+            .with_old_key(SealingKey::from_bytes("test-2026", [7; 32]));
+        assert_eq!(store.rotate_secrets(&rotated).await.unwrap(), 1, "{name}");
+        assert_eq!(
+            store.rotate_secrets(&rotated).await.unwrap(),
+            0,
+            "{name}: nothing left to re-seal"
+        );
+        let sealed = store.credential("alice").await.unwrap().unwrap().secret;
+        assert_eq!(sealed.key_id, "next", "{name}");
+        let new_only = AeadSealer::new(SealingKey::from_bytes("next", [9; 32]));
+        assert_eq!(
+            new_only
+                .open_secret("alice", &sealed)
+                .unwrap()
+                .expose_bytes(),
+            alice.secret.expose_bytes(),
+            "{name}: the old key can retire"
+        );
+        assert!(
+            matches!(
+                sealer().open_secret("alice", &sealed),
+                Err(twostep_store_sqlx::SealError::UnknownKey(_))
+            ),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_rows_are_typed_errors() {
+    for db in Db::all().await {
+        let name = db.name();
+        let store = db.store();
+        enroll(store, "alice", NOW).await;
+        for (column, value) in [
+            ("totp_params", "'{\"algorithm\":\"MD5\"}'"),
+            ("recovery_codes", "'not json'"),
+            ("enabled_at", "NULL"),
+            ("window_failures", "-1"),
+        ] {
+            sqlx::query(&format!(
+                "UPDATE twostep_accounts SET {column} = {value} WHERE user_id = 'alice'"
+            ))
+            .execute(store.pool())
+            .await
+            .unwrap();
+            let read = store.account("alice").await;
+            assert!(
+                matches!(read, Err(StoreError::Corrupt(_))),
+                "{name}: {column} = {value}: {read:?}"
+            );
+            // Put a sound row back for the next case.
+            sqlx::query("DELETE FROM twostep_accounts WHERE user_id = 'alice'")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            enroll(store, "alice", NOW).await;
+        }
+    }
+}
