@@ -1,12 +1,15 @@
 //! The twostep demo: the whole flow of the seed guide, screen by screen, in the terminal.
 //!
-//! `cargo run --example demo` walks through it against the in-memory store (an embedded
-//! database replaces it in a later version), playing the user: the email code from the
-//! console mailer, the QR code and manual key of the authenticator setup, the first code,
-//! the recovery codes and their download file, sign-in with a code (and the same code
-//! refused), sign-in with a recovery code, re-issue (an old code then refused), and disable;
-//! and the organisation mandate: refused to an admin without 2FA, switched on with a preview
-//! once she has it, a member sent to enrol at sign-in, and disabling blocked until it is off.
+//! `cargo run --example demo` walks through it against an embedded SQLite database (a file
+//! in a fresh temp dir; nothing to install), or against PostgreSQL with
+//! `cargo run --example demo -- --database-url postgres://USER@HOST:PORT/DB`. TOTP secrets
+//! are sealed with XChaCha20-Poly1305 under a key made for the run. It plays the user: the
+//! email code from the console mailer, the QR code and manual key of the authenticator setup,
+//! the first code, the recovery codes and their download file, sign-in with a code (and the
+//! same code refused), sign-in with a recovery code, re-issue (an old code then refused), and
+//! disable; and the organisation mandate: refused to an admin without 2FA, switched on with a
+//! preview once she has it, a member sent to enrol at sign-in, and disabling blocked until it
+//! is off.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,13 +17,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use twostep::enrollment::enable::Account;
 use twostep::enrollment::memory::{
-    FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
-    SettableClock,
+    FixedPasswords, MemoryDirectory, RecordingAudit, RecordingMailer, SettableClock,
 };
 use twostep::enrollment::{Clock, LoginStep, Mail, Policies, Service, Store};
 use twostep::otp::Totp;
 use twostep::policy::{Membership, Role};
 use twostep::recovery::Locale;
+use twostep::store_sqlx::{AeadSealer, SealingKey, SqlStore};
 
 const ISSUER: &str = "DFINERY";
 const USER: &str = "alice";
@@ -29,17 +32,38 @@ const PASSWORD: &str = "correct horse battery staple";
 const ORG: &str = "DFINERY Team";
 const MEMBER: &str = "bob";
 
-type Demo = Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords, MemoryDirectory>;
+type Demo = Service<SqlStore, Arc<RecordingMailer>, FixedPasswords, MemoryDirectory>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match run().await {
+    let database_url = match parse_args() {
+        Ok(url) => url,
+        Err(error) => {
+            eprintln!("demo: {error}\nusage: demo [--database-url sqlite://PATH|postgres://…]");
+            return ExitCode::from(2);
+        }
+    };
+    match run(database_url).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("demo: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--database-url URL`, if given.
+fn parse_args() -> Result<Option<String>, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let mut url = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("database-url") => url = Some(parser.value()?.string()?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(url)
 }
 
 fn screen(title: &str) {
@@ -72,17 +96,36 @@ async fn status(service: &Demo) -> Result<&'static str, Box<dyn std::error::Erro
     })
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = private_dir()?;
+    let (url, shown) = match database_url {
+        Some(url) => (url, "the database at --database-url".to_owned()),
+        None => {
+            let path = dir.join("twostep.db");
+            (
+                format!("sqlite://{}", path.display()),
+                path.display().to_string(),
+            )
+        }
+    };
+    let store = SqlStore::connect(&url).await?;
+    store.migrate().await?;
+    // A rerun against the same database starts again from nothing for the demo's own users.
+    for user in [USER, MEMBER] {
+        store.forget_user(user).await?;
+    }
+    store.forget_org(ORG).await?;
+    println!("Stored in {shown}; TOTP secrets sealed with a key made for this run.");
     let mailer = Arc::new(RecordingMailer::default());
     let clock = Arc::new(SettableClock::at(
         SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(),
     ));
     let service = Service::new(
-        MemoryStore::default(),
+        store,
         Arc::clone(&mailer),
         FixedPasswords::default().with(USER, PASSWORD),
         directory(),
-        Arc::new(PlaintextSealer),
+        Arc::new(AeadSealer::new(SealingKey::generate("demo")?)),
         Arc::new(RecordingAudit::default()),
         clock.clone(),
         Policies::new(ISSUER),
@@ -136,7 +179,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {code}");
     }
     let file = save.download_file(&service.policies().enable, Locale::En);
-    let path = save_privately(&file.file_name, file.contents.as_bytes())?;
+    let path = save_privately(&dir, &file.file_name, file.contents.as_bytes())?;
     println!("\n  [Copy to clipboard]  [Download] → {}", path.display());
     let recovery: Vec<String> = save
         .codes()
@@ -275,12 +318,24 @@ fn app_code(phone: &Totp, now: u64) -> Result<String, Box<dyn std::error::Error>
     Ok(phone.generate(now)?.to_string())
 }
 
-/// Writes the "downloaded" file into a fresh directory of its own, readable by the owner
-/// only, never over an existing file or through a planted link.
-fn save_privately(name: &str, contents: &[u8]) -> std::io::Result<std::path::PathBuf> {
-    use std::io::Write as _;
+/// A fresh directory of the demo's own (the SQLite file and the "downloaded" codes go there),
+/// readable by the owner only.
+fn private_dir() -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("twostep-demo-{}", std::process::id()));
-    std::fs::create_dir(&dir)?;
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir)?;
+    Ok(dir)
+}
+
+/// Writes the "downloaded" file, never over an existing file or through a planted link.
+fn save_privately(
+    dir: &std::path::Path,
+    name: &str,
+    contents: &[u8],
+) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write as _;
     let path = dir.join(name);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

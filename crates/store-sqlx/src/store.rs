@@ -142,6 +142,31 @@ impl SqlStore {
         }
     }
 
+    /// Deletes everything twostep keeps about `user` — credential, recovery codes and
+    /// counters — for when the account itself is deleted. Returns whether there was anything.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn forget_user(&self, user: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM twostep_accounts WHERE user_id = $1")
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(changed_one(&result))
+    }
+
+    /// Deletes an organisation's stored policy, for when the organisation is deleted.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn forget_org(&self, org: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM twostep_org_policies WHERE org_id = $1")
+            .bind(org)
+            .execute(&self.pool)
+            .await?;
+        Ok(changed_one(&result))
+    }
+
     /// Re-seals every TOTP secret that `sealer` reports as not under its current key
     /// ([`Sealer::is_current`]); returns how many it re-sealed. Each row is replaced only if
     /// its ciphertext is still the one read, so a concurrent disable or re-enable wins and is
@@ -238,9 +263,11 @@ fn recovery_set_json(set: &RecoveryCodeSet) -> Result<String, StoreError> {
     serde_json::to_string(set).map_err(|_| StoreError::Encode("recovery-code set"))
 }
 
-const ACCOUNT_COLUMNS: &str = "secret_key_id, secret_ciphertext, totp_params, \
+/// The one read of a login: the whole row, credential and counters.
+const SELECT_ACCOUNT: &str = "SELECT secret_key_id, secret_ciphertext, totp_params, \
     last_accepted_step, recovery_codes, enabled_at, \
-    window_start, window_failures, consecutive_failures";
+    window_start, window_failures, consecutive_failures \
+    FROM twostep_accounts WHERE user_id = $1";
 
 fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
     let throttle = Throttle {
@@ -285,12 +312,10 @@ impl Store for SqlStore {
     type Error = StoreError;
 
     async fn account(&self, user: &str) -> Result<StoredAccount, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM twostep_accounts WHERE user_id = $1"
-        ))
-        .bind(user)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(SELECT_ACCOUNT)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref()
             .map_or_else(|| Ok(StoredAccount::default()), decode_account)
     }

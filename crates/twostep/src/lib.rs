@@ -61,6 +61,8 @@
 //! | `recovery` | yes | [`recovery`]: recovery codes, Argon2id-hashed, one-time (`twostep-recovery`) |
 //! | `policy` | yes | [`policy`]: organisation-wide 2FA mandates (`twostep-policy`) |
 //! | `enrollment` | yes | [`enrollment`]: the enable wizard, login step, re-issue and disable, as sans-IO machines and an async service over your traits (`twostep-enrollment`) |
+//! | `store-sqlx` | no | [`store_sqlx`]: the store on SQLite (embedded) via sqlx, and the AEAD sealer for secrets at rest (`twostep-store-sqlx`) |
+//! | `postgres` | no | the same store on PostgreSQL, for applications that run many servers |
 //! | `test-util` | no | in-memory stores, mailer and clock, and the store conformance suite |
 //! | `qr` | no | QR renderings of Key URIs: SVG, PNG, `data:` URI, terminal |
 //! | `serde` | no | `Serialize`/`Deserialize` for parameters, validated on the way in |
@@ -75,8 +77,9 @@
 //! - **Recovery codes** are as good as a second factor: hash them (the stored set holds only
 //!   Argon2id hashes), show them once, count failed attempts in the same throttle as TOTP, and
 //!   write a redeemed set with a compare-and-set so one code cannot be used twice at once.
-//! - **Secrets**: they zeroize on drop and never print in `Debug`; keep them sealed at rest and
-//!   never show a secret again once enrolment is confirmed.
+//! - **Secrets**: they zeroize on drop and never print in `Debug`; keep them sealed at rest
+//!   (`store_sqlx::AeadSealer`, with keys outside the database) and never show a secret again
+//!   once enrolment is confirmed.
 //! - **Time**: verify against the server's clock, never a time the client sends.
 #![forbid(unsafe_code)]
 
@@ -95,3 +98,7 @@ pub use twostep_enrollment as enrollment;
 #[cfg(feature = "policy")]
 #[doc(inline)]
 pub use twostep_policy as policy;
+
+#[cfg(feature = "store-sqlx")]
+#[doc(inline)]
+pub use twostep_store_sqlx as store_sqlx;
