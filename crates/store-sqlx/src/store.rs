@@ -360,26 +360,46 @@ impl Store for SqlStore {
         new: Throttle,
     ) -> Result<bool, StoreError> {
         let [es, ef, ec] = throttle_columns(expected)?;
-        let [ns, nf, nc] = throttle_columns(new)?;
+        let step = to_db(step, "TOTP step")?;
         // The replay check and the counters' compare-and-set in one statement: a concurrent
         // login with the same code, or a concurrent failure, makes this one match nothing.
-        let result = sqlx::query(
-            "UPDATE twostep_accounts SET last_accepted_step = $2, \
-                 window_start = $6, window_failures = $7, consecutive_failures = $8 \
-             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
-               AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
-               AND window_start = $3 AND window_failures = $4 AND consecutive_failures = $5",
-        )
-        .bind(user)
-        .bind(to_db(step, "TOTP step")?)
-        .bind(es)
-        .bind(ef)
-        .bind(ec)
-        .bind(ns)
-        .bind(nf)
-        .bind(nc)
-        .execute(&self.pool)
-        .await?;
+        let result = if new == expected {
+            // The common case (no failures to forget): the counters are only compared.
+            sqlx::query(
+                "UPDATE twostep_accounts SET last_accepted_step = $2 \
+                 WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
+                   AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
+                   AND window_start = $3 AND window_failures = $4 \
+                   AND consecutive_failures = $5",
+            )
+            .bind(user)
+            .bind(step)
+            .bind(es)
+            .bind(ef)
+            .bind(ec)
+            .execute(&self.pool)
+            .await?
+        } else {
+            let [ns, nf, nc] = throttle_columns(new)?;
+            sqlx::query(
+                "UPDATE twostep_accounts SET last_accepted_step = $2, \
+                     window_start = $6, window_failures = $7, consecutive_failures = $8 \
+                 WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
+                   AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
+                   AND window_start = $3 AND window_failures = $4 \
+                   AND consecutive_failures = $5",
+            )
+            .bind(user)
+            .bind(step)
+            .bind(es)
+            .bind(ef)
+            .bind(ec)
+            .bind(ns)
+            .bind(nf)
+            .bind(nc)
+            .execute(&self.pool)
+            .await?
+        };
         Ok(changed_one(&result))
     }
 
