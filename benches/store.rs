@@ -60,6 +60,11 @@ struct LoginClient {
     now: u64,
 }
 
+/// A contender's client: one round signs each of its users in once.
+trait Client: Send + 'static {
+    fn round_of_logins(&mut self) -> impl Future<Output = u64> + Send;
+}
+
 impl LoginClient {
     async fn new(store: &SqlStore, client: usize) -> Self {
         let clock = Arc::new(SettableClock::at(BASE_TIME));
@@ -86,7 +91,9 @@ impl LoginClient {
             now: BASE_TIME,
         }
     }
+}
 
+impl Client for LoginClient {
     /// Signs every user in once, each at a newer step than before.
     async fn round_of_logins(&mut self) -> u64 {
         self.now += 30;
@@ -133,7 +140,9 @@ impl BareClient {
             step: 0,
         }
     }
+}
 
+impl Client for BareClient {
     async fn round_of_logins(&mut self) -> u64 {
         self.step += 1;
         for user in &self.users {
@@ -162,17 +171,21 @@ impl BareClient {
 }
 
 /// Runs `clients` for one round's time; returns logins per second.
-async fn measure<C, F>(clients: &mut Vec<Option<C>>, run: F) -> f64
-where
-    C: Send + 'static,
-    F: Fn(C, Arc<AtomicU64>, Instant) -> tokio::task::JoinHandle<C>,
-{
+async fn measure<C: Client>(clients: &mut [Option<C>]) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + ROUND;
     let start = Instant::now();
     let handles: Vec<_> = clients
         .iter_mut()
-        .map(|slot| run(slot.take().unwrap(), Arc::clone(&done), deadline))
+        .map(|slot| {
+            let (mut client, done) = (slot.take().unwrap(), Arc::clone(&done));
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    done.fetch_add(client.round_of_logins().await, Ordering::Relaxed);
+                }
+                client
+            })
+        })
         .collect();
     for (slot, handle) in clients.iter_mut().zip(handles) {
         *slot = Some(handle.await.unwrap());
@@ -194,28 +207,8 @@ async fn compare(name: &str, store: SqlStore, clients: usize) {
     }
     let (mut twostep, mut floor) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        floor.push(
-            measure(&mut bare, |mut client, done, deadline| {
-                tokio::spawn(async move {
-                    while Instant::now() < deadline {
-                        done.fetch_add(client.round_of_logins().await, Ordering::Relaxed);
-                    }
-                    client
-                })
-            })
-            .await,
-        );
-        twostep.push(
-            measure(&mut logins, |mut client, done, deadline| {
-                tokio::spawn(async move {
-                    while Instant::now() < deadline {
-                        done.fetch_add(client.round_of_logins().await, Ordering::Relaxed);
-                    }
-                    client
-                })
-            })
-            .await,
-        );
+        floor.push(measure(&mut bare).await);
+        twostep.push(measure(&mut logins).await);
     }
     let (twostep, floor) = (median(twostep), median(floor));
     println!(

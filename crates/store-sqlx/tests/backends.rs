@@ -167,6 +167,7 @@ async fn no_plaintext_secret_or_recovery_code_in_the_database() {
 
 /// Installs a trigger that fails any update of `user`'s row after the row was written, so
 /// the statement fails midway and the database must roll it back.
+#[allow(clippy::unwrap_used)] // a failed setup is a failed test
 async fn fail_updates_of(db: &Db, user: &str) {
     let statements: Vec<String> = match db {
         Db::Sqlite { .. } => vec![format!(
