@@ -240,6 +240,32 @@ struct RecordColumns {
     enabled_at: i64,
 }
 
+/// A query on the pool, as `sqlx::query` builds it.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binding the column groups, in their order.
+trait BindColumns {
+    /// The three counter columns.
+    fn bind_throttle(self, columns: [i64; 3]) -> Self;
+    /// The six credential columns.
+    fn bind_record(self, columns: RecordColumns) -> Self;
+}
+
+impl BindColumns for AnyQuery<'_> {
+    fn bind_throttle(self, [start, failures, consecutive]: [i64; 3]) -> Self {
+        self.bind(start).bind(failures).bind(consecutive)
+    }
+
+    fn bind_record(self, columns: RecordColumns) -> Self {
+        self.bind(columns.key_id)
+            .bind(columns.ciphertext)
+            .bind(columns.params)
+            .bind(columns.last_step)
+            .bind(columns.codes)
+            .bind(columns.enabled_at)
+    }
+}
+
 impl RecordColumns {
     fn new(record: &CredentialRecord) -> Result<Self, StoreError> {
         Ok(Self {
@@ -341,12 +367,7 @@ impl Store for SqlStore {
              WHERE twostep_accounts.secret_ciphertext IS NULL",
         )
         .bind(user)
-        .bind(columns.key_id)
-        .bind(columns.ciphertext)
-        .bind(columns.params)
-        .bind(columns.last_step)
-        .bind(columns.codes)
-        .bind(columns.enabled_at)
+        .bind_record(columns)
         .execute(&self.pool)
         .await?;
         Ok(changed_one(&result))
@@ -359,11 +380,12 @@ impl Store for SqlStore {
         expected: Throttle,
         new: Throttle,
     ) -> Result<bool, StoreError> {
-        let [es, ef, ec] = throttle_columns(expected)?;
+        let unchanged = new == expected;
+        let expected = throttle_columns(expected)?;
         let step = to_db(step, "TOTP step")?;
         // The replay check and the counters' compare-and-set in one statement: a concurrent
         // login with the same code, or a concurrent failure, makes this one match nothing.
-        let result = if new == expected {
+        let result = if unchanged {
             // The common case (no failures to forget): the counters are only compared.
             sqlx::query(
                 "UPDATE twostep_accounts SET last_accepted_step = $2 \
@@ -374,13 +396,11 @@ impl Store for SqlStore {
             )
             .bind(user)
             .bind(step)
-            .bind(es)
-            .bind(ef)
-            .bind(ec)
+            .bind_throttle(expected)
             .execute(&self.pool)
             .await?
         } else {
-            let [ns, nf, nc] = throttle_columns(new)?;
+            let new = throttle_columns(new)?;
             sqlx::query(
                 "UPDATE twostep_accounts SET last_accepted_step = $2, \
                      window_start = $6, window_failures = $7, consecutive_failures = $8 \
@@ -391,12 +411,8 @@ impl Store for SqlStore {
             )
             .bind(user)
             .bind(step)
-            .bind(es)
-            .bind(ef)
-            .bind(ec)
-            .bind(ns)
-            .bind(nf)
-            .bind(nc)
+            .bind_throttle(expected)
+            .bind_throttle(new)
             .execute(&self.pool)
             .await?
         };
@@ -437,12 +453,7 @@ impl Store for SqlStore {
                AND recovery_codes = $6 AND enabled_at = $7",
         )
         .bind(user)
-        .bind(columns.key_id)
-        .bind(columns.ciphertext)
-        .bind(columns.params)
-        .bind(columns.last_step)
-        .bind(columns.codes)
-        .bind(columns.enabled_at)
+        .bind_record(columns)
         .execute(&self.pool)
         .await?;
         Ok(changed_one(&result))
@@ -454,7 +465,7 @@ impl Store for SqlStore {
         expected: Throttle,
         new: Throttle,
     ) -> Result<bool, StoreError> {
-        let [ns, nf, nc] = throttle_columns(new)?;
+        let new = throttle_columns(new)?;
         let result = if expected == Throttle::default() {
             // A missing row reads as the default counters: insert it, or update a row that
             // still holds the default.
@@ -470,13 +481,11 @@ impl Store for SqlStore {
                    AND twostep_accounts.consecutive_failures = 0",
             )
             .bind(user)
-            .bind(ns)
-            .bind(nf)
-            .bind(nc)
+            .bind_throttle(new)
             .execute(&self.pool)
             .await?
         } else {
-            let [es, ef, ec] = throttle_columns(expected)?;
+            let expected = throttle_columns(expected)?;
             sqlx::query(
                 "UPDATE twostep_accounts SET window_start = $5, window_failures = $6, \
                      consecutive_failures = $7 \
@@ -484,12 +493,8 @@ impl Store for SqlStore {
                    AND consecutive_failures = $4",
             )
             .bind(user)
-            .bind(es)
-            .bind(ef)
-            .bind(ec)
-            .bind(ns)
-            .bind(nf)
-            .bind(nc)
+            .bind_throttle(expected)
+            .bind_throttle(new)
             .execute(&self.pool)
             .await?
         };
