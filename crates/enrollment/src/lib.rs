@@ -12,7 +12,8 @@
 //!   every behaviour is deterministic under test.
 //! - **The async [`Service`]**, which drives the machines against the application's traits
 //!   ([`Store`], [`Mailer`], [`Reauthenticate`], [`Sealer`], [`AuditLog`], [`Clock`]): it
-//!   reserves an attempt in the shared [`Throttle`] before checking any code, makes every
+//!   counts every attempt in the shared [`Throttle`] so that concurrent guesses cannot
+//!   overrun it (reserving before costly checks, settling TOTP codes optimistically), makes every
 //!   one-time write conditional (one TOTP step, one recovery code, one set replacement, one
 //!   enablement — exactly one winner among concurrent requests), then mails the notice and
 //!   records the audit event.

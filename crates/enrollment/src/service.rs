@@ -5,9 +5,12 @@
 //! it server-side — in its session store, keyed by the session — and passes it to the next
 //! call. What the service adds to the machines:
 //!
-//! - **Attempts are reserved before they are checked**: a failure is recorded with a
-//!   compare-and-set first and given back on success, so N concurrent guesses can never get
-//!   more than the budget's worth of checks.
+//! - **N concurrent guesses never get more than the budget's worth of answers.** Email codes,
+//!   recovery codes and passwords are reserved before they are checked: a failure is recorded
+//!   with a compare-and-set first and given back on success. TOTP codes, cheap to check, are
+//!   settled optimistically: the step and the counters are written together only if the
+//!   counters are still as read, and no outcome is reported before such a write — a right
+//!   code costs two store round trips ([`Store::account`], [`Store::accept_step`]).
 //! - **Every one-time write is conditional** ([`Store`] contract): of N concurrent requests
 //!   with one code, exactly one commits; the others fail as replays.
 //! - Mail, audit events and sealing happen at the right moment, and only after the write

@@ -374,3 +374,12 @@ async fn corrupt_rows_are_typed_errors() {
         }
     }
 }
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_without_echoing_them() {
+    let error = SqlStore::connect("mysql://root:hunter2@db/app")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Unsupported(ref scheme) if scheme == "mysql"));
+    assert!(!error.to_string().contains("hunter2"));
+}
