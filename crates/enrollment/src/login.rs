@@ -15,6 +15,7 @@
 use twostep_otp::{Rejection, Secret, Totp, TotpParams, Window};
 use twostep_recovery::{RecoveryCodeSet, RedeemError, Slot};
 
+use crate::app::CredentialRecord;
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 
 /// The login step's settings.
@@ -87,6 +88,18 @@ pub struct StoredFactor<'a> {
     pub last_accepted_step: Option<u64>,
     /// The recovery codes.
     pub recovery_codes: &'a RecoveryCodeSet,
+}
+
+impl<'a> StoredFactor<'a> {
+    /// The factor as stored in `record`, with its secret unsealed.
+    pub fn of(record: &'a CredentialRecord, secret: &'a Secret) -> Self {
+        Self {
+            secret,
+            params: record.params,
+            last_accepted_step: record.last_accepted_step,
+            recovery_codes: &record.recovery_codes,
+        }
+    }
 }
 
 /// The write that makes a login count, to apply atomically before the user is let in.

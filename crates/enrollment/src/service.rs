@@ -712,12 +712,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 Ok(secret) => secret,
                 Err(error) => return Err(Refusal::keep(challenge, ServiceError::Backend(error))),
             };
-            let factor = StoredFactor {
-                secret: &secret,
-                params: record.params,
-                last_accepted_step: record.last_accepted_step,
-                recovery_codes: &record.recovery_codes,
-            };
+            let factor = StoredFactor::of(&record, &secret);
             match challenge
                 .clone()
                 .verify(&user, answer, factor, throttle, &policy, now)
@@ -788,12 +783,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 Ok(prepared) => prepared,
                 Err(error) => return Err(Refusal::keep(challenge, error)),
             };
-        let factor = StoredFactor {
-            secret: &secret,
-            params: record.params,
-            last_accepted_step: record.last_accepted_step,
-            recovery_codes: &record.recovery_codes,
-        };
+        let factor = StoredFactor::of(&record, &secret);
         let verified =
             match challenge.verify(&user, answer, factor, reservation.before, &policy, now) {
                 Ok(verified) => verified,
@@ -971,12 +961,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 Ok(prepared) => prepared,
                 Err(error) => return Err(Refusal::keep(state, error)),
             };
-        let factor = StoredFactor {
-            secret: &secret,
-            params: record.params,
-            last_accepted_step: record.last_accepted_step,
-            recovery_codes: &record.recovery_codes,
-        };
+        let factor = StoredFactor::of(&record, &secret);
         match state.confirm(
             user,
             Answer::guess(input),

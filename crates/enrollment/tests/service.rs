@@ -253,39 +253,50 @@ async fn abandoning_the_wizard_writes_nothing() {
     );
 }
 
+/// `n` sign-ins of alice that each type `input` at the same moment (their challenges are
+/// taken first, then a barrier lets them all go).
+#[allow(clippy::unwrap_used)] // a failed setup is a failed test
+async fn concurrent_logins(world: &World, n: usize, input: &str) -> Vec<Result<(), ServiceError>> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let input: Arc<str> = Arc::from(input);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (service, input, barrier) = (
+            Arc::clone(&world.service),
+            Arc::clone(&input),
+            Arc::clone(&barrier),
+        );
+        tasks.spawn(async move {
+            let challenge = service
+                .begin_login("alice")
+                .await
+                .unwrap()
+                .into_challenge()
+                .unwrap();
+            barrier.wait().await;
+            service
+                .verify_login(challenge, "alice", &input, EMAIL)
+                .await
+                .map(|_| ())
+                .map_err(|refusal| refusal.error)
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(outcome) = tasks.join_next().await {
+        outcomes.push(outcome.unwrap());
+    }
+    outcomes
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_totp_code_and_one_recovery_code_succeed_exactly_once_under_100_concurrent_logins() {
     let world = world();
     let (totp, codes) = enable(&world).await;
     world.clock.advance(60);
-    let code = Arc::new(totp.generate(world.clock.now()).unwrap().to_string());
-    for input in [Arc::clone(&code), Arc::new(codes[1].clone())] {
-        let barrier = Arc::new(tokio::sync::Barrier::new(100));
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..100 {
-            let (service, input, barrier) = (
-                Arc::clone(&world.service),
-                Arc::clone(&input),
-                Arc::clone(&barrier),
-            );
-            tasks.spawn(async move {
-                let challenge = service
-                    .begin_login("alice")
-                    .await
-                    .unwrap()
-                    .into_challenge()
-                    .unwrap();
-                barrier.wait().await;
-                service
-                    .verify_login(challenge, "alice", &input, EMAIL)
-                    .await
-                    .is_ok()
-            });
-        }
-        let mut successes = 0;
-        while let Some(ok) = tasks.join_next().await {
-            successes += usize::from(ok.unwrap());
-        }
+    let code = totp.generate(world.clock.now()).unwrap().to_string();
+    for input in [code, codes[1].clone()] {
+        let outcomes = concurrent_logins(&world, 100, &input).await;
+        let successes = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
         assert_eq!(successes, 1, "{input}");
         // Give the budget back for the next race.
         let throttle = world.service.store().throttle("alice").await.unwrap();
@@ -306,38 +317,15 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
     let (totp, _) = enable(&world).await;
     world.clock.advance(600);
     let right = totp.generate(world.clock.now()).unwrap().to_string();
-    let wrong = Arc::new(if right == "000000" {
-        "111111".to_owned()
+    let wrong = if right == "000000" {
+        "111111"
     } else {
-        "000000".to_owned()
-    });
+        "000000"
+    };
     let before = world.audit.events().len();
-    let barrier = Arc::new(tokio::sync::Barrier::new(50));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let (service, wrong, barrier) = (
-            Arc::clone(&world.service),
-            Arc::clone(&wrong),
-            Arc::clone(&barrier),
-        );
-        tasks.spawn(async move {
-            let challenge = service
-                .begin_login("alice")
-                .await
-                .unwrap()
-                .into_challenge()
-                .unwrap();
-            barrier.wait().await;
-            service
-                .verify_login(challenge, "alice", &wrong, EMAIL)
-                .await
-                .unwrap_err()
-                .error
-        });
-    }
     let (mut checked, mut locked) = (0, 0);
-    while let Some(error) = tasks.join_next().await {
-        match error.unwrap() {
+    for outcome in concurrent_logins(&world, 50, wrong).await {
+        match outcome.unwrap_err() {
             ServiceError::Login(LoginError::Code(Rejection::Mismatch)) => checked += 1,
             ServiceError::Locked(Locked::Until(_)) => locked += 1,
             other => panic!("unexpected {other:?}"),

@@ -13,7 +13,7 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use twostep_enrollment::{BoxError, SealedSecret, Sealer};
 use twostep_otp::Secret;
@@ -93,17 +93,18 @@ impl SealingKey {
     /// [`SealError::BadKey`] unless the text decodes to exactly 32 bytes.
     pub fn from_base64(id: impl Into<String>, text: &str) -> Result<Self, SealError> {
         use base64::Engine as _;
-        let mut decoded = Zeroizing::new(
+        let decoded = Zeroizing::new(
             base64::engine::general_purpose::STANDARD
                 .decode(text.trim())
                 .map_err(|_| SealError::BadKey)?,
         );
-        let bytes: [u8; KEY_LEN] = decoded
-            .as_slice()
-            .try_into()
-            .map_err(|_| SealError::BadKey)?;
-        decoded.zeroize();
-        Ok(Self::from_bytes(id, bytes))
+        if decoded.len() != KEY_LEN {
+            return Err(SealError::BadKey);
+        }
+        // Copied straight into its zeroizing home: no stray copy of the key on the stack.
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        key.copy_from_slice(&decoded);
+        Ok(Self { id: id.into(), key })
     }
 
     /// The key in standard base64, for your secret manager.

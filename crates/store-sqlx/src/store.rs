@@ -380,42 +380,21 @@ impl Store for SqlStore {
         expected: Throttle,
         new: Throttle,
     ) -> Result<bool, StoreError> {
-        let unchanged = new == expected;
-        let expected = throttle_columns(expected)?;
-        let step = to_db(step, "TOTP step")?;
         // The replay check and the counters' compare-and-set in one statement: a concurrent
         // login with the same code, or a concurrent failure, makes this one match nothing.
-        let result = if unchanged {
-            // The common case (no failures to forget): the counters are only compared.
-            sqlx::query(
-                "UPDATE twostep_accounts SET last_accepted_step = $2 \
-                 WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
-                   AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
-                   AND window_start = $3 AND window_failures = $4 \
-                   AND consecutive_failures = $5",
-            )
-            .bind(user)
-            .bind(step)
-            .bind_throttle(expected)
-            .execute(&self.pool)
-            .await?
-        } else {
-            let new = throttle_columns(new)?;
-            sqlx::query(
-                "UPDATE twostep_accounts SET last_accepted_step = $2, \
-                     window_start = $6, window_failures = $7, consecutive_failures = $8 \
-                 WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
-                   AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
-                   AND window_start = $3 AND window_failures = $4 \
-                   AND consecutive_failures = $5",
-            )
-            .bind(user)
-            .bind(step)
-            .bind_throttle(expected)
-            .bind_throttle(new)
-            .execute(&self.pool)
-            .await?
-        };
+        let result = sqlx::query(
+            "UPDATE twostep_accounts SET last_accepted_step = $2, \
+                 window_start = $6, window_failures = $7, consecutive_failures = $8 \
+             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
+               AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
+               AND window_start = $3 AND window_failures = $4 AND consecutive_failures = $5",
+        )
+        .bind(user)
+        .bind(to_db(step, "TOTP step")?)
+        .bind_throttle(throttle_columns(expected)?)
+        .bind_throttle(throttle_columns(new)?)
+        .execute(&self.pool)
+        .await?;
         Ok(changed_one(&result))
     }
 

@@ -214,7 +214,8 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
             .await
             .record
             .recovery_codes;
-        let results = [
+        // Each of these writes' conditions holds, so each reaches the row and the trigger.
+        let writes = [
             store
                 .accept_step("doomed", 5, failed, failed.record_success())
                 .await,
@@ -225,16 +226,20 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
             store
                 .compare_and_set_throttle("doomed", failed, Throttle::default())
                 .await,
-            store
-                .create_credential("doomed", enrolled.record.clone())
-                .await,
         ];
-        for (i, result) in results.into_iter().enumerate() {
+        for (i, result) in writes.into_iter().enumerate() {
             assert!(
-                matches!(result, Err(StoreError::Database(_)) | Ok(false)),
+                matches!(result, Err(StoreError::Database(_))),
                 "{name}: write {i} did not fail: {result:?}"
             );
         }
+        assert!(
+            !store
+                .create_credential("doomed", enrolled.record.clone())
+                .await
+                .unwrap(),
+            "{name}: a second credential is refused by its condition, before any write"
+        );
         assert_eq!(
             store.account("doomed").await.unwrap(),
             before,
