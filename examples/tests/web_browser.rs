@@ -1,0 +1,695 @@
+//! The web console (`cargo run --example web`) driven through real headless Chromium by
+//! ChromeDriver: every screen of the seed guide, the way a user clicks through it, with the
+//! authenticator app played by `twostep-otp` from the key shown on the page.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
+//! `/usr/bin/chromedriver`, or the paths in `TWOSTEP_CHROMIUM` / `TWOSTEP_CHROMEDRIVER`).
+//! Without them the tests print `SKIPPED` and pass, except under `CI=true`, where they fail.
+//! Screenshots of the main screens go to `TWOSTEP_SCREENSHOTS` (default:
+//! `target/tmp/web-screenshots`); the README shows a set of them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+// ^ a failed step is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+use twostep::otp::{Secret, Totp, TotpParams};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+// ---------------------------------------------------------------------------------------
+// The stories.
+
+/// Sign up → enable (email code, QR/manual key, first code, recovery codes: download, tick,
+/// Done) → sign out → sign in with a code → with a recovery code → re-issue → disable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_enables_signs_in_reissues_and_disables() {
+    let Some(console) = Console::start("story").await else {
+        return;
+    };
+    let browser = &console.browser;
+    let email = "alice@acme.test";
+
+    console.sign_up(email, "Acme").await;
+    console.shot("01-account-management").await;
+    browser.click_on("a[href='/account/2fa']").await;
+    assert_eq!(browser.text_of("#status").await, "Off");
+    console.shot("02-2fa-tab-off").await;
+
+    let enrolled = console.enable_two_factor(email, true).await;
+    assert_eq!(browser.text_of("#status").await, "On");
+    assert_eq!(browser.text_of("#codes-left").await, "10 of 10 left");
+    console.shot("09-2fa-tab-on").await;
+
+    // Sign-in: one answer for a wrong password and an unknown email.
+    console.sign_out().await;
+    console.shot("10-sign-in").await;
+    console.submit_sign_in(email, "not my password").await;
+    let wrong_password = browser.text_of("#flash").await;
+    console.submit_sign_in("nobody@acme.test", PASSWORD).await;
+    assert_eq!(browser.text_of("#flash").await, wrong_password);
+    assert_eq!(wrong_password, "Wrong email or password.");
+
+    // The second step with a code from the app (the setup used this step's code, so the app's
+    // next code: inside the ±1 window, and newer than the step already accepted).
+    console.submit_sign_in(email, PASSWORD).await;
+    assert_eq!(browser.path().await, "/login/second-step");
+    console.shot("11-second-step").await;
+    browser.fill("#code", &enrolled.app.code_after(30)).await;
+    browser
+        .click_on("form[action='/login/second-step'] button")
+        .await;
+    assert_eq!(browser.path().await, "/account");
+
+    // The second step with a recovery code.
+    console.sign_out().await;
+    console.submit_sign_in(email, PASSWORD).await;
+    browser.click_on("#use-recovery").await;
+    console.shot("12-second-step-recovery-code").await;
+    browser.fill("#code", &enrolled.recovery_codes[0]).await;
+    browser
+        .click_on("form[action='/login/second-step'] button")
+        .await;
+    assert_eq!(browser.path().await, "/account");
+    assert!(
+        browser
+            .text_of("#flash")
+            .await
+            .contains("9 recovery codes left"),
+        "{}",
+        browser.text_of("#flash").await
+    );
+
+    // Re-issue: password, new codes saved with the same tick box.
+    browser.goto(&console.url("/account/2fa")).await;
+    browser.click_on("#reissue").await;
+    console.shot("13-reissue-password").await;
+    browser.fill("#password", PASSWORD).await;
+    browser
+        .click_on("form[action='/account/2fa/reissue'] button")
+        .await;
+    let new_codes = browser.texts_of("#recovery-codes li").await;
+    assert_eq!(new_codes.len(), 10);
+    assert!(!new_codes.contains(&enrolled.recovery_codes[1]));
+    assert!(!browser.is_enabled("#done").await);
+    console.shot("14-reissue-codes").await;
+    browser.click_on("#saved").await;
+    browser.click_on("#done").await;
+    assert_eq!(browser.text_of("#codes-left").await, "10 of 10 left");
+
+    // Disable: password, then one of the two methods (a new recovery code here; an old one
+    // is refused first).
+    browser.click_on("#disable").await;
+    console.shot("15-disable-password").await;
+    browser.fill("#password", PASSWORD).await;
+    browser
+        .click_on("form[action='/account/2fa/disable'] button")
+        .await;
+    console.shot("16-disable-choose-method").await;
+    browser
+        .fill("#recovery-code", &enrolled.recovery_codes[1])
+        .await;
+    browser.click_on("#recovery-code ~ button").await;
+    assert_eq!(browser.path().await, "/account/2fa/disable");
+    assert!(browser.text_of("#flash").await.contains("not accepted"));
+    browser.fill("#recovery-code", &new_codes[0]).await;
+    browser.click_on("#recovery-code ~ button").await;
+    assert_eq!(browser.text_of("#status").await, "Off");
+    assert_eq!(
+        browser.text_of("#flash").await,
+        "Two-step verification is off."
+    );
+    console.shot("17-2fa-disabled").await;
+}
+
+/// The organisation mandate: refused to a member and to an owner without 2FA; switched on
+/// with a preview once the owner has it; a member without 2FA is then sent to the enable
+/// wizard at sign-in and reaches nothing else until it is done.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_org_mandate_sends_members_without_2fa_to_enrolment() {
+    let Some(console) = Console::start("mandate").await else {
+        return;
+    };
+    let browser = &console.browser;
+    let (owner, member) = ("olivia@globex.test", "mark@globex.test");
+
+    console.sign_up(owner, "Globex").await;
+    console.sign_out().await;
+    console.sign_up(member, "Globex").await;
+    browser.goto(&console.url("/org/security")).await;
+    assert!(
+        browser
+            .text_of("#preview-refused")
+            .await
+            .contains("Only owners and admins")
+    );
+    console.sign_out().await;
+
+    console.sign_in(owner).await;
+    browser.goto(&console.url("/org/security")).await;
+    browser.click_on("#mandate-switch").await;
+    assert!(
+        browser
+            .text_of("#flash")
+            .await
+            .contains("your own account first")
+    );
+    assert_eq!(browser.text_of("#mandate").await, "Not required");
+
+    console.enable_two_factor(owner, false).await;
+    browser.goto(&console.url("/org/security")).await;
+    assert_eq!(
+        browser.texts_of("#preview li").await,
+        vec![member.to_owned()]
+    );
+    console.shot("18-org-security-preview").await;
+    browser.click_on("#mandate-switch").await;
+    assert_eq!(browser.text_of("#mandate").await, "Required");
+    console.shot("19-org-security-required").await;
+    browser.goto(&console.url("/org")).await;
+    console.shot("20-org-members").await;
+    console.sign_out().await;
+
+    // The member signs in: straight to the wizard, and nothing else is reachable.
+    console.submit_sign_in(member, PASSWORD).await;
+    assert_eq!(browser.path().await, "/account/2fa/enable");
+    assert!(
+        browser
+            .text_of("#required-by")
+            .await
+            .contains("Globex requires")
+    );
+    console.shot("21-member-sent-to-enrolment").await;
+    for page in ["/account", "/account/2fa", "/org", "/account/2fa/disable"] {
+        browser.goto(&console.url(page)).await;
+        assert_eq!(browser.path().await, "/account/2fa/enable", "{page}");
+    }
+    console.enable_two_factor(member, false).await;
+    browser.goto(&console.url("/org")).await;
+    assert_eq!(browser.path().await, "/org");
+
+    // Under the mandate, 2FA cannot be turned off.
+    browser.goto(&console.url("/account/2fa/disable")).await;
+    browser.fill("#password", PASSWORD).await;
+    browser
+        .click_on("form[action='/account/2fa/disable'] button")
+        .await;
+    assert!(browser.text_of("#flash").await.contains("requires"));
+    assert_eq!(browser.text_of("#status").await, "On");
+}
+
+/// Forms without the session's anti-CSRF token are refused and change nothing; a session
+/// between password and code reaches only the second-step page.
+#[tokio::test(flavor = "multi_thread")]
+async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_second_step() {
+    let Some(console) = Console::start("guard").await else {
+        return;
+    };
+    let browser = &console.browser;
+    let email = "eve@initech.test";
+
+    // A visitor's sign-up form with its token removed, then with a forged one.
+    browser.goto(&console.url("/signup")).await;
+    browser
+        .execute("document.querySelector('input[name=csrf]').remove()")
+        .await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.fill("#org", "Initech").await;
+    browser.click_on("#submit").await;
+    assert!(browser.text_of("#csrf-refused").await.contains("refused"));
+    console.shot("22-form-refused").await;
+    browser.goto(&console.url("/signup")).await;
+    browser
+        .execute("document.querySelector('input[name=csrf]').value = 'f'.repeat(64)")
+        .await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.fill("#org", "Initech").await;
+    browser.click_on("#submit").await;
+    assert!(browser.text_of("#csrf-refused").await.contains("refused"));
+    // Nothing was created: signing in fails.
+    console.submit_sign_in(email, PASSWORD).await;
+    assert_eq!(browser.text_of("#flash").await, "Wrong email or password.");
+
+    console.sign_up(email, "Initech").await;
+    let enrolled = console.enable_two_factor(email, false).await;
+
+    // Signed in: a state-changing request without the token (as another site's form would
+    // send it) is refused, and 2FA stays on.
+    for body in ["password=x", "password=x&csrf=", "password=x&csrf=00"] {
+        let status = browser.post_from_page("/account/2fa/disable", body).await;
+        assert_eq!(status["status"], 403, "{body}");
+    }
+    let status = browser.post_from_page("/logout", "").await;
+    assert_eq!(status["status"], 403);
+    browser.goto(&console.url("/account/2fa")).await;
+    assert_eq!(browser.text_of("#status").await, "On");
+
+    // Between password and code: every other page leads back to the second step, and a
+    // request with a valid token to another page is turned back too.
+    console.sign_out().await;
+    console.submit_sign_in(email, PASSWORD).await;
+    assert_eq!(browser.path().await, "/login/second-step");
+    for page in [
+        "/",
+        "/account",
+        "/account/2fa",
+        "/account/2fa/enable",
+        "/account/2fa/reissue",
+        "/account/2fa/disable",
+        "/account/2fa/enable/recovery-codes.txt",
+        "/org",
+        "/org/security",
+        "/signup",
+        "/login",
+    ] {
+        browser.goto(&console.url(page)).await;
+        assert_eq!(browser.path().await, "/login/second-step", "{page}");
+    }
+    let csrf = browser
+        .execute("return document.querySelector('input[name=csrf]').value")
+        .await;
+    let csrf = csrf.as_str().unwrap().to_owned();
+    let answer = browser
+        .post_from_page(
+            "/account/2fa/disable",
+            &format!("password={PASSWORD}&csrf={csrf}"),
+        )
+        .await;
+    assert!(
+        answer["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/login/second-step"),
+        "{answer}"
+    );
+    // The session's cookie is not readable by scripts.
+    let cookies = browser.execute("return document.cookie").await;
+    assert_eq!(cookies, json!(""));
+
+    // The code completes the sign-in; the pages open.
+    browser.fill("#code", &enrolled.app.code_after(30)).await;
+    browser
+        .click_on("form[action='/login/second-step'] button")
+        .await;
+    assert_eq!(browser.path().await, "/account");
+    browser.goto(&console.url("/account/2fa")).await;
+    assert_eq!(browser.text_of("#status").await, "On");
+}
+
+// ---------------------------------------------------------------------------------------
+// The console, the browser, and the user's steps.
+
+/// The user's authenticator app: the key read off the setup page.
+struct App(Totp);
+
+impl App {
+    /// The code the app shows `seconds` from now.
+    fn code_after(&self, seconds: u64) -> String {
+        self.0.generate(unix_now() + seconds).unwrap().to_string()
+    }
+}
+
+struct Enrolled {
+    app: App,
+    recovery_codes: Vec<String>,
+}
+
+/// A console server, ChromeDriver, and a browser session on it.
+struct Console {
+    base: String,
+    browser: Browser,
+    shots: PathBuf,
+    downloads: PathBuf,
+    _server: Child,
+    _driver: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Console {
+    /// Starts everything; `None` (after printing SKIPPED) if Chromium is not installed here.
+    async fn start(name: &str) -> Option<Self> {
+        let chromium = tool("TWOSTEP_CHROMIUM", "/usr/bin/chromium");
+        let chromedriver = tool("TWOSTEP_CHROMEDRIVER", "/usr/bin/chromedriver");
+        let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI=true but Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)"
+            );
+            eprintln!(
+                "SKIPPED {name}: install chromium and chromium-driver to run the browser tests"
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let downloads = dir.path().join("downloads");
+        std::fs::create_dir(&downloads).unwrap();
+        let (server, base) = start_server(dir.path()).await;
+        let (driver, driver_url) = start_chromedriver(&chromedriver).await;
+        let browser = Browser::open(&driver_url, &chromium, dir.path(), &downloads).await;
+        let shots = std::env::var_os("TWOSTEP_SCREENSHOTS").map_or_else(
+            || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots"),
+            PathBuf::from,
+        );
+        std::fs::create_dir_all(&shots).unwrap();
+        Some(Self {
+            base,
+            browser,
+            shots,
+            downloads,
+            _server: server,
+            _driver: driver,
+            _dir: dir,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.browser.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn sign_up(&self, email: &str, org: &str) {
+        let browser = &self.browser;
+        browser.goto(&self.url("/signup")).await;
+        browser.fill("#email", email).await;
+        browser.fill("#password", PASSWORD).await;
+        browser.fill("#org", org).await;
+        browser.click_on("#submit").await;
+        assert_eq!(browser.path().await, "/account");
+    }
+
+    async fn submit_sign_in(&self, email: &str, password: &str) {
+        let browser = &self.browser;
+        browser.goto(&self.url("/login")).await;
+        browser.fill("#email", email).await;
+        browser.fill("#password", password).await;
+        browser.click_on("#submit").await;
+    }
+
+    /// Signs in a user without 2FA.
+    async fn sign_in(&self, email: &str) {
+        self.submit_sign_in(email, PASSWORD).await;
+        assert_eq!(self.browser.path().await, "/account");
+    }
+
+    async fn sign_out(&self) {
+        self.browser.click_on("#sign-out").await;
+        assert_eq!(self.browser.path().await, "/login");
+    }
+
+    /// The enable wizard from its first screen to Done, as the user does it; screenshots of
+    /// each screen when `shots`.
+    async fn enable_two_factor(&self, email: &str, shots: bool) -> Enrolled {
+        let browser = &self.browser;
+        let shot = |name| async move {
+            if shots {
+                self.shot(name).await;
+            }
+        };
+        browser.goto(&self.url("/account/2fa/enable")).await;
+        shot("03-enable-verify-email").await;
+        browser.click_on("#send-code").await;
+        shot("04-enable-email-code").await;
+
+        // The mail, read where the console mailer puts it.
+        browser.goto(&self.url("/mail")).await;
+        shot("05-mailbox").await;
+        let mail = browser.text_of(".mail .body").await;
+        assert_eq!(browser.text_of(".mail .to").await, email);
+        let code: String = mail
+            .split("code is ")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        assert_eq!(code.len(), 6, "{mail}");
+        browser.goto(&self.url("/account/2fa/enable")).await;
+        browser.fill("#email-code", &code).await;
+        browser
+            .click_on("form[action='/account/2fa/enable/email'] button")
+            .await;
+
+        // The QR code and the manual key: the app is set up from the key.
+        let key = browser.text_of("#manual-key").await;
+        assert_eq!(browser.text_of("#account-name").await, email);
+        let src = browser.attr_of("#qr", "src").await;
+        assert!(src.starts_with("data:image/png;base64,"));
+        shot("06-enable-scan-qr").await;
+        let secret = Secret::from_base32(&key).unwrap();
+        let app = App(Totp::new(&secret, TotpParams::default()));
+        browser.fill("#app-code", &app.code_after(0)).await;
+        browser
+            .click_on("form[action='/account/2fa/enable/app'] button")
+            .await;
+
+        // The recovery codes: Done stays disabled until the box is ticked.
+        let recovery_codes = browser.texts_of("#recovery-codes li").await;
+        assert_eq!(recovery_codes.len(), 10);
+        assert!(!browser.is_enabled("#done").await);
+        shot("07-enable-save-recovery-codes").await;
+        browser.click_on("#download").await;
+        let file = self.downloaded().await;
+        for code in &recovery_codes {
+            assert!(
+                file.contains(code.as_str()),
+                "{code} not in the file:\n{file}"
+            );
+        }
+        browser.click_on("#saved").await;
+        assert!(browser.is_enabled("#done").await);
+        shot("08-enable-ticked").await;
+        browser.click_on("#done").await;
+        assert_eq!(browser.path().await, "/account/2fa");
+        assert!(browser.text_of("#flash").await.contains("is on"));
+        Enrolled {
+            app,
+            recovery_codes,
+        }
+    }
+
+    /// Waits for the download to land, returns its text and removes it.
+    async fn downloaded(&self) -> String {
+        for _ in 0..100 {
+            let entries: Vec<PathBuf> = std::fs::read_dir(&self.downloads)
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .collect();
+            if let [file] = entries.as_slice()
+                && file.extension().is_some_and(|ext| ext == "txt")
+            {
+                let text = std::fs::read_to_string(file).unwrap();
+                std::fs::remove_file(file).unwrap();
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no .txt file was downloaded");
+    }
+}
+
+/// A browser session, with the few steps the stories take.
+struct Browser {
+    client: Client,
+}
+
+impl Browser {
+    async fn open(driver: &str, chromium: &Path, dir: &Path, downloads: &Path) -> Self {
+        let profile = dir.join("chromium-profile");
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1100,1000",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+                "prefs": {
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                },
+            },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(driver)
+            .await
+            .unwrap();
+        Self { client }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(error) => panic!("no {css} on {}: {error}", self.path_now().await),
+        }
+    }
+
+    async fn path_now(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .map_or_else(|_| "?".to_owned(), |url| url.to_string())
+    }
+
+    async fn click_on(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let input = self.find(css).await;
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap().trim().to_owned()
+    }
+
+    async fn attr_of(&self, css: &str, name: &str) -> String {
+        self.find(css)
+            .await
+            .attr(name)
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    async fn texts_of(&self, css: &str) -> Vec<String> {
+        self.find(css).await;
+        let mut texts = Vec::new();
+        for element in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            texts.push(element.text().await.unwrap().trim().to_owned());
+        }
+        texts
+    }
+
+    async fn is_enabled(&self, css: &str) -> bool {
+        self.find(css).await.is_enabled().await.unwrap()
+    }
+
+    async fn execute(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// A same-origin form POST sent by a script on the page, with the session cookie:
+    /// `{status, url}` of the answer (after redirects).
+    async fn post_from_page(&self, path: &str, body: &str) -> Value {
+        let script = "return fetch(arguments[0], {method: 'POST', body: arguments[1], \
+             headers: {'Content-Type': 'application/x-www-form-urlencoded'}}) \
+             .then((r) => ({status: r.status, url: r.url}))";
+        self.client
+            .execute(script, vec![json!(path), json!(body)])
+            .await
+            .unwrap()
+    }
+}
+
+/// The console binary (built by `cargo test` with the other examples) on a free port, with
+/// its SQLite database in `dir`.
+async fn start_server(dir: &Path) -> (Child, String) {
+    let mut binary = std::env::current_exe().unwrap();
+    binary.pop();
+    binary.pop();
+    binary.push("examples");
+    binary.push(format!("web{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "cargo test builds the examples first: {}",
+        binary.display()
+    );
+    let database = format!("sqlite://{}", dir.join("console.db").display());
+    let mut server = Command::new(binary)
+        .args(["--addr", "127.0.0.1:0", "--database-url", &database])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some((_, url)) = line.split_once(" on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the console exited before listening");
+    })
+    .await
+    .unwrap();
+    // Keep draining its log (mail, audit) so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (server, base)
+}
+
+async fn start_chromedriver(chromedriver: &Path) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (driver, format!("http://127.0.0.1:{port}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+fn tool(variable: &str, default: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(variable).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    path.exists().then_some(path)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
