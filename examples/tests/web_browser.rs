@@ -103,7 +103,7 @@ async fn a_user_enables_signs_in_reissues_and_disables() {
     assert!(!new_codes.contains(&enrolled.recovery_codes[1]));
     assert!(!browser.is_enabled("#done").await);
     console.shot("14-reissue-codes").await;
-    browser.click_on("#saved").await;
+    browser.tick("#saved").await;
     browser.click_on("#done").await;
     assert_eq!(browser.text_of("#codes-left").await, "10 of 10 left");
 
@@ -463,7 +463,7 @@ impl Console {
         assert_eq!(recovery_codes.len(), 10);
         assert!(!browser.is_enabled("#done").await);
         shot("07-enable-save-recovery-codes").await;
-        browser.click_on("#download").await;
+        browser.tick("#download").await;
         let file = self.downloaded().await;
         for code in &recovery_codes {
             assert!(
@@ -471,7 +471,7 @@ impl Console {
                 "{code} not in the file:\n{file}"
             );
         }
-        browser.click_on("#saved").await;
+        browser.tick("#saved").await;
         assert!(browser.is_enabled("#done").await);
         shot("08-enable-ticked").await;
         browser.click_on("#done").await;
@@ -568,7 +568,30 @@ impl Browser {
             .map_or_else(|_| "?".to_owned(), |url| url.to_string())
     }
 
+    /// Clicks a link or a submit button and waits for the next page to load.
     async fn click_on(&self, css: &str) {
+        let element = self.find(css).await;
+        // A mark on the current document: gone once the next one has loaded.
+        self.execute("window.beforeClick = true").await;
+        element.click().await.unwrap();
+        for _ in 0..200 {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.beforeClick === undefined && document.readyState === 'complete'",
+                    vec![],
+                )
+                .await;
+            if matches!(loaded, Ok(Value::Bool(true))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {css} on {} loaded no page", self.path_now().await);
+    }
+
+    /// Clicks something that stays on the page (a checkbox, a download link).
+    async fn tick(&self, css: &str) {
         self.find(css).await.click().await.unwrap();
     }
 

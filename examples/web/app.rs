@@ -181,10 +181,11 @@ async fn guard(State(app): Shared, request: Request, next: Next) -> Response {
 /// page carries.
 fn finish(mut response: Response, id: &str, new: bool) -> Response {
     let headers = response.headers_mut();
-    if new && !headers.contains_key(header::SET_COOKIE) {
-        if let Ok(value) = HeaderValue::from_str(&session::set_cookie(id)) {
-            headers.insert(header::SET_COOKIE, value);
-        }
+    if new
+        && !headers.contains_key(header::SET_COOKIE)
+        && let Ok(value) = HeaderValue::from_str(&session::set_cookie(id))
+    {
+        headers.insert(header::SET_COOKIE, value);
     }
     for (name, value) in [
         (header::CACHE_CONTROL, "no-store"),
@@ -776,14 +777,14 @@ const WIZARD: &str = "/account/2fa/enable";
 fn take_enable<T>(
     app: &App,
     id: &str,
-    pick: fn(PendingEnable) -> Result<T, PendingEnable>,
+    pick: fn(PendingEnable) -> Result<T, Box<PendingEnable>>,
 ) -> Option<T> {
     app.sessions.with(id, |session| {
         let pending = session.enable.take()?;
         match pick(pending) {
             Ok(state) => Some(state),
             Err(other) => {
-                session.enable = Some(other);
+                session.enable = Some(*other);
                 None
             }
         }
@@ -818,7 +819,7 @@ async fn enable_start(State(app): Shared, Extension(SessionId(id)): Sid) -> Resp
 async fn enable_resend(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
     let Some(sent) = take_enable(&app, &id, |pending| match pending {
         PendingEnable::EmailCodeSent(sent) => Ok(sent),
-        other => Err(other),
+        other => Err(Box::new(other)),
     }) else {
         return Redirect::to(WIZARD).into_response();
     };
@@ -841,7 +842,7 @@ async fn enable_email(
 ) -> Response {
     let Some(sent) = take_enable(&app, &id, |pending| match pending {
         PendingEnable::EmailCodeSent(sent) => Ok(sent),
-        other => Err(other),
+        other => Err(Box::new(other)),
     }) else {
         return Redirect::to(WIZARD).into_response();
     };
@@ -864,7 +865,7 @@ async fn enable_app(
 ) -> Response {
     let Some(setup) = take_enable(&app, &id, |pending| match pending {
         PendingEnable::AuthenticatorSetup(setup) => Ok(setup),
-        other => Err(other),
+        other => Err(Box::new(other)),
     }) else {
         return Redirect::to(WIZARD).into_response();
     };
@@ -914,7 +915,7 @@ async fn enable_done(
 ) -> Response {
     let Some(save) = take_enable(&app, &id, |pending| match pending {
         PendingEnable::SaveRecoveryCodes(save) => Ok(save),
-        other => Err(other),
+        other => Err(Box::new(other)),
     }) else {
         return Redirect::to(WIZARD).into_response();
     };

@@ -189,7 +189,9 @@ label { display: block; font-weight: 600; margin: 12px 0 4px; }
 label.check { font-weight: 400; display: flex; gap: 8px; align-items: center; }
 input[type=text], input[type=email], input[type=password], select { width: 100%; max-width: 360px; padding: 8px 10px; border: 1px solid #c5ccd9; border-radius: 6px; font-size: 15px; }
 input[readonly] { background: #eef1f6; }
-button, a.button { display: inline-block; margin-top: 14px; padding: 8px 18px; border: 0; border-radius: 6px; background: #3461d9; color: #fff; font-size: 15px; cursor: pointer; text-decoration: none; }
+a { color: #3461d9; }
+input + button { margin-left: 8px; }
+button, a.button { font: inherit; display: inline-block; margin-top: 14px; padding: 8px 18px; border: 0; border-radius: 6px; background: #3461d9; color: #fff; font-size: 15px; cursor: pointer; text-decoration: none; }
 button:disabled { background: #a9b6d6; cursor: not-allowed; }
 button.secondary, a.button.secondary { background: #e6ebf5; color: #1d2433; }
 button.danger { background: #c6373a; }
