@@ -132,9 +132,9 @@ async fn a_user_enables_signs_in_reissues_and_disables() {
     console.shot("17-2fa-disabled").await;
 }
 
-/// The organisation mandate: refused to a member and to an owner without 2FA; switched on
-/// with a preview once the owner has it; a member without 2FA is then sent to the enable
-/// wizard at sign-in and reaches nothing else until it is done.
+/// The organisation mandate: refused to a member, and to an owner and an admin without 2FA;
+/// switched on with a preview once the owner has it; a member without 2FA (the admin) is then
+/// sent to the enable wizard at sign-in and reaches nothing else until it is done.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_org_mandate_sends_members_without_2fa_to_enrolment() {
     let Some(console) = Console::start("mandate").await else {
@@ -145,6 +145,8 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrolment() {
 
     console.sign_up(owner, "Globex").await;
     console.sign_out().await;
+
+    // A member may neither preview nor switch it.
     console.sign_up(member, "Globex").await;
     browser.goto(&console.url("/org/security")).await;
     assert!(
@@ -153,19 +155,41 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrolment() {
             .await
             .contains("Only owners and admins")
     );
-    console.sign_out().await;
-
-    console.sign_in(owner).await;
-    browser.goto(&console.url("/org/security")).await;
     browser.click_on("#mandate-switch").await;
     assert!(
         browser
             .text_of("#flash")
             .await
-            .contains("your own account first")
+            .contains("Only owners and admins")
     );
-    assert_eq!(browser.text_of("#mandate").await, "Not required");
+    console.sign_out().await;
 
+    // The owner makes him an admin; neither may switch it on before having 2FA.
+    console.sign_in(owner).await;
+    browser.goto(&console.url("/org")).await;
+    browser.click_on("form[action='/org/role'] button").await;
+    assert_eq!(browser.text_of("#flash").await, "Role changed.");
+    assert!(browser.text_of("#members").await.contains("Admin"));
+    for who in [owner, member] {
+        if who == member {
+            console.sign_out().await;
+            console.sign_in(member).await;
+        }
+        browser.goto(&console.url("/org/security")).await;
+        browser.click_on("#mandate-switch").await;
+        assert!(
+            browser
+                .text_of("#flash")
+                .await
+                .contains("your own account first"),
+            "{who}"
+        );
+        assert_eq!(browser.text_of("#mandate").await, "Not required");
+    }
+    console.sign_out().await;
+
+    // With 2FA, the owner sees who would be affected and switches it on.
+    console.sign_in(owner).await;
     console.enable_two_factor(owner, false).await;
     browser.goto(&console.url("/org/security")).await;
     assert_eq!(
