@@ -5,6 +5,8 @@
 //! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
 //! `/usr/bin/chromedriver`, or the paths in `TWOSTEP_CHROMIUM` / `TWOSTEP_CHROMEDRIVER`).
 //! Without them the tests print `SKIPPED` and pass, except under `CI=true`, where they fail.
+//! It runs the `web` example binary, which `cargo test` builds alongside (when filtering with
+//! `--test web_browser`, add `--example web` so the binary is rebuilt too).
 //! Screenshots of the main screens go to `TWOSTEP_SCREENSHOTS` (default:
 //! `target/tmp/web-screenshots`); the README shows a set of them.
 #![allow(
@@ -295,6 +297,7 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
         "/account/2fa/enable/recovery-codes.txt",
         "/org",
         "/org/security",
+        "/mail",
         "/signup",
         "/login",
     ] {

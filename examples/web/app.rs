@@ -108,7 +108,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 
 /// Where a session in state `auth` may go; `Err` holds where to send it instead.
 fn reachable(auth: &Auth, path: &str) -> Result<(), &'static str> {
-    if path.starts_with("/assets/") || path == "/mail" || path == "/logout" {
+    if path.starts_with("/assets/") || path == "/logout" {
         return Ok(());
     }
     match auth {
@@ -121,7 +121,8 @@ fn reachable(auth: &Auth, path: &str) -> Result<(), &'static str> {
             _ => Err("/login/second-step"),
         },
         Auth::MustEnrol { .. } => {
-            if path.starts_with("/account/2fa/enable") {
+            // The mailbox too: the wizard mails a code.
+            if path.starts_with("/account/2fa/enable") || path == "/mail" {
                 Ok(())
             } else {
                 Err("/account/2fa/enable")
@@ -571,12 +572,15 @@ async fn sign_out(State(app): Shared, Extension(SessionId(id)): Sid) -> Response
 }
 
 async fn mailbox(State(app): Shared, Extension(SessionId(id)): Sid) -> Markup {
-    let signed_in = app
-        .sessions
-        .with(&id, |session| matches!(session.auth, Auth::SignedIn { .. }));
+    let email = app.user(&id);
+    let area = match wizard_area(&app, &id) {
+        Area::Enrolling => Area::Enrolling,
+        _ => Area::Mail,
+    };
     let body = html! {
-        p.dim { "For local use: the console mailer keeps every message it sends here (and prints it)." }
-        @for mail in app.outbox.newest_first() {
+        p.dim { "For local use: the console mailer prints every message it sends and keeps "
+            "yours here, newest first." }
+        @for mail in app.outbox.newest_first().into_iter().filter(|mail| mail.to == email) {
             article.mail {
                 div { strong.subject { (mail.subject) } }
                 div.dim { "To " span.to { (mail.to) } " · " (date(mail.at)) }
@@ -584,7 +588,6 @@ async fn mailbox(State(app): Shared, Extension(SessionId(id)): Sid) -> Markup {
             }
         }
     };
-    let area = if signed_in { Area::Mail } else { Area::Public };
     app.render(&id, "Mailbox", area, body)
 }
 

@@ -1,5 +1,5 @@
 //! A console mailer for local use: every message is printed to stdout and kept in memory for
-//! the `/mail` page, which stands in for the user's inbox.
+//! the `/mail` page, which stands in for the signed-in user's inbox.
 //!
 //! It prints the email code, which a real mailer must never log (see the `Mailer`
 //! contract); swap it for your mail service before this leaves a developer's machine.

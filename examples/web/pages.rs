@@ -9,7 +9,7 @@ use crate::session::Flash;
 /// Which part of the console a page belongs to, for the navigation bar.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Area {
-    /// Sign-in, sign-up and the second step: no navigation.
+    /// Sign-in, sign-up, the second step and error pages: no navigation.
     Public,
     /// Only the enable wizard is reachable (an organisation requires 2FA now).
     Enrolling,
@@ -49,8 +49,8 @@ pub(crate) fn layout(frame: Frame<'_>, body: Markup) -> Markup {
                             a.active[frame.area == Area::Org] href="/org" { "Org management" }
                             a.active[frame.area == Area::Mail] href="/mail" { "Mailbox" }
                         }
-                    } @else {
-                        nav { a.active[frame.area == Area::Mail] href="/mail" { "Mailbox" } }
+                    } @else if frame.area == Area::Enrolling {
+                        nav { a href="/mail" target="_blank" { "Mailbox" } }
                     }
                     @if let Some(user) = frame.user {
                         form.signout method="post" action="/logout" {
