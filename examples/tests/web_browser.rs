@@ -468,9 +468,7 @@ impl Console {
         assert_eq!(code.len(), 6, "{mail}");
         browser.goto(&self.url("/account/2fa/enable")).await;
         browser.fill("#email-code", &code).await;
-        browser
-            .click_on("form[action='/account/2fa/enable/email'] button")
-            .await;
+        browser.click_on("#email-code ~ button").await;
 
         // The QR code and the manual key: the app is set up from the key.
         let key = browser.text_of("#manual-key").await;
@@ -481,9 +479,7 @@ impl Console {
         let secret = Secret::from_base32(&key).unwrap();
         let app = App(Totp::new(&secret, TotpParams::default()));
         browser.fill("#app-code", &app.code_after(0)).await;
-        browser
-            .click_on("form[action='/account/2fa/enable/app'] button")
-            .await;
+        browser.click_on("#app-code ~ button").await;
 
         // The recovery codes: Done stays disabled until the box is ticked.
         let recovery_codes = browser.texts_of("#recovery-codes li").await;

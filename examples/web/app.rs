@@ -21,7 +21,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 use twostep::enrollment::enable::Account;
 use twostep::enrollment::snapshot::PendingEnable;
-use twostep::enrollment::{LoginStep, Service, ServiceError, Store as _};
+use twostep::enrollment::{LoginStep, Refusal, Service, ServiceError, Store as _};
 use twostep::policy::Role;
 use twostep::recovery::{DownloadFile, Locale};
 use twostep::store_sqlx::SqlStore;
@@ -69,16 +69,13 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/mail", get(mailbox))
         .route("/account", get(profile))
         .route("/account/2fa", get(two_factor))
-        .route("/account/2fa/enable", get(enable_page))
+        .route("/account/2fa/enable", get(enable_page).post(enable_step))
         .route("/account/2fa/enable/start", post(enable_start))
         .route("/account/2fa/enable/resend", post(enable_resend))
-        .route("/account/2fa/enable/email", post(enable_email))
-        .route("/account/2fa/enable/app", post(enable_app))
         .route(
             "/account/2fa/enable/recovery-codes.txt",
             get(enable_download),
         )
-        .route("/account/2fa/enable/done", post(enable_done))
         .route("/account/2fa/enable/cancel", post(enable_cancel))
         .route(
             "/account/2fa/reissue",
@@ -491,10 +488,10 @@ async fn second_step_page(
                      if recovery { "/login/second-step?method=recovery" } else { "/login/second-step" }))
         @if recovery {
             p { "Lost your phone? Enter one of the recovery codes you saved. Each works once." }
-            (pages::code_form(&csrf, "/login/second-step", "Recovery code", "code", "Sign in"))
+            (pages::code_form(&csrf, "/login/second-step", None, "Recovery code", "code", "Sign in"))
         } @else {
             p { "Open your authenticator app and enter the 6-digit code it shows for this account." }
-            (pages::code_form(&csrf, "/login/second-step", "Authentication code", "code", "Sign in"))
+            (pages::code_form(&csrf, "/login/second-step", None, "Authentication code", "code", "Sign in"))
             p { a href="/login/second-step?method=recovery" id="use-recovery" { "Use a recovery code instead" } }
         }
         (pages::cancel_button(&csrf, "/logout", "Cancel sign-in"))
@@ -704,7 +701,7 @@ async fn enable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Respo
             (pages::wizard_steps(0..=0))
             p { "We sent a verification code to " strong { (sent.account().email) } ". "
                 "Check your inbox (locally: the " a href="/mail" target="_blank" { "Mailbox" } ")." }
-            (pages::code_form(&csrf, "/account/2fa/enable/email", "Verification code", "email-code", "Verify"))
+            (pages::code_form(&csrf, WIZARD, Some("email"), "Verification code", "email-code", "Verify"))
             form.inline method="post" action="/account/2fa/enable/resend" {
                 (pages::csrf_field(&csrf))
                 button.link type="submit" { "Send a new code" }
@@ -734,7 +731,7 @@ async fn enable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Respo
                         }
                     }
                 }
-                (pages::code_form(&csrf, "/account/2fa/enable/app", "6-digit code from the app", "app-code", "Verify"))
+                (pages::code_form(&csrf, WIZARD, Some("app"), "6-digit code from the app", "app-code", "Verify"))
                 (cancel)
             })
         }
@@ -743,7 +740,7 @@ async fn enable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Respo
             Ok(html! {
                 (pages::wizard_steps(3..=3))
                 (pages::recovery_codes(&csrf, &codes, "/account/2fa/enable/recovery-codes.txt",
-                    "/account/2fa/enable/done", "/account/2fa/enable/cancel"))
+                    (WIZARD, Some("done")), "/account/2fa/enable/cancel"))
             })
         }
         Some(_) => Err("unknown wizard step".to_owned()),
@@ -776,20 +773,26 @@ async fn enable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Respo
 
 const WIZARD: &str = "/account/2fa/enable";
 
-/// Takes the wizard's pending state out of the session if it is at the step `pick` accepts.
-fn take_enable<T>(
-    app: &App,
-    id: &str,
-    pick: fn(PendingEnable) -> Result<T, Box<PendingEnable>>,
-) -> Option<T> {
+/// The name of the wizard's pending step, which each of its forms carries back: a stale form
+/// (a second tab, the back button) is then not taken as the input of another step.
+fn step_name(pending: &PendingEnable) -> &'static str {
+    match pending {
+        PendingEnable::EmailCodeSent(_) => "email",
+        PendingEnable::AuthenticatorSetup(_) => "app",
+        PendingEnable::SaveRecoveryCodes(_) => "done",
+        _ => "",
+    }
+}
+
+/// Takes the wizard's pending state out of the session if it is at step `step`.
+fn take_step(app: &App, id: &str, step: &str) -> Option<PendingEnable> {
     app.sessions.with(id, |session| {
         let pending = session.enable.take()?;
-        match pick(pending) {
-            Ok(state) => Some(state),
-            Err(other) => {
-                session.enable = Some(*other);
-                None
-            }
+        if step_name(&pending) == step {
+            Some(pending)
+        } else {
+            session.enable = Some(pending);
+            None
         }
     })
 }
@@ -820,10 +823,7 @@ async fn enable_start(State(app): Shared, Extension(SessionId(id)): Sid) -> Resp
 }
 
 async fn enable_resend(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
-    let Some(sent) = take_enable(&app, &id, |pending| match pending {
-        PendingEnable::EmailCodeSent(sent) => Ok(sent),
-        other => Err(Box::new(other)),
-    }) else {
+    let Some(PendingEnable::EmailCodeSent(sent)) = take_step(&app, &id, "email") else {
         return Redirect::to(WIZARD).into_response();
     };
     match app.service.resend_email_code(sent, &mut rng()).await {
@@ -838,58 +838,88 @@ async fn enable_resend(State(app): Shared, Extension(SessionId(id)): Sid) -> Res
     }
 }
 
-async fn enable_email(
-    State(app): Shared,
-    Extension(SessionId(id)): Sid,
-    Form(form): Form<CodeForm>,
-) -> Response {
-    let Some(sent) = take_enable(&app, &id, |pending| match pending {
-        PendingEnable::EmailCodeSent(sent) => Ok(sent),
-        other => Err(Box::new(other)),
-    }) else {
-        return Redirect::to(WIZARD).into_response();
-    };
-    match app.service.verify_email(sent, &form.code, &mut rng()).await {
-        Ok(setup) => {
-            put_enable(&app, &id, Some(PendingEnable::AuthenticatorSetup(setup)));
-            Redirect::to(WIZARD).into_response()
-        }
-        Err(refusal) => {
-            put_enable(&app, &id, refusal.state.map(PendingEnable::EmailCodeSent));
-            app.fail(&id, WIZARD, &refusal.error)
-        }
+#[derive(Deserialize)]
+struct StepForm {
+    /// Which step the form was for.
+    step: String,
+    #[serde(default)]
+    code: String,
+    /// The "I have saved my recovery codes" box.
+    saved: Option<String>,
+}
+
+/// The state a step leaves pending, and why it was refused (if it was).
+type StepOutcome = (Option<PendingEnable>, Option<ServiceError>);
+
+fn outcome<A, B>(
+    result: Result<A, Refusal<B>>,
+    next: fn(A) -> PendingEnable,
+    keep: fn(B) -> PendingEnable,
+) -> StepOutcome {
+    match result {
+        Ok(state) => (Some(next(state)), None),
+        Err(refusal) => (refusal.state.map(keep), Some(refusal.error)),
     }
 }
 
-async fn enable_app(
+/// Every step of the wizard after the first: the email code, the first app code, and Done.
+async fn enable_step(
     State(app): Shared,
     Extension(SessionId(id)): Sid,
-    Form(form): Form<CodeForm>,
+    Form(form): Form<StepForm>,
 ) -> Response {
-    let Some(setup) = take_enable(&app, &id, |pending| match pending {
-        PendingEnable::AuthenticatorSetup(setup) => Ok(setup),
-        other => Err(Box::new(other)),
-    }) else {
+    let Some(pending) = take_step(&app, &id, &form.step) else {
         return Redirect::to(WIZARD).into_response();
     };
-    match app
-        .service
-        .confirm_authenticator(setup, &form.code, &mut rng())
-        .await
-    {
-        Ok(save) => {
-            put_enable(&app, &id, Some(PendingEnable::SaveRecoveryCodes(save)));
-            Redirect::to(WIZARD).into_response()
+    let service = &app.service;
+    let mut rng = rng();
+    let (next, refused) = match pending {
+        PendingEnable::EmailCodeSent(sent) => outcome(
+            service.verify_email(sent, &form.code, &mut rng).await,
+            PendingEnable::AuthenticatorSetup,
+            PendingEnable::EmailCodeSent,
+        ),
+        PendingEnable::AuthenticatorSetup(setup) => outcome(
+            service
+                .confirm_authenticator(setup, &form.code, &mut rng)
+                .await,
+            PendingEnable::SaveRecoveryCodes,
+            PendingEnable::AuthenticatorSetup,
+        ),
+        PendingEnable::SaveRecoveryCodes(save) => {
+            match service.complete_enable(save, form.saved.is_some()).await {
+                Ok(()) => return enabled(&app, id),
+                Err(refusal) => (
+                    refusal.state.map(PendingEnable::SaveRecoveryCodes),
+                    Some(refusal.error),
+                ),
+            }
         }
-        Err(refusal) => {
-            put_enable(
-                &app,
-                &id,
-                refusal.state.map(PendingEnable::AuthenticatorSetup),
-            );
-            app.fail(&id, WIZARD, &refusal.error)
-        }
+        other => (Some(other), None),
+    };
+    put_enable(&app, &id, next);
+    match refused {
+        Some(error) => app.fail(&id, WIZARD, &error),
+        None => Redirect::to(WIZARD).into_response(),
     }
+}
+
+/// 2FA is on: a session held to the wizard by a mandate is now fully signed in.
+fn enabled(app: &App, id: String) -> Response {
+    let enrolling = app.sessions.with(&id, |session| match &session.auth {
+        Auth::MustEnrol { email, .. } => Some(email.clone()),
+        _ => None,
+    });
+    let id = match enrolling {
+        Some(email) => app.sessions.rotate(&id, Auth::SignedIn { email }),
+        None => id,
+    };
+    app.flash(
+        &id,
+        true,
+        "Two-step verification is on. You will be asked for a code at every sign-in.",
+    );
+    with_cookie(&id, Redirect::to("/account/2fa"))
 }
 
 async fn enable_download(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
@@ -909,50 +939,6 @@ async fn enable_download(State(app): Shared, Extension(SessionId(id)): Sid) -> R
 #[derive(Deserialize)]
 struct SavedForm {
     saved: Option<String>,
-}
-
-async fn enable_done(
-    State(app): Shared,
-    Extension(SessionId(id)): Sid,
-    Form(form): Form<SavedForm>,
-) -> Response {
-    let Some(save) = take_enable(&app, &id, |pending| match pending {
-        PendingEnable::SaveRecoveryCodes(save) => Ok(save),
-        other => Err(Box::new(other)),
-    }) else {
-        return Redirect::to(WIZARD).into_response();
-    };
-    match app
-        .service
-        .complete_enable(save, form.saved.is_some())
-        .await
-    {
-        Ok(()) => {
-            // A session held to the wizard by a mandate is now fully signed in.
-            let enrolling = app.sessions.with(&id, |session| match &session.auth {
-                Auth::MustEnrol { email, .. } => Some(email.clone()),
-                _ => None,
-            });
-            let id = match enrolling {
-                Some(email) => app.sessions.rotate(&id, Auth::SignedIn { email }),
-                None => id,
-            };
-            app.flash(
-                &id,
-                true,
-                "Two-step verification is on. You will be asked for a code at every sign-in.",
-            );
-            with_cookie(&id, Redirect::to("/account/2fa"))
-        }
-        Err(refusal) => {
-            put_enable(
-                &app,
-                &id,
-                refusal.state.map(PendingEnable::SaveRecoveryCodes),
-            );
-            app.fail(&id, WIZARD, &refusal.error)
-        }
-    }
 }
 
 async fn enable_cancel(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
@@ -993,7 +979,7 @@ async fn reissue_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Mark
             &csrf,
             &codes,
             "/account/2fa/reissue/recovery-codes.txt",
-            "/account/2fa/reissue/done",
+            ("/account/2fa/reissue/done", None),
             "/account/2fa/reissue/cancel",
         ),
     };
@@ -1087,9 +1073,9 @@ async fn disable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Mark
         html! {
             p { "Confirm with one of these:" }
             h3 { "A code from your authenticator app" }
-            (pages::code_form(&csrf, "/account/2fa/disable/confirm", "Authentication code", "app-code", "Disable"))
+            (pages::code_form(&csrf, "/account/2fa/disable/confirm", None, "Authentication code", "app-code", "Disable"))
             h3 { "Or a recovery code" }
-            (pages::code_form(&csrf, "/account/2fa/disable/confirm", "Recovery code", "recovery-code", "Disable"))
+            (pages::code_form(&csrf, "/account/2fa/disable/confirm", None, "Recovery code", "recovery-code", "Disable"))
             (pages::cancel_button(&csrf, "/account/2fa/disable/cancel", "Cancel"))
         }
     } else {

@@ -77,6 +77,11 @@ pub(crate) fn csrf_field(csrf: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
+/// The hidden field naming the wizard step a form is for, if it is one.
+fn step_field(step: Option<&str>) -> Markup {
+    html! { @if let Some(step) = step { input type="hidden" name="step" value=(step); } }
+}
+
 /// Tabs under a page title.
 pub(crate) fn tabs(items: &[(&str, &str)], active: &str) -> Markup {
     html! {
@@ -111,7 +116,7 @@ pub(crate) fn recovery_codes(
     csrf: &str,
     codes: &[String],
     download: &str,
-    done_action: &str,
+    (done_action, step): (&str, Option<&str>),
     cancel_action: &str,
 ) -> Markup {
     html! {
@@ -126,6 +131,7 @@ pub(crate) fn recovery_codes(
         }
         form method="post" action=(done_action) {
             (csrf_field(csrf))
+            (step_field(step))
             label.check {
                 input type="checkbox" name="saved" id="saved" data-enables="done";
                 " I have saved my recovery codes"
@@ -147,10 +153,18 @@ pub(crate) fn cancel_button(csrf: &str, action: &str, label: &str) -> Markup {
 }
 
 /// A form asking for one code.
-pub(crate) fn code_form(csrf: &str, action: &str, label: &str, id: &str, button: &str) -> Markup {
+pub(crate) fn code_form(
+    csrf: &str,
+    action: &str,
+    step: Option<&str>,
+    label: &str,
+    id: &str,
+    button: &str,
+) -> Markup {
     html! {
         form method="post" action=(action) {
             (csrf_field(csrf))
+            (step_field(step))
             label for=(id) { (label) }
             input type="text" name="code" id=(id) autocomplete="one-time-code" autofocus required;
             button type="submit" { (button) }
