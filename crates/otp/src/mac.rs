@@ -4,9 +4,9 @@
 //! on the key, so [`KeyedMac::new`] compresses each once and keeps the two hash *midstates*.
 //! The message of HOTP is an 8-byte counter, and the inner hash fits beside its padding in one
 //! block, so every code then costs exactly two compressions — the floor for HMAC — done with
-//! the RustCrypto compression functions (`sha1`, `sha2` block APIs) on stack arrays. That is
-//! what makes verification allocation-free and about 1.2× the cost of the bare compressions
-//! (`benches/otp_paired.rs`).
+//! the RustCrypto compression functions (`sha1`, `sha2` block APIs) on stack arrays, a batch of
+//! counters at a time (see `truncated`). That is what makes verification allocation-free and,
+//! for a ±1 window, no slower than six bare compressions one at a time (`benches/otp_paired.rs`).
 //!
 //! The midstates are key-equivalent: they are zeroized on drop. Per-code copies are
 //! overwritten in place by the compression itself. The known-answer tests and the
@@ -65,61 +65,62 @@ macro_rules! hmac_engine {
                 u32::try_from(bytes).unwrap_or(0) & 0x7fff_ffff
             }
 
-            const LANES: usize = $block / 16;
-            /// The message length field, in the block's last lane: one key block (already in
-            /// the midstate) plus `len` message bytes, in bits.
-            const fn length_lane(len: usize) -> u128 {
-                (($block + len) * 8) as u128
-            }
-
-            /// Fills a block from 16-byte lanes, each assembled in a register: wide stores that
-            /// the compression's 16-byte loads read back directly.
-            fn block_from_lanes(lanes: &[u128; LANES]) -> [u8; $block] {
+            /// A block padded for `len` message bytes after the key block: the 0x80 marker
+            /// right after them and the length in bits at the end. The message goes in front.
+            /// Constant for a given `len`, so the compiler folds it.
+            fn padded(len: usize) -> [u8; $block] {
                 let mut block = [0u8; $block];
-                for (bytes, lane) in block.chunks_exact_mut(16).zip(lanes) {
-                    bytes.copy_from_slice(&lane.to_be_bytes());
+                if let Some(marker) = block.get_mut(len) {
+                    *marker = 0x80;
+                }
+                if let Some(length) = block.last_chunk_mut() {
+                    *length = (($block + len) as u64 * 8).to_be_bytes();
                 }
                 block
             }
 
-            /// `state` as big-endian 16-byte lanes, followed by the 0x80 padding marker.
-            fn state_lanes(state: &State) -> [u128; LANES] {
-                let mut lanes = [0u128; LANES];
-                let mut marker_placed = false;
-                for (lane, words) in lanes.iter_mut().zip(state.chunks(16 / WORD)) {
-                    *lane = words
-                        .iter()
-                        .fold(0u128, |acc, word| (acc << (WORD * 8)) | u128::from(*word));
-                    let missing_bits = 128usize.saturating_sub(words.len() * WORD * 8);
-                    if missing_bits > 0 {
-                        *lane = (*lane << missing_bits) | (0x80u128 << (missing_bits - 8));
-                        marker_placed = true;
+            /// RFC 4226 truncation of the HMACs of up to [`super::BATCH`] 8-byte big-endian
+            /// counters: exactly two compressions each, in the first `counters.len()` slots.
+            ///
+            /// Stage by stage: all inner blocks are written, then compressed, then all outer
+            /// blocks written, then compressed. A compression that reads (16 bytes at a time) a
+            /// block stored just before misses store-to-load forwarding and stalls; in stages
+            /// the stores have landed by then, and the compressions of a stage, independent of
+            /// each other, overlap. That saves about a fifth of a ±1 TOTP verification (x86-64
+            /// with SHA extensions).
+            pub(super) fn truncated(
+                inner: &State,
+                outer: &State,
+                counters: &[u64],
+            ) -> [u32; super::BATCH] {
+                let mut blocks = [padded(8); super::BATCH];
+                for (block, counter) in blocks.iter_mut().zip(counters) {
+                    if let Some(message) = block.first_chunk_mut() {
+                        *message = counter.to_be_bytes();
                     }
                 }
-                if !marker_placed {
-                    // The state fills whole lanes: the marker opens the next one.
-                    if let Some(lane) = lanes.get_mut($output / 16) {
-                        *lane = 0x80u128 << 120;
+                // Each midstate copy is made in the slot that compresses it: no copy of the
+                // key-equivalent midstates is left behind in an unused slot.
+                let mut states = [State::default(); super::BATCH];
+                for (state, block) in states.iter_mut().zip(&blocks).take(counters.len()) {
+                    *state = *inner;
+                    $compress(state, core::slice::from_ref(block));
+                }
+                for (block, state) in blocks.iter_mut().zip(&states).take(counters.len()) {
+                    *block = padded($output);
+                    for (bytes, word) in block.chunks_exact_mut(WORD).zip(state) {
+                        bytes.copy_from_slice(&word.to_be_bytes());
                     }
                 }
-                lanes
-            }
-
-            /// RFC 4226 truncation of the HMAC of an 8-byte big-endian counter: exactly two
-            /// compressions.
-            pub(super) fn truncated(inner: &State, outer: &State, counter: u64) -> u32 {
-                let mut lanes = [0u128; LANES];
-                lanes[0] = (u128::from(counter) << 64) | (0x80 << 56);
-                lanes[LANES - 1] = length_lane(8);
-                let mut state = *inner;
-                $compress(&mut state, &[block_from_lanes(&lanes)]);
-
-                let mut lanes = state_lanes(&state);
-                lanes[LANES - 1] |= length_lane($output);
-                let mut state = *outer;
-                $compress(&mut state, &[block_from_lanes(&lanes)]);
-
-                dynamic_truncation(&state)
+                for (state, block) in states.iter_mut().zip(&blocks).take(counters.len()) {
+                    *state = *outer;
+                    $compress(state, core::slice::from_ref(block));
+                }
+                let mut truncated = [0u32; super::BATCH];
+                for (value, state) in truncated.iter_mut().zip(&states).take(counters.len()) {
+                    *value = dynamic_truncation(state);
+                }
+                truncated
             }
         }
     };
@@ -138,6 +139,9 @@ hmac_engine!(sha512_engine, word: u64, state: 8, block: 128, output: 64,
     iv: [0x6a09_e667_f3bc_c908, 0xbb67_ae85_84ca_a73b, 0x3c6e_f372_fe94_f82b,
          0xa54f_f53a_5f1d_36f1, 0x510e_527f_ade6_82d1, 0x9b05_688c_2b3e_6c1f,
          0x1f83_d9ab_fb41_bd6b, 0x5be0_cd19_137e_2179]);
+
+/// Counters whose HMACs are computed together: a ±1 TOTP window in one batch.
+const BATCH: usize = 4;
 
 const IPAD: u8 = 0x36;
 const OPAD: u8 = 0x5c;
@@ -176,17 +180,19 @@ impl KeyedMac {
 
     /// The code for one counter value (RFC 4226 §5.3).
     pub(crate) fn code(&self, counter: u64, digits: Digits) -> Code {
-        Code::from_truncated(self.truncated(counter), digits)
+        let [truncated, ..] = self.truncated(&[counter]);
+        Code::from_truncated(truncated, digits)
     }
 
-    /// The dynamically truncated HMAC of one counter (RFC 4226 §5.3 steps 1–2).
-    fn truncated(&self, counter: u64) -> u32 {
+    /// The dynamically truncated HMACs (RFC 4226 §5.3 steps 1–2) of up to [`BATCH`] counters,
+    /// in the first `counters.len()` slots.
+    fn truncated(&self, counters: &[u64]) -> [u32; BATCH] {
         #[cfg(test)]
-        tests::CODES_COMPUTED.with(|n| n.set(n.get() + 1));
+        tests::CODES_COMPUTED.with(|n| n.set(n.get() + counters.len()));
         match self {
-            Self::Sha1(m) => sha1_engine::truncated(&m.inner, &m.outer, counter),
-            Self::Sha256(m) => sha256_engine::truncated(&m.inner, &m.outer, counter),
-            Self::Sha512(m) => sha512_engine::truncated(&m.inner, &m.outer, counter),
+            Self::Sha1(m) => sha1_engine::truncated(&m.inner, &m.outer, counters),
+            Self::Sha256(m) => sha256_engine::truncated(&m.inner, &m.outer, counters),
+            Self::Sha512(m) => sha512_engine::truncated(&m.inner, &m.outer, counters),
         }
     }
 
@@ -199,21 +205,41 @@ impl KeyedMac {
     pub(crate) fn scan(
         &self,
         input: &Code,
-        counters: RangeInclusive<u64>,
+        mut counters: RangeInclusive<u64>,
         acceptable: impl Fn(u64) -> bool,
         prefer_earliest: bool,
     ) -> Scan {
         let mut chosen = 0u64;
         let mut found = Choice::from(0);
         let mut matched = Choice::from(0);
-        let prefer_earliest = Choice::from(u8::from(prefer_earliest));
-        for counter in counters {
-            let is_match = input.ct_eq_truncated(self.truncated(counter));
-            let take =
-                is_match & Choice::from(u8::from(acceptable(counter))) & !(found & prefer_earliest);
-            chosen.conditional_assign(&counter, take);
-            found |= take;
-            matched |= is_match;
+        // Walk towards the preferred end and let the last counter taken win: then no
+        // selection waits on the one before it (every `Choice` operation is an optimisation
+        // barrier, a store and a load, so such a chain is slow).
+        let mut walk = core::iter::from_fn(|| {
+            if prefer_earliest {
+                counters.next_back()
+            } else {
+                counters.next()
+            }
+        });
+        // Only the number of counters decides how often this loops: an empty batch ends it.
+        loop {
+            let mut batch = [0u64; BATCH];
+            let len = batch
+                .iter_mut()
+                .zip(walk.by_ref())
+                .map(|(slot, counter)| *slot = counter)
+                .count();
+            let Some(batch @ [_, ..]) = batch.get(..len) else {
+                break;
+            };
+            for (&counter, &truncated) in batch.iter().zip(&self.truncated(batch)) {
+                let is_match = input.ct_eq_truncated(truncated);
+                let take = is_match & Choice::from(u8::from(acceptable(counter)));
+                chosen.conditional_assign(&counter, take);
+                found |= take;
+                matched |= is_match;
+            }
         }
         Scan {
             chosen: bool::from(found).then_some(chosen),
@@ -233,6 +259,7 @@ mod tests {
     use super::*;
     use crate::{Rejection, Totp, TotpParams, Window};
     use std::cell::Cell;
+    use subtle::ConstantTimeEq;
 
     thread_local! {
         pub(super) static CODES_COMPUTED: Cell<usize> = const { Cell::new(0) };
@@ -276,6 +303,35 @@ mod tests {
             ));
         });
         assert_eq!(malformed, 0);
+    }
+
+    #[test]
+    fn scans_over_several_batches_compute_each_counter_once_and_pick_the_preferred_match() {
+        let secret = Secret::from_bytes(b"12345678901234567890").expect("seed");
+        for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
+            let mac = KeyedMac::new(&secret, algorithm);
+            for first in [0, 1_000, u64::MAX - 20] {
+                for len in 1..=21u64 {
+                    let counters = first..=first + (len - 1);
+                    for target in counters.clone() {
+                        let input = mac.code(target, Digits::SIX);
+                        let matches = |c: &u64| bool::from(input.ct_eq(&mac.code(*c, Digits::SIX)));
+                        let newest = counters.clone().rev().find(matches);
+                        let earliest = counters.clone().find(matches);
+                        let mut scans = [None; 2];
+                        for (scan, prefer_earliest) in scans.iter_mut().zip([false, true]) {
+                            let computed = codes_computed_by(|| {
+                                *scan = mac
+                                    .scan(&input, counters.clone(), |_| true, prefer_earliest)
+                                    .chosen;
+                            });
+                            assert_eq!(computed, usize::try_from(len).expect("small"));
+                        }
+                        assert_eq!(scans, [newest, earliest], "{algorithm} {first} {len}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
