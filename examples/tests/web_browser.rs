@@ -132,6 +132,7 @@ async fn a_user_enables_signs_in_reissues_and_disables() {
         "Two-step verification is off."
     );
     console.shot("17-2fa-disabled").await;
+    console.close().await;
 }
 
 /// The organisation mandate: refused to a member, and to an owner and an admin without 2FA;
@@ -232,6 +233,7 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrolment() {
         .await;
     assert!(browser.text_of("#flash").await.contains("requires"));
     assert_eq!(browser.text_of("#status").await, "On");
+    console.close().await;
 }
 
 /// Forms without the session's anti-CSRF token are refused and change nothing; a session
@@ -269,6 +271,25 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
     assert_eq!(browser.text_of("#flash").await, "Wrong email or password.");
 
     console.sign_up(email, "Initech").await;
+
+    // Leaving the wizard before Done saves nothing: cancel at the QR code, and leave at the
+    // recovery codes (a Done without the tick, sent anyway, is refused too).
+    browser.goto(&console.url("/account/2fa/enable")).await;
+    browser.click_on("#send-code").await;
+    let code = console.emailed_code(email).await;
+    browser.goto(&console.url("/account/2fa/enable")).await;
+    browser.fill("#email-code", &code).await;
+    browser.click_on("#email-code ~ button").await;
+    browser.find("#manual-key").await;
+    browser
+        .click_on("form[action='/account/2fa/enable/cancel'] button")
+        .await;
+    assert_eq!(browser.text_of("#status").await, "Off");
+    assert_eq!(
+        browser.text_of("#flash").await,
+        "Setup cancelled; nothing was saved."
+    );
+
     let enrolled = console.enable_two_factor(email, false).await;
 
     // Signed in: a state-changing request without the token (as another site's form would
@@ -304,15 +325,14 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
         browser.goto(&console.url(page)).await;
         assert_eq!(browser.path().await, "/login/second-step", "{page}");
     }
+    // A POST with the session's valid token, to a page of the fully signed-in: turned back,
+    // and the change it asks for (the owner switching the mandate on) is not made.
     let csrf = browser
         .execute("return document.querySelector('input[name=csrf]').value")
         .await;
     let csrf = csrf.as_str().unwrap().to_owned();
     let answer = browser
-        .post_from_page(
-            "/account/2fa/disable",
-            &format!("password={PASSWORD}&csrf={csrf}"),
-        )
+        .post_from_page("/org/security", &format!("require=on&csrf={csrf}"))
         .await;
     assert!(
         answer["url"]
@@ -324,8 +344,21 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
     // The session's cookie is not readable by scripts.
     let cookies = browser.execute("return document.cookie").await;
     assert_eq!(cookies, json!(""));
+    let cookies = browser.client.get_all_cookies().await.unwrap();
+    let [session] = cookies.as_slice() else {
+        panic!("one cookie expected: {cookies:?}")
+    };
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(format!("{:?}", session.same_site()), "Some(Strict)");
 
-    // The code completes the sign-in; the pages open.
+    // A wrong code is refused (and counted); the right one completes the sign-in.
+    let wrong = enrolled.app.wrong_code();
+    browser.fill("#code", &wrong).await;
+    browser
+        .click_on("form[action='/login/second-step'] button")
+        .await;
+    assert_eq!(browser.path().await, "/login/second-step");
+    assert!(browser.text_of("#flash").await.contains("not accepted"));
     browser.fill("#code", &enrolled.app.code_after(30)).await;
     browser
         .click_on("form[action='/login/second-step'] button")
@@ -333,6 +366,9 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
     assert_eq!(browser.path().await, "/account");
     browser.goto(&console.url("/account/2fa")).await;
     assert_eq!(browser.text_of("#status").await, "On");
+    browser.goto(&console.url("/org/security")).await;
+    assert_eq!(browser.text_of("#mandate").await, "Not required");
+    console.close().await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -345,6 +381,17 @@ impl App {
     /// The code the app shows `seconds` from now.
     fn code_after(&self, seconds: u64) -> String {
         self.0.generate(unix_now() + seconds).unwrap().to_string()
+    }
+}
+
+impl App {
+    /// A well-formed code that none of the steps around now accepts.
+    fn wrong_code(&self) -> String {
+        let near: Vec<String> = [0, 30, 60, 90].map(|ahead| self.code_after(ahead)).into();
+        (0..)
+            .map(|n: u32| format!("{:06}", (n * 7919) % 1_000_000))
+            .find(|code| !near.contains(code))
+            .unwrap()
     }
 }
 
@@ -453,19 +500,8 @@ impl Console {
         browser.click_on("#send-code").await;
         shot("04-enable-email-code").await;
 
-        // The mail, read where the console mailer puts it.
-        browser.goto(&self.url("/mail")).await;
+        let code = self.emailed_code(email).await;
         shot("05-mailbox").await;
-        let mail = browser.text_of(".mail .body").await;
-        assert_eq!(browser.text_of(".mail .to").await, email);
-        let code: String = mail
-            .split("code is ")
-            .nth(1)
-            .unwrap()
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        assert_eq!(code.len(), 6, "{mail}");
         browser.goto(&self.url("/account/2fa/enable")).await;
         browser.fill("#email-code", &code).await;
         browser.click_on("#email-code ~ button").await;
@@ -494,6 +530,21 @@ impl Console {
                 "{code} not in the file:\n{file}"
             );
         }
+        // The server, not only the disabled button, insists on the tick.
+        let csrf = browser
+            .execute("return document.querySelector('input[name=csrf]').value")
+            .await;
+        let untick = format!("step=done&csrf={}", csrf.as_str().unwrap());
+        let answer = browser.post_from_page("/account/2fa/enable", &untick).await;
+        assert!(
+            answer["text"]
+                .as_str()
+                .unwrap()
+                .contains("confirm that you did"),
+            "{answer}"
+        );
+        browser.goto(&self.url("/account/2fa/enable")).await;
+        assert_eq!(browser.texts_of("#recovery-codes li").await, recovery_codes);
         browser.tick("#saved").await;
         assert!(browser.is_enabled("#done").await);
         shot("08-enable-ticked").await;
@@ -504,6 +555,29 @@ impl Console {
             app,
             recovery_codes,
         }
+    }
+
+    /// The newest email code sent to `email`, read where the console mailer puts it.
+    async fn emailed_code(&self, email: &str) -> String {
+        let browser = &self.browser;
+        browser.goto(&self.url("/mail")).await;
+        let mail = browser.text_of(".mail .body").await;
+        assert_eq!(browser.text_of(".mail .to").await, email);
+        let code: String = mail
+            .split("code is ")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        assert_eq!(code.len(), 6, "{mail}");
+        code
+    }
+
+    /// Ends the browser session (Chromium exits; ChromeDriver and the server are killed on
+    /// drop).
+    async fn close(self) {
+        self.browser.client.clone().close().await.unwrap();
     }
 
     /// Waits for the download to land, returns its text and removes it.
@@ -575,7 +649,7 @@ impl Browser {
         match self
             .client
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::Css(css))
             .await
         {
@@ -597,7 +671,7 @@ impl Browser {
         // A mark on the current document: gone once the next one has loaded.
         self.execute("window.beforeClick = true").await;
         element.click().await.unwrap();
-        for _ in 0..200 {
+        for _ in 0..600 {
             let loaded = self
                 .client
                 .execute(
@@ -655,11 +729,11 @@ impl Browser {
     }
 
     /// A same-origin form POST sent by a script on the page, with the session cookie:
-    /// `{status, url}` of the answer (after redirects).
+    /// `{status, url, text}` of the answer (after redirects).
     async fn post_from_page(&self, path: &str, body: &str) -> Value {
         let script = "return fetch(arguments[0], {method: 'POST', body: arguments[1], \
              headers: {'Content-Type': 'application/x-www-form-urlencoded'}}) \
-             .then((r) => ({status: r.status, url: r.url}))";
+             .then(async (r) => ({status: r.status, url: r.url, text: await r.text()}))";
         self.client
             .execute(script, vec![json!(path), json!(body)])
             .await

@@ -4,15 +4,20 @@
 //! and [`Directory`] (who belongs to which organisation, in which role).
 //!
 //! Passwords are hashed with Argon2id (PHC strings, the `argon2` crate's defaults), on a
-//! blocking thread so a hash does not stall the server's other requests. Every account
-//! belongs to one organisation: the first to sign up with an organisation's name owns it;
-//! later ones join it as members, and the owner can make them admins.
+//! blocking thread so a hash does not stall the server's other requests; wrong passwords are
+//! throttled per email ([`SignInThrottle`]). Every account belongs to one organisation: the
+//! first to sign up with an organisation's name owns it; later ones join it as members, and
+//! the owner can make them admins. (Joining by name is a demo shortcut: a real console
+//! invites members.)
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use rand::RngExt as _;
 use sqlx::{AnyPool, Row as _};
-use twostep::enrollment::{Directory, Reauthenticate};
+use twostep::enrollment::{Directory, Locked, Reauthenticate, Throttle, ThrottlePolicy};
 use twostep::policy::{Membership, Role};
 
 use crate::mail::unix_now;
@@ -61,6 +66,9 @@ impl Accounts {
                 role TEXT NOT NULL,
                 joined_at BIGINT NOT NULL,
                 PRIMARY KEY (org, email))",
+            // One owner per organisation, even when two first sign-ups race.
+            "CREATE UNIQUE INDEX IF NOT EXISTS web_members_one_owner
+                ON web_members (org) WHERE role = 'owner'",
         ] {
             sqlx::query(statement).execute(&pool).await?;
         }
@@ -103,8 +111,8 @@ impl Accounts {
         if created.rows_affected() == 0 {
             return Err(SignUpError::Taken);
         }
-        // One statement decides the role, so two first sign-ups cannot both become owners
-        // unnoticed: the primary key and the transaction order them.
+        // The first member owns the organisation. Two first sign-ups racing could both see
+        // no member; the one-owner index then refuses the second (and its transaction).
         sqlx::query(
             "INSERT INTO web_members (org, email, role, joined_at)
              SELECT $1, $2, CASE WHEN EXISTS (SELECT 1 FROM web_members WHERE org = $1)
@@ -239,5 +247,56 @@ impl Directory for Accounts {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(membership_of).collect()
+    }
+}
+
+/// Wrong passwords at sign-in, counted per email in this process's memory (unknown emails
+/// too, so the answer does not tell them apart): 10 per 15 minutes, then wait. No hard lock,
+/// which would let anyone lock a victim out. The service throttles the second step and the
+/// password checks of re-issue and disable itself.
+#[derive(Debug)]
+pub(crate) struct SignInThrottle {
+    policy: ThrottlePolicy,
+    by_email: Mutex<HashMap<String, Throttle>>,
+}
+
+impl Default for SignInThrottle {
+    fn default() -> Self {
+        Self {
+            policy: ThrottlePolicy {
+                max_failures: 10,
+                hard_lock_after: u32::MAX,
+                ..ThrottlePolicy::default()
+            },
+            by_email: Mutex::default(),
+        }
+    }
+}
+
+impl SignInThrottle {
+    /// Counts an attempt as failed before it is checked, so concurrent guesses cannot overrun
+    /// the budget; returns the window to [`refund`](Self::refund) in if it succeeds.
+    ///
+    /// # Errors
+    /// [`Locked`] while the budget is spent.
+    pub(crate) fn reserve(&self, email: &str, now: u64) -> Result<u64, Locked> {
+        let mut counters = self.lock();
+        let throttle = counters.entry(email.to_owned()).or_default();
+        throttle.check(&self.policy, now)?;
+        *throttle = throttle.record_failure(&self.policy, now);
+        Ok(throttle.window_start)
+    }
+
+    /// Takes back the reservation of a successful sign-in.
+    pub(crate) fn refund(&self, email: &str, window_start: u64) {
+        if let Some(throttle) = self.lock().get_mut(email) {
+            *throttle = throttle.refund(window_start, true);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Throttle>> {
+        self.by_email
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -19,15 +19,17 @@ use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
-use twostep::enrollment::enable::Account;
+use twostep::enrollment::enable::{Account, EnableError, SetupView};
+use twostep::enrollment::reissue::ReissueError;
 use twostep::enrollment::snapshot::PendingEnable;
 use twostep::enrollment::{LoginStep, Refusal, Service, ServiceError, Store as _};
 use twostep::policy::Role;
 use twostep::recovery::{DownloadFile, Locale};
 use twostep::store_sqlx::SqlStore;
 
-use crate::accounts::{Accounts, SignUpError};
+use crate::accounts::{Accounts, SignInThrottle, SignUpError};
 use crate::mail::Outbox;
+use crate::mail::unix_now;
 use crate::pages::{self, Area, Frame};
 use crate::session::{self, Auth, Sessions};
 
@@ -38,6 +40,7 @@ pub(crate) type Console = Service<SqlStore, Arc<Outbox>, Accounts, Accounts>;
 pub(crate) struct App {
     pub service: Console,
     pub accounts: Accounts,
+    pub sign_in_throttle: SignInThrottle,
     pub outbox: Arc<Outbox>,
     pub sessions: Sessions,
 }
@@ -105,7 +108,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 
 /// Where a session in state `auth` may go; `Err` holds where to send it instead.
 fn reachable(auth: &Auth, path: &str) -> Result<(), &'static str> {
-    if path.starts_with("/assets/") || path == "/logout" {
+    if path == "/logout" {
         return Ok(());
     }
     match auth {
@@ -117,14 +120,16 @@ fn reachable(auth: &Auth, path: &str) -> Result<(), &'static str> {
             "/login/second-step" => Ok(()),
             _ => Err("/login/second-step"),
         },
-        Auth::MustEnrol { .. } => {
-            // The mailbox too: the wizard mails a code.
-            if path.starts_with("/account/2fa/enable") || path == "/mail" {
-                Ok(())
-            } else {
-                Err("/account/2fa/enable")
-            }
-        }
+        // The wizard's pages, and the mailbox: the wizard mails a code.
+        Auth::MustEnrol { .. } => match path {
+            "/account/2fa/enable"
+            | "/account/2fa/enable/start"
+            | "/account/2fa/enable/resend"
+            | "/account/2fa/enable/recovery-codes.txt"
+            | "/account/2fa/enable/cancel"
+            | "/mail" => Ok(()),
+            _ => Err("/account/2fa/enable"),
+        },
         Auth::SignedIn { .. } => match path {
             "/login" | "/signup" | "/login/second-step" => Err("/account"),
             _ => Ok(()),
@@ -133,6 +138,10 @@ fn reachable(auth: &Auth, path: &str) -> Result<(), &'static str> {
 }
 
 async fn guard(State(app): Shared, request: Request, next: Next) -> Response {
+    // The stylesheet and script need no session (and must not start one per request).
+    if request.method() == Method::GET && request.uri().path().starts_with("/assets/") {
+        return next.run(request).await;
+    }
     let cookie = request
         .headers()
         .get_all(header::COOKIE)
@@ -242,12 +251,14 @@ impl App {
         self.sessions.with(id, |session| session.csrf.clone())
     }
 
-    /// The signed-in user of session `id` (empty if none; the guard keeps visitors out of
-    /// the pages that ask).
+    /// The user of a session that is signed in, or held to the enable wizard by a mandate;
+    /// empty for any other (the guard keeps those out of the pages that ask, and an empty
+    /// user matches no account).
     fn user(&self, id: &str) -> String {
-        self.sessions
-            .with(id, |session| session.auth.email().map(str::to_owned))
-            .unwrap_or_default()
+        self.sessions.with(id, |session| match &session.auth {
+            Auth::SignedIn { email } | Auth::MustEnrol { email, .. } => email.clone(),
+            Auth::Visitor | Auth::SecondStep { .. } => String::new(),
+        })
     }
 
     fn flash(&self, id: &str, ok: bool, text: impl Into<String>) {
@@ -272,10 +283,14 @@ fn user_message(error: &ServiceError) -> String {
         eprintln!("backend failure: {cause}");
         return "Something went wrong on our side; nothing was changed. Try again.".to_owned();
     }
-    let text = error.to_string();
+    capitalized(&error.to_string()) + "."
+}
+
+/// `text` with its first letter in upper case: the library's messages are sentence parts.
+fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or(text.clone(), |first| {
-        first.to_uppercase().chain(chars).collect::<String>() + "."
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
     })
 }
 
@@ -418,8 +433,22 @@ async fn sign_in(
     Form(form): Form<Credentials>,
 ) -> Response {
     let email = normalize_email(&form.email);
+    let window = match app.sign_in_throttle.reserve(&email, unix_now()) {
+        Ok(window) => window,
+        Err(locked) => {
+            return app.back(
+                &id,
+                "/login",
+                false,
+                format!("{}.", capitalized(&locked.to_string())),
+            );
+        }
+    };
     match app.accounts.check_password(&email, &form.password).await {
-        Ok(true) => after_password(&app, &id, email).await,
+        Ok(true) => {
+            app.sign_in_throttle.refund(&email, window);
+            after_password(&app, &id, email).await
+        }
         // One answer for an unknown email and a wrong password.
         Ok(false) => app.back(&id, "/login", false, "Wrong email or password."),
         Err(error) => {
@@ -679,76 +708,98 @@ fn wizard_area(app: &App, id: &str) -> Area {
     }
 }
 
+/// What the wizard page shows, copied out of the session so that rendering (the QR code's
+/// PNG) does not hold the sessions' lock.
+enum WizardScreen {
+    Start,
+    EmailCode { sent_to: String },
+    Setup(Box<SetupView>),
+    RecoveryCodes(Vec<String>),
+}
+
 async fn enable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
     let email = app.user(&id);
     let csrf = app.csrf(&id);
     let policy = &app.service.policies().enable;
+    let screen = app.sessions.with(&id, |session| match &session.enable {
+        None => Ok(WizardScreen::Start),
+        Some(PendingEnable::EmailCodeSent(sent)) => Ok(WizardScreen::EmailCode {
+            sent_to: sent.account().email.clone(),
+        }),
+        Some(PendingEnable::AuthenticatorSetup(setup)) => setup
+            .view(policy)
+            .map(|view| WizardScreen::Setup(Box::new(view)))
+            .map_err(|error| error.to_string()),
+        Some(PendingEnable::SaveRecoveryCodes(save)) => Ok(WizardScreen::RecoveryCodes(
+            save.codes()
+                .codes()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        )),
+        Some(_) => Err("unknown wizard step".to_owned()),
+    });
     let cancel = pages::cancel_button(&csrf, "/account/2fa/enable/cancel", "Cancel");
-    let required_by = enrolling_for(&app, &id);
-    // The page shows whichever step is pending; rendering borrows it inside the session.
-    let body = app.sessions.with(&id, |session| match &session.enable {
-        None => Ok(html! {
-            (pages::wizard_steps(0..=0))
-            p { "First, confirm your login email: we send a verification code to it." }
-            form method="post" action="/account/2fa/enable/start" {
-                (pages::csrf_field(&csrf))
-                label for="email" { "Email" }
-                input type="email" id="email" value=(email) readonly;
-                button type="submit" id="send-code" { "Send code" }
-            }
-        }),
-        Some(PendingEnable::EmailCodeSent(sent)) => Ok(html! {
-            (pages::wizard_steps(0..=0))
-            p { "We sent a verification code to " strong { (sent.account().email) } ". "
-                "Check your inbox (locally: the " a href="/mail" target="_blank" { "Mailbox" } ")." }
-            (pages::code_form(&csrf, WIZARD, Some("email"), "Verification code", "email-code", "Verify"))
-            form.inline method="post" action="/account/2fa/enable/resend" {
-                (pages::csrf_field(&csrf))
-                button.link type="submit" { "Send a new code" }
-            }
-            " · " (cancel)
-        }),
-        Some(PendingEnable::AuthenticatorSetup(setup)) => {
-            let view = setup.view(policy).map_err(|error| error.to_string())?;
-            let qr = view
-                .key_uri
-                .to_qr()
-                .and_then(|qr| qr.to_png_data_uri())
-                .map_err(|error| error.to_string())?;
-            Ok(html! {
-                (pages::wizard_steps(1..=2))
-                div.qr {
-                    img id="qr" src=(qr.as_str()) alt="QR code for your authenticator app";
-                    div {
-                        p { "Scan the QR code with an authenticator app (Google Authenticator, 2FAS, "
-                            "Microsoft Authenticator, 1Password…). It shows up as "
-                            strong { (policy.issuer) } "." }
-                        p { "Can't scan it? Enter the key by hand:" }
-                        table {
-                            tr { th { "Account name" } td id="account-name" { (view.account) } }
-                            tr { th { "Key" } td { code.key id="manual-key" { (view.manual_key.as_str()) } } }
-                            tr { th { "Type of key" } td { "Time based" } }
+    let body = screen.and_then(|screen| {
+        Ok(match screen {
+            WizardScreen::Start => html! {
+                (pages::wizard_steps(0..=0))
+                p { "First, confirm your login email: we send a verification code to it." }
+                form method="post" action="/account/2fa/enable/start" {
+                    (pages::csrf_field(&csrf))
+                    label for="email" { "Email" }
+                    input type="email" id="email" value=(email) readonly;
+                    button type="submit" id="send-code" { "Send code" }
+                }
+            },
+            WizardScreen::EmailCode { sent_to } => html! {
+                (pages::wizard_steps(0..=0))
+                p { "We sent a verification code to " strong { (sent_to) } ". "
+                    "Check your inbox (locally: the " a href="/mail" target="_blank" { "Mailbox" } ")." }
+                (pages::code_form(&csrf, WIZARD, Some("email"), "Verification code", "email-code", "Verify"))
+                form.inline method="post" action="/account/2fa/enable/resend" {
+                    (pages::csrf_field(&csrf))
+                    button.link type="submit" { "Send a new code" }
+                }
+                " · " (cancel)
+            },
+            WizardScreen::Setup(view) => {
+                let qr = view
+                    .key_uri
+                    .to_qr()
+                    .and_then(|qr| qr.to_png_data_uri())
+                    .map_err(|error| error.to_string())?;
+                html! {
+                    (pages::wizard_steps(1..=2))
+                    div.qr {
+                        img id="qr" src=(qr.as_str()) alt="QR code for your authenticator app";
+                        div {
+                            p { "Scan the QR code with an authenticator app (Google Authenticator, 2FAS, "
+                                "Microsoft Authenticator, 1Password…). It shows up as "
+                                strong { (policy.issuer) } "." }
+                            p { "Can't scan it? Enter the key by hand:" }
+                            table {
+                                tr { th { "Account name" } td id="account-name" { (view.account) } }
+                                tr { th { "Key" } td { code.key id="manual-key" { (view.manual_key.as_str()) } } }
+                                tr { th { "Type of key" } td { "Time based" } }
+                            }
                         }
                     }
+                    (pages::code_form(&csrf, WIZARD, Some("app"), "6-digit code from the app", "app-code", "Verify"))
+                    (cancel)
                 }
-                (pages::code_form(&csrf, WIZARD, Some("app"), "6-digit code from the app", "app-code", "Verify"))
-                (cancel)
-            })
-        }
-        Some(PendingEnable::SaveRecoveryCodes(save)) => {
-            let codes: Vec<String> = save.codes().codes().iter().map(ToString::to_string).collect();
-            Ok(html! {
+            }
+            WizardScreen::RecoveryCodes(codes) => html! {
                 (pages::wizard_steps(3..=3))
                 (pages::recovery_codes(&csrf, &codes, "/account/2fa/enable/recovery-codes.txt",
                     (WIZARD, Some("done")), "/account/2fa/enable/cancel"))
-            })
-        }
-        Some(_) => Err("unknown wizard step".to_owned()),
+            },
+        })
     });
     match body {
         Ok(body) => {
             let body = html! {
-                @if let Some(org) = &required_by {
+                @if let Some(org) = enrolling_for(&app, &id) {
                     p.flash.error id="required-by" { (org) " requires two-step verification for every member. "
                         "Set it up to continue using the console." }
                 }
@@ -763,7 +814,7 @@ async fn enable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Respo
             app.sessions.with(&id, |session| session.enable = None);
             app.back(
                 &id,
-                "/account/2fa",
+                WIZARD,
                 false,
                 "The setup could not be shown; start again.",
             )
@@ -812,14 +863,23 @@ async fn enable_start(State(app): Shared, Extension(SessionId(id)): Sid) -> Resp
             put_enable(&app, &id, Some(PendingEnable::EmailCodeSent(sent)));
             Redirect::to(WIZARD).into_response()
         }
-        Err(ServiceError::AlreadyEnabled) => app.back(
-            &id,
-            "/account/2fa",
-            true,
-            "Two-step verification is already on.",
-        ),
-        Err(error) => app.fail(&id, WIZARD, &error),
+        Err(error) => wizard_refused(&app, id, &error),
     }
+}
+
+/// A refused wizard step. If 2FA is on already (enabled from another tab or session), a
+/// session held to the wizard by a mandate must now pass the second step: it signs in again.
+fn wizard_refused(app: &App, id: String, error: &ServiceError) -> Response {
+    if !matches!(error, ServiceError::AlreadyEnabled) {
+        return app.fail(&id, WIZARD, error);
+    }
+    let text = "Two-step verification is already on.";
+    if enrolling_for(app, &id).is_none() {
+        return app.back(&id, "/account/2fa", true, text);
+    }
+    let id = app.sessions.rotate(&id, Auth::Visitor);
+    app.flash(&id, true, format!("{text} Sign in again with your code."));
+    with_cookie(&id, Redirect::to("/login"))
 }
 
 async fn enable_resend(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
@@ -832,8 +892,9 @@ async fn enable_resend(State(app): Shared, Extension(SessionId(id)): Sid) -> Res
             app.back(&id, WIZARD, true, "A new code is on its way.")
         }
         Err(refusal) => {
-            put_enable(&app, &id, refusal.state.map(PendingEnable::EmailCodeSent));
-            app.fail(&id, WIZARD, &refusal.error)
+            let (state, error) = usable(refusal);
+            put_enable(&app, &id, state.map(PendingEnable::EmailCodeSent));
+            app.fail(&id, WIZARD, &error)
         }
     }
 }
@@ -848,6 +909,17 @@ struct StepForm {
     saved: Option<String>,
 }
 
+/// The state a refusal leaves usable: none after the flow's lifetime ran out (the user starts
+/// again rather than meeting "expired" at every try).
+fn usable<S>(refusal: Refusal<S>) -> (Option<S>, ServiceError) {
+    let expired = matches!(
+        refusal.error,
+        ServiceError::Enable(EnableError::Expired) | ServiceError::Reissue(ReissueError::Expired)
+    );
+    let state = if expired { None } else { refusal.state };
+    (state, refusal.error)
+}
+
 /// The state a step leaves pending, and why it was refused (if it was).
 type StepOutcome = (Option<PendingEnable>, Option<ServiceError>);
 
@@ -858,7 +930,10 @@ fn outcome<A, B>(
 ) -> StepOutcome {
     match result {
         Ok(state) => (Some(next(state)), None),
-        Err(refusal) => (refusal.state.map(keep), Some(refusal.error)),
+        Err(refusal) => {
+            let (state, error) = usable(refusal);
+            (state.map(keep), Some(error))
+        }
     }
 }
 
@@ -889,17 +964,17 @@ async fn enable_step(
         PendingEnable::SaveRecoveryCodes(save) => {
             match service.complete_enable(save, form.saved.is_some()).await {
                 Ok(()) => return enabled(&app, id),
-                Err(refusal) => (
-                    refusal.state.map(PendingEnable::SaveRecoveryCodes),
-                    Some(refusal.error),
-                ),
+                Err(refusal) => {
+                    let (state, error) = usable(refusal);
+                    (state.map(PendingEnable::SaveRecoveryCodes), Some(error))
+                }
             }
         }
         other => (Some(other), None),
     };
     put_enable(&app, &id, next);
     match refused {
-        Some(error) => app.fail(&id, WIZARD, &error),
+        Some(error) => wizard_refused(&app, id, &error),
         None => Redirect::to(WIZARD).into_response(),
     }
 }
@@ -1046,9 +1121,9 @@ async fn reissue_done(
             "New recovery codes are in force; the old ones no longer work.",
         ),
         Err(refusal) => {
-            app.sessions
-                .with(&id, |session| session.reissue = refusal.state);
-            app.fail(&id, "/account/2fa/reissue", &refusal.error)
+            let (state, error) = usable(refusal);
+            app.sessions.with(&id, |session| session.reissue = state);
+            app.fail(&id, "/account/2fa/reissue", &error)
         }
     }
 }
@@ -1156,24 +1231,27 @@ async fn org_members(State(app): Shared, Extension(SessionId(id)): Sid) -> Respo
         );
     };
     let members = app.accounts.members(&me.org_id).await.unwrap_or_default();
+    // Who has no 2FA is for those who manage security to know (as the mandate preview is).
+    let manager = me.role.manages_security();
     let mut rows = Vec::with_capacity(members.len());
     for member in members {
-        let on = matches!(
-            app.service.store().credential(&member.user_id).await,
-            Ok(Some(_))
-        );
+        let on = manager
+            && matches!(
+                app.service.store().credential(&member.user_id).await,
+                Ok(Some(_))
+            );
         rows.push((member, on));
     }
     let body = html! {
         (pages::tabs(&ORG_TABS, "/org"))
         p { "Organisation: " strong { (me.org_id) } }
         table id="members" {
-            tr { th { "Member" } th { "Role" } th { "Two-step verification" } @if me.role == Role::Owner { th {} } }
+            tr { th { "Member" } th { "Role" } @if manager { th { "Two-step verification" } } @if me.role == Role::Owner { th {} } }
             @for (member, on) in &rows {
                 tr {
                     td { (member.user_id) }
                     td { (role_name(member.role)) }
-                    td { span.status.on[*on].off[!*on] { @if *on { "On" } @else { "Off" } } }
+                    @if manager { td { span.status.on[*on].off[!*on] { @if *on { "On" } @else { "Off" } } } }
                     @if me.role == Role::Owner {
                         td {
                             @if member.role != Role::Owner {

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use twostep::enrollment::{AuditEvent, AuditLog, Policies, Service, SystemClock};
 use twostep::store_sqlx::{AeadSealer, SealingKey, SqlStore};
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, SignInThrottle};
 use crate::app::App;
 use crate::mail::Outbox;
 use crate::session::Sessions;
@@ -115,6 +115,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let app = Arc::new(App {
         service,
         accounts,
+        sign_in_throttle: SignInThrottle::default(),
         outbox,
         sessions: Sessions::default(),
     });

@@ -119,13 +119,15 @@ impl Sessions {
         (id, true)
     }
 
-    /// Runs `f` on the session `id` (an empty visitor's session if it vanished meanwhile).
+    /// Runs `f` on the session `id`. If it ended meanwhile (signed out, or replaced by a
+    /// sign-in while this request ran), on a throwaway visitor's session: an ended session
+    /// never comes back, nor does what a late request would write into it.
     pub(crate) fn with<T>(&self, id: &str, f: impl FnOnce(&mut Session) -> T) -> T {
         let mut sessions = self.lock();
-        let session = sessions
-            .entry(id.to_owned())
-            .or_insert_with(|| Session::new(Auth::Visitor));
-        f(session)
+        match sessions.get_mut(id) {
+            Some(session) => f(session),
+            None => f(&mut Session::new(Auth::Visitor)),
+        }
     }
 
     /// Replaces session `old` by a fresh one (new id, new CSRF token) signed in as `auth`,
