@@ -237,7 +237,8 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrolment() {
 }
 
 /// Forms without the session's anti-CSRF token are refused and change nothing; a session
-/// between password and code reaches only the second-step page.
+/// between password and code reaches only the second-step page; leaving the wizard early saves
+/// nothing; password guesses are throttled.
 #[tokio::test(flavor = "multi_thread")]
 async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_second_step() {
     let Some(console) = Console::start("guard").await else {
@@ -368,6 +369,22 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
     assert_eq!(browser.text_of("#status").await, "On");
     browser.goto(&console.url("/org/security")).await;
     assert_eq!(browser.text_of("#mandate").await, "Not required");
+
+    // Password guessing is throttled per email: after 10 wrong passwords (the first was the
+    // sign-in attempt before the account existed) even the right one waits.
+    console.sign_out().await;
+    for _ in 2..=10 {
+        console.submit_sign_in(email, "guess").await;
+        assert_eq!(browser.text_of("#flash").await, "Wrong email or password.");
+    }
+    console.submit_sign_in(email, PASSWORD).await;
+    assert_eq!(browser.path().await, "/login");
+    assert!(
+        browser
+            .text_of("#flash")
+            .await
+            .starts_with("Too many failed attempts")
+    );
     console.close().await;
 }
 

@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq as _;
 use twostep::enrollment::enable::{Account, EnableError, SetupView};
 use twostep::enrollment::reissue::ReissueError;
 use twostep::enrollment::snapshot::PendingEnable;
-use twostep::enrollment::{LoginStep, Refusal, Service, ServiceError, Store as _};
+use twostep::enrollment::{Locked, LoginStep, Refusal, Service, ServiceError, Store as _};
 use twostep::policy::Role;
 use twostep::recovery::{DownloadFile, Locale};
 use twostep::store_sqlx::SqlStore;
@@ -283,7 +283,18 @@ fn user_message(error: &ServiceError) -> String {
         eprintln!("backend failure: {cause}");
         return "Something went wrong on our side; nothing was changed. Try again.".to_owned();
     }
+    if let ServiceError::Locked(locked) = error {
+        return locked_message(*locked);
+    }
     capitalized(&error.to_string()) + "."
+}
+
+/// Too many failures: until when, in words.
+fn locked_message(locked: Locked) -> String {
+    match locked {
+        Locked::Until(at) => format!("Too many failed attempts; try again after {}.", date(at)),
+        _ => "Too many failed attempts; ask an administrator to unlock your account.".to_owned(),
+    }
 }
 
 /// `text` with its first letter in upper case: the library's messages are sentence parts.
@@ -435,14 +446,7 @@ async fn sign_in(
     let email = normalize_email(&form.email);
     let window = match app.sign_in_throttle.reserve(&email, unix_now()) {
         Ok(window) => window,
-        Err(locked) => {
-            return app.back(
-                &id,
-                "/login",
-                false,
-                format!("{}.", capitalized(&locked.to_string())),
-            );
-        }
+        Err(locked) => return app.back(&id, "/login", false, locked_message(locked)),
     };
     match app.accounts.check_password(&email, &form.password).await {
         Ok(true) => {
