@@ -25,7 +25,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
-use twostep::otp::{Secret, Totp, TotpParams};
+use twostep::otp::{KeyUri, Secret, Totp, TotpParams};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -526,10 +526,13 @@ impl Console {
         // The QR code and the manual key: the app is set up from the key.
         let key = browser.text_of("#manual-key").await;
         assert_eq!(browser.text_of("#account-name").await, email);
-        let src = browser.attr_of("#qr", "src").await;
-        assert!(src.starts_with("data:image/png;base64,"));
         shot("06-enable-scan-qr").await;
         let secret = Secret::from_base32(&key).unwrap();
+        // The QR code as the browser shows it, read the way a phone would: the same key.
+        let scanned = KeyUri::parse(&scan_qr(&browser.find("#qr").await).await).unwrap();
+        assert_eq!(scanned.secret(), &secret);
+        assert_eq!(scanned.account(), email);
+        assert_eq!(scanned.issuer(), Some("twostep console"));
         let app = App(Totp::new(&secret, TotpParams::default()));
         browser.fill("#app-code", &app.code_after(0)).await;
         browser.click_on("#app-code ~ button").await;
@@ -719,15 +722,6 @@ impl Browser {
         self.find(css).await.text().await.unwrap().trim().to_owned()
     }
 
-    async fn attr_of(&self, css: &str, name: &str) -> String {
-        self.find(css)
-            .await
-            .attr(name)
-            .await
-            .unwrap()
-            .unwrap_or_default()
-    }
-
     async fn texts_of(&self, css: &str) -> Vec<String> {
         self.find(css).await;
         let mut texts = Vec::new();
@@ -817,6 +811,25 @@ async fn start_chromedriver(chromedriver: &Path) -> (Child, String) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("chromedriver did not start");
+}
+
+/// The text of the one QR code in a screenshot of `element`, decoded by `rqrr`.
+async fn scan_qr(element: &fantoccini::elements::Element) -> String {
+    let png_bytes = element.screenshot().await.unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let (width, height) = (info.width as usize, info.height as usize);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        // The first channel is enough: the code is black on white.
+        pixels[(y * width + x) * channels]
+    });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on screen");
+    grids[0].decode().unwrap().1
 }
 
 fn tool(variable: &str, default: &str) -> Option<PathBuf> {

@@ -768,15 +768,15 @@ async fn enable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Respo
                 " · " (cancel)
             },
             WizardScreen::Setup(view) => {
-                let qr = view
-                    .key_uri
-                    .to_qr()
-                    .and_then(|qr| qr.to_png_data_uri())
-                    .map_err(|error| error.to_string())?;
+                let qr = view.key_uri.to_qr().map_err(|error| error.to_string())?;
+                // Half the PNG's 8 pixels a module, with its 4-module quiet zone: whole pixels
+                // a module, as sharp on screen (and to a phone's camera) as can be.
+                let side = (qr.modules() + 8) * 4;
+                let qr = qr.to_png_data_uri().map_err(|error| error.to_string())?;
                 html! {
                     (pages::wizard_steps(1..=2))
                     div.qr {
-                        img id="qr" src=(qr.as_str()) alt="QR code for your authenticator app";
+                        img id="qr" src=(qr.as_str()) width=(side) height=(side) alt="QR code for your authenticator app";
                         div {
                             p { "Scan the QR code with an authenticator app (Google Authenticator, 2FAS, "
                                 "Microsoft Authenticator, 1Password…). It shows up as "

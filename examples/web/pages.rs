@@ -204,7 +204,7 @@ label.check { font-weight: 400; display: flex; gap: 8px; align-items: center; }
 input[type=text], input[type=email], input[type=password], select { width: 100%; max-width: 360px; padding: 8px 10px; border: 1px solid #c5ccd9; border-radius: 6px; font-size: 15px; }
 input[readonly] { background: #eef1f6; }
 a { color: #3461d9; }
-input + button { margin-left: 8px; }
+input:not([type=hidden]) + button { margin-left: 8px; }
 button, a.button { font: inherit; display: inline-block; margin-top: 14px; padding: 8px 18px; border: 0; border-radius: 6px; background: #3461d9; color: #fff; font-size: 15px; cursor: pointer; text-decoration: none; }
 button:disabled { background: #a9b6d6; cursor: not-allowed; }
 button.secondary, a.button.secondary { background: #e6ebf5; color: #1d2433; }
@@ -229,7 +229,7 @@ ol.steps li.current { border-color: #3461d9; color: #1d2433; font-weight: 600; }
 ol.codes { columns: 2; font-size: 17px; background: #f4f6fa; padding: 14px 14px 14px 40px; border-radius: 6px; }
 code.key { font-size: 18px; letter-spacing: 1px; background: #f4f6fa; padding: 4px 8px; border-radius: 4px; }
 .qr { display: flex; gap: 28px; align-items: flex-start; }
-.qr img { width: 200px; height: 200px; image-rendering: pixelated; border: 1px solid #dde2eb; }
+.qr img { image-rendering: pixelated; border: 1px solid #dde2eb; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 8px; border-bottom: 1px solid #eef1f6; }
 .mail { border: 1px solid #dde2eb; border-radius: 6px; padding: 10px 14px; margin-bottom: 10px; }
