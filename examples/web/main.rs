@@ -18,14 +18,19 @@
 //! - `accounts`: the app's own users (Argon2id passwords) and organisations, wired to twostep
 //!   as `Reauthenticate` and `Directory`;
 //! - `session`: server-side sessions behind an `HttpOnly`, `SameSite=Strict` cookie;
-//! - `app`: routes, the guard (CSRF, what a half signed-in session may reach), handlers;
+//! - `app`: routes, the guard (CSRF, what a half signed-in session may reach), shared helpers;
+//! - `sign_in`, `account`, `wizard`, `org`: the handlers of each part of the console;
 //! - `pages`: the HTML; `mail`: the console mailer.
 
+mod account;
 mod accounts;
 mod app;
 mod mail;
+mod org;
 mod pages;
 mod session;
+mod sign_in;
+mod wizard;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
