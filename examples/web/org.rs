@@ -1,29 +1,42 @@
 //! Org management: members and roles, and Security settings with the 2FA mandate.
 
 use axum::extract::{Extension, Form, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 use twostep::enrollment::Store as _;
-use twostep::policy::Role;
+use twostep::policy::{Membership, Role};
 
-use crate::app::{SessionId, Shared, Sid, date, role_name, user_message};
+use crate::app::{App, SessionId, Shared, Sid, date, role_name, user_message};
 use crate::pages::{self, Area};
+
+/// The signed-in user's membership (its `user_id` is their email); or, if they have none,
+/// the answer to give.
+async fn member(app: &App, id: &str) -> Result<Membership, Response> {
+    match app.accounts.membership(&app.user(id)).await {
+        Ok(Some(me)) => Ok(me),
+        Ok(None) => Err(app.back(
+            id,
+            "/account",
+            false,
+            "You do not belong to an organisation.",
+        )),
+        Err(error) => {
+            eprintln!("membership: {error}");
+            Err(app.back(id, "/account", false, "Something went wrong; try again."))
+        }
+    }
+}
 
 const ORG_TABS: [(&str, &str); 2] = [("/org", "Members"), ("/org/security", "Security settings")];
 
 pub(crate) async fn org_members(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
     use twostep::enrollment::Directory as _;
-    let email = app.user(&id);
-    let csrf = app.csrf(&id);
-    let Ok(Some(me)) = app.accounts.membership(&email).await else {
-        return app.back(
-            &id,
-            "/account",
-            false,
-            "You do not belong to an organisation.",
-        );
+    let me = match member(&app, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
+    let csrf = app.csrf(&id);
     let members = app.accounts.members(&me.org_id).await.unwrap_or_default();
     // Who has no 2FA is for those who manage security to know (as the mandate preview is).
     let manager = me.role.manages_security();
@@ -77,13 +90,13 @@ pub(crate) async fn org_role(
     Extension(SessionId(id)): Sid,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    let email = app.user(&id);
-    let Ok(Some(me)) = app.accounts.membership(&email).await else {
-        return Redirect::to("/org").into_response();
+    let me = match member(&app, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     match app
         .accounts
-        .set_role(&email, &me.org_id, &form.member, form.admin == "1")
+        .set_role(&me.user_id, &me.org_id, &form.member, form.admin == "1")
         .await
     {
         Ok(true) => app.back(&id, "/org", true, "Role changed."),
@@ -96,16 +109,11 @@ pub(crate) async fn org_role(
 }
 
 pub(crate) async fn org_security(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
-    let email = app.user(&id);
-    let csrf = app.csrf(&id);
-    let Ok(Some(me)) = app.accounts.membership(&email).await else {
-        return app.back(
-            &id,
-            "/account",
-            false,
-            "You do not belong to an organisation.",
-        );
+    let me = match member(&app, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
+    let csrf = app.csrf(&id);
     let policy = app
         .service
         .store()
@@ -116,7 +124,11 @@ pub(crate) async fn org_security(State(app): Shared, Extension(SessionId(id)): S
     let mandate = policy.and_then(|policy| policy.mandate);
     let preview = match mandate {
         Some(_) => None,
-        None => Some(app.service.preview_mandate(&email, &me.org_id, 0).await),
+        None => Some(
+            app.service
+                .preview_mandate(&me.user_id, &me.org_id, 0)
+                .await,
+        ),
     };
     let body = html! {
         (pages::tabs(&ORG_TABS, "/org/security"))
@@ -167,14 +179,14 @@ pub(crate) async fn org_security_set(
     Extension(SessionId(id)): Sid,
     Form(form): Form<MandateForm>,
 ) -> Response {
-    let email = app.user(&id);
-    let Ok(Some(me)) = app.accounts.membership(&email).await else {
-        return Redirect::to("/org").into_response();
+    let me = match member(&app, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let result = if form.require == "on" {
-        app.service.set_mandate(&email, &me.org_id, 0).await
+        app.service.set_mandate(&me.user_id, &me.org_id, 0).await
     } else {
-        app.service.clear_mandate(&email, &me.org_id).await
+        app.service.clear_mandate(&me.user_id, &me.org_id).await
     };
     match result {
         Ok(policy) if policy.mandate.is_some() => app.back(
