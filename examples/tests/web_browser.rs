@@ -105,6 +105,12 @@ async fn a_user_enables_signs_in_reissues_and_disables() {
     assert!(!new_codes.contains(&enrolled.recovery_codes[1]));
     assert!(!browser.is_enabled("#done").await);
     console.shot("14-reissue-codes").await;
+    browser.tick("#download").await;
+    let file = console.downloaded().await;
+    assert!(
+        new_codes.iter().all(|code| file.contains(code.as_str())),
+        "{file}"
+    );
     browser.tick("#saved").await;
     browser.click_on("#done").await;
     assert_eq!(browser.text_of("#codes-left").await, "10 of 10 left");
