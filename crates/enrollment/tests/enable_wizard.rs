@@ -278,12 +278,7 @@ fn no_secret_or_code_reaches_debug_output() {
         .map_err(|(r, _)| r.error)
         .unwrap();
     printed += &format!("{save:?}");
-    let codes: Vec<String> = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let codes: Vec<String> = common::shown(save.codes());
     let enabled = save
         .complete(true, &policy, T0 + 70)
         .map_err(|r| r.error)
@@ -335,22 +330,12 @@ fn every_pending_step_survives_a_snapshot_and_continues() {
         .confirm(&code, Throttle::default(), &mut rng, &policy, T0 + 60)
         .map_err(|(r, _)| r.error)
         .unwrap();
-    let shown: Vec<String> = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let shown: Vec<String> = common::shown(save.codes());
     let PendingEnable::SaveRecoveryCodes(save) = round_trip(PendingEnable::SaveRecoveryCodes(save))
     else {
         panic!("the same step")
     };
-    let restored: Vec<String> = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let restored: Vec<String> = common::shown(save.codes());
     assert_eq!(restored, shown);
     let enabled = save
         .complete(true, &policy, T0 + 90)

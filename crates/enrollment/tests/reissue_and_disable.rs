@@ -49,12 +49,7 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
             .contents
             .contains("DFINERY recovery codes")
     );
-    let new_codes: Vec<String> = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let new_codes: Vec<String> = common::shown(save.codes());
     // Abandoning here would leave the stored set as it is: the old codes still work.
     assert!(
         credential
@@ -220,20 +215,10 @@ fn pending_reissue_and_disable_states_survive_snapshots() {
         T0,
     )
     .unwrap();
-    let shown: Vec<String> = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let shown: Vec<String> = common::shown(save.codes());
     let json = serde_json::to_string(&save).unwrap();
     let restored: SaveNewCodes = serde_json::from_str(&json).unwrap();
-    let again: Vec<String> = restored
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let again: Vec<String> = common::shown(restored.codes());
     assert_eq!(again, shown);
     let reissued = restored.complete(true, T0 + 5).unwrap();
     assert!(reissued.recovery_codes.redeem(&shown[0], T0 + 6).is_ok());

@@ -7,14 +7,15 @@ use std::sync::Arc;
 
 use common::{contains_token, fast_hash};
 use twostep_enrollment::enable::{Account, SaveRecoveryCodes};
-use twostep_enrollment::login::LoginError;
+use twostep_enrollment::login::{LoginChallenge, LoginError};
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
     SettableClock,
 };
 use twostep_enrollment::reissue::ReissueError;
 use twostep_enrollment::{
-    AuditKind, Clock, Locked, Mail, Notice, Policies, Service, ServiceError, Store,
+    AuditKind, Clock, Directory, Locked, Mail, Mailer, Notice, Policies, Reauthenticate, Service,
+    ServiceError, Store,
 };
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::RedeemError;
@@ -63,14 +64,22 @@ fn world() -> World {
 async fn enable(world: &World) -> (Totp, Vec<String>) {
     world.clock.advance(30);
     let (totp, save) = to_recovery_codes(world).await;
-    let codes = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let codes = common::shown(save.codes());
     world.service.complete_enable(save, true).await.unwrap();
     (totp, codes)
+}
+
+/// A fresh second-step challenge for alice (her password having been checked).
+#[allow(clippy::unwrap_used)] // a failed setup is a failed test
+async fn new_challenge<S: Store, M: Mailer, R: Reauthenticate, D: Directory>(
+    service: &Service<S, M, R, D>,
+) -> LoginChallenge {
+    service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap()
 }
 
 /// Runs alice's wizard through the service up to the recovery-code screen: the email code,
@@ -168,12 +177,7 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
         .await
         .unwrap();
     assert_eq!(signed_in.recovery_codes_left, None);
-    let challenge = service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(service).await;
     let refused = service
         .verify_login(challenge, "alice", &code, EMAIL)
         .await
@@ -196,12 +200,7 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
             ..
         }
     )));
-    let challenge = service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(service).await;
     let refused = service
         .verify_login(challenge, "alice", &codes[0], EMAIL)
         .await
@@ -267,12 +266,7 @@ async fn concurrent_logins(world: &World, n: usize, input: &str) -> Vec<Result<(
             Arc::clone(&barrier),
         );
         tasks.spawn(async move {
-            let challenge = service
-                .begin_login("alice")
-                .await
-                .unwrap()
-                .into_challenge()
-                .unwrap();
+            let challenge = new_challenge(&service).await;
             barrier.wait().await;
             service
                 .verify_login(challenge, "alice", &input, EMAIL)
@@ -361,13 +355,7 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
         "the attempt that used up the budget reports it, once"
     );
     // Locked: even the right code waits for the window to end, then works.
-    let challenge = world
-        .service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(&world.service).await;
     let refused = world
         .service
         .verify_login(challenge, "alice", &right, EMAIL)
@@ -391,13 +379,7 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
     );
     let after = world.service.store().throttle("alice").await.unwrap();
     assert_eq!(after, before_stale, "an expired challenge costs no attempt");
-    let challenge = world
-        .service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(&world.service).await;
     assert!(
         world
             .service
@@ -422,19 +404,9 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
         .start_reissue("alice", "correct horse", &mut rng)
         .await
         .unwrap();
-    let new_codes: Vec<String> = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let new_codes: Vec<String> = common::shown(save.codes());
     // Until "Done", the old codes still work.
-    let challenge = service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(service).await;
     assert!(
         service
             .verify_login(challenge, "alice", &old_codes[0], EMAIL)
@@ -446,12 +418,7 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
         .await
         .unwrap();
     for old in &old_codes[1..] {
-        let challenge = service
-            .begin_login("alice")
-            .await
-            .unwrap()
-            .into_challenge()
-            .unwrap();
+        let challenge = new_challenge(service).await;
         assert!(
             service
                 .verify_login(challenge, "alice", old, EMAIL)
@@ -465,12 +432,7 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
             .await
             .unwrap();
     }
-    let challenge = service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(service).await;
     assert!(
         service
             .verify_login(challenge, "alice", &new_codes[0], EMAIL)
@@ -547,12 +509,7 @@ async fn no_secret_or_code_reaches_events_errors_or_debug_output() {
         record,
         world.mailer.take()
     );
-    let challenge = service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(service).await;
     let refused = service
         .verify_login(challenge, "alice", &codes[0].replace('-', "x"), EMAIL)
         .await
@@ -659,23 +616,13 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .unwrap();
     show(format!("{save:?} {:?}", save.codes()));
     secrets.extend(save.codes().codes().iter().map(ToString::to_string));
-    let codes: Vec<String> = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let codes: Vec<String> = common::shown(save.codes());
     service.complete_enable(save, true).await.unwrap();
 
     world.clock.advance(30);
     let code = totp.generate(world.clock.now()).unwrap().to_string();
     secrets.push(code.clone());
-    let challenge = service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(service).await;
     show(format!(
         "{challenge:?} {}",
         serde_json::to_string(&challenge).unwrap()
@@ -690,12 +637,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .await
         .unwrap();
     show(format!("{signed_in:?}"));
-    let challenge = service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(service).await;
     let typo = common::one_typo(&codes[0]);
     let refused = service
         .verify_login(challenge, "alice", &typo, EMAIL)
@@ -830,22 +772,12 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
         .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string(), &mut rng)
         .await
         .unwrap();
-    let codes: Vec<String> = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let codes: Vec<String> = common::shown(save.codes());
     service
         .complete_enable(save, true)
         .await
         .expect("enabled although the notice bounced");
-    let challenge = service
-        .begin_login("alice")
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
+    let challenge = new_challenge(&service).await;
     let signed_in = service
         .verify_login(challenge, "alice", &codes[0], EMAIL)
         .await;

@@ -10,7 +10,7 @@ use twostep_enrollment::Throttle;
 use twostep_enrollment::enable::{self, Account, EnablePolicy, NewCredential};
 use twostep_enrollment::login::StoredFactor;
 use twostep_otp::Totp;
-use twostep_recovery::HashParams;
+use twostep_recovery::{HashParams, IssuedCodes};
 
 /// The time the wizard runs at.
 pub(crate) const T0: u64 = 1_764_288_000;
@@ -52,12 +52,7 @@ pub(crate) fn enrolled() -> Enrolled {
         .confirm(&setup_code, Throttle::default(), &mut rng, &policy, T0 + 30)
         .map_err(|(r, _)| r.error)
         .expect("code");
-    let recovery_codes = save
-        .codes()
-        .codes()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let recovery_codes = shown(save.codes());
     let credential = save
         .complete(true, &policy, T0 + 40)
         .map_err(|r| r.error)
@@ -68,6 +63,11 @@ pub(crate) fn enrolled() -> Enrolled {
         recovery_codes,
         setup_code,
     }
+}
+
+/// The codes as the user reads them off the screen.
+pub(crate) fn shown(issued: &IssuedCodes) -> Vec<String> {
+    issued.codes().iter().map(ToString::to_string).collect()
 }
 
 pub(crate) fn factor(credential: &NewCredential, last: Option<u64>) -> StoredFactor<'_> {
