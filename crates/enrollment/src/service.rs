@@ -48,8 +48,8 @@ const MAX_RETRIES: usize = 128;
 struct Reservation {
     /// The counters before the reservation, as the machines take them.
     before: Throttle,
-    /// The window the reservation was counted in.
-    window_start: u64,
+    /// The counters with the reservation: what stands if the attempt fails.
+    reserved: Throttle,
 }
 
 /// Why a service call did not go through.
@@ -285,28 +285,25 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             {
                 return Ok(Reservation {
                     before: current,
-                    window_start: reserved.window_start,
+                    reserved,
                 });
             }
         }
         Err(ServiceError::Conflict)
     }
 
-    /// After a failed attempt whose reservation used up the budget: the audit event and, where
-    /// the address is known, the lockout notice — once, from the attempt that crossed the line.
+    /// After a failed attempt, given the counters it left (`after`): if they used up the
+    /// budget, the audit event and, where the address is known, the lockout notice — once,
+    /// from the attempt that crossed the line. Every counted failure ends here.
     async fn failed(
         &self,
         user: &str,
-        before: Throttle,
+        after: Throttle,
         policy: &ThrottlePolicy,
         now: u64,
         email: Option<&str>,
     ) {
-        if before
-            .record_failure(policy, now)
-            .check(policy, now)
-            .is_err()
-        {
+        if after.check(policy, now).is_err() {
             self.audit(user, AuditKind::Locked);
             if let Some(email) = email {
                 // The refusal stands whether or not the notice goes out.
@@ -359,7 +356,18 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 self.refund(user, reservation, false).await?;
                 Ok(state)
             }
-            Err((error, _)) => Err(error.into()),
+            // A wrong password: the machine counted it (the reservation stands). No address
+            // here for the lockout notice; the audit event still goes.
+            Err((error, after)) if after != reservation.before => {
+                self.failed(user, reservation.reserved, policy, now, None)
+                    .await;
+                Err(error.into())
+            }
+            // Not a guess (the new codes could not be made): the attempt goes back.
+            Err((error, _)) => {
+                let _ = self.refund(user, reservation, false).await;
+                Err(error.into())
+            }
         }
     }
 
@@ -373,7 +381,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     ) -> Result<(), ServiceError> {
         for _ in 0..MAX_RETRIES {
             let current = self.store.throttle(user).await.map_err(backend)?;
-            let refunded = current.refund(reservation.window_start, succeeded);
+            let refunded = current.refund(reservation.reserved.window_start, succeeded);
             if self
                 .store
                 .compare_and_set_throttle(user, current, refunded)
@@ -497,6 +505,16 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             Err(refused) => {
                 if matches!(refused.error, EnableError::Expired) {
                     let _ = self.refund(&user, reservation, false).await;
+                } else {
+                    let email = refused.state.account().email.clone();
+                    self.failed(
+                        &user,
+                        reservation.reserved,
+                        &policy.throttle,
+                        now,
+                        Some(&email),
+                    )
+                    .await;
                 }
                 Err(Refusal::keep(refused.state, refused.error))
             }
@@ -530,7 +548,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                     let email = refused.state.account().email.clone();
                     self.failed(
                         &user,
-                        reservation.before,
+                        reservation.reserved,
                         &policy.throttle,
                         now,
                         Some(&email),
@@ -758,7 +776,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                         Err(error) => return Err(Refusal::keep(refused.challenge, backend(error))),
                     }
                     self.audit(&user, failure_kind(refused.error));
-                    self.failed(&user, throttle, &policy.throttle, now, Some(email))
+                    self.failed(&user, refused.throttle, &policy.throttle, now, Some(email))
                         .await;
                     return Err(Refusal::keep(refused.challenge, refused.error));
                 }
@@ -800,7 +818,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                         self.audit(&user, failure_kind(refused.error));
                         self.failed(
                             &user,
-                            reservation.before,
+                            reservation.reserved,
                             &policy.throttle,
                             now,
                             Some(email),
@@ -973,8 +991,14 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             Ok(_) => {}
             Err((state, error, _)) => {
                 self.audit(user, AuditKind::SecondStepFailed);
-                self.failed(user, reservation.before, &policy.throttle, now, Some(email))
-                    .await;
+                self.failed(
+                    user,
+                    reservation.reserved,
+                    &policy.throttle,
+                    now,
+                    Some(email),
+                )
+                .await;
                 return Err(Refusal::keep(state, error));
             }
         }

@@ -305,6 +305,87 @@ async fn one_totp_code_and_one_recovery_code_succeed_exactly_once_under_100_conc
     }
 }
 
+/// The `Locked` events of the flows other than the second step: wrong email codes and wrong
+/// passwords use up the same budget, and the attempt that does is reported once.
+#[tokio::test]
+async fn locking_by_email_codes_or_passwords_is_audited_once() {
+    let locks = |world: &World| {
+        world
+            .audit
+            .events()
+            .iter()
+            .filter(|e| e.kind == AuditKind::Locked)
+            .count()
+    };
+
+    // Wrong email codes in the wizard: the fifth locks (the code's own five attempts and the
+    // account's budget run out together).
+    let world = world();
+    let account = Account {
+        user_id: "alice".into(),
+        email: EMAIL.into(),
+    };
+    let mut rng = rand::rng();
+    let mut sent = world.service.start_enable(account, &mut rng).await.unwrap();
+    let right = world
+        .mailer
+        .take()
+        .into_iter()
+        .find_map(|mail| match mail {
+            Mail::EmailCode { code, .. } => Some(code.expose().to_owned()),
+            _ => None,
+        })
+        .unwrap();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for attempt in 1..=5 {
+        assert_eq!(locks(&world), 0, "attempt {attempt}");
+        let refusal = world
+            .service
+            .verify_email(sent, wrong, &mut rng)
+            .await
+            .unwrap_err();
+        match refusal.state {
+            Some(state) => sent = state,
+            None => break,
+        }
+    }
+    assert_eq!(locks(&world), 1);
+    assert!(world.mailer.take().iter().any(|m| matches!(
+        m,
+        Mail::Notice {
+            notice: Notice::LockedOut,
+            ..
+        }
+    )));
+
+    // Wrong passwords before re-issue (the login budget: 5 per window).
+    let world = self::world();
+    enable(&world).await;
+    for _ in 0..5 {
+        assert_eq!(locks(&world), 0);
+        assert!(matches!(
+            world
+                .service
+                .start_reissue("alice", "guess", &mut rng)
+                .await,
+            Err(ServiceError::Reissue(ReissueError::WrongPassword))
+        ));
+    }
+    assert_eq!(locks(&world), 1);
+    assert!(matches!(
+        world
+            .service
+            .start_reissue("alice", "correct horse", &mut rng)
+            .await,
+        Err(ServiceError::Locked(Locked::Until(_)))
+    ));
+    assert_eq!(locks(&world), 1, "a refusal while locked is not a new lock");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
     let world = world();
