@@ -379,8 +379,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         reservation: Reservation,
         succeeded: bool,
     ) -> Result<(), ServiceError> {
+        // Most often the counters are still as the reservation left them: try that first,
+        // without reading them again.
+        let mut current = reservation.reserved;
         for _ in 0..MAX_RETRIES {
-            let current = self.store.throttle(user).await.map_err(backend)?;
             let refunded = current.refund(reservation.reserved.window_start, succeeded);
             if self
                 .store
@@ -390,6 +392,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             {
                 return Ok(());
             }
+            current = self.store.throttle(user).await.map_err(backend)?;
         }
         Err(ServiceError::Conflict)
     }

@@ -295,12 +295,21 @@ const SELECT_ACCOUNT: &str = "SELECT secret_key_id, secret_ciphertext, totp_para
     window_start, window_failures, consecutive_failures \
     FROM twostep_accounts WHERE user_id = $1";
 
+/// The counters alone: what reserving and refunding an attempt read.
+const SELECT_THROTTLE: &str = "SELECT window_start, window_failures, consecutive_failures \
+    FROM twostep_accounts WHERE user_id = $1";
+
+/// The three counter columns, from column `first` on.
+fn decode_throttle(row: &AnyRow, first: usize) -> Result<Throttle, StoreError> {
+    Ok(Throttle {
+        window_start: from_db(row.try_get(first)?, "throttle window")?,
+        window_failures: from_db(row.try_get(first + 1)?, "failure count")?,
+        consecutive_failures: from_db(row.try_get(first + 2)?, "failure count")?,
+    })
+}
+
 fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
-    let throttle = Throttle {
-        window_start: from_db(row.try_get(6)?, "throttle window")?,
-        window_failures: from_db(row.try_get(7)?, "failure count")?,
-        consecutive_failures: from_db(row.try_get(8)?, "failure count")?,
-    };
+    let throttle = decode_throttle(row, 6)?;
     let key_id: Option<String> = row.try_get(0)?;
     let ciphertext: Option<Vec<u8>> = row.try_get(1)?;
     let params: Option<String> = row.try_get(2)?;
@@ -344,6 +353,16 @@ impl Store for SqlStore {
             .await?;
         row.as_ref()
             .map_or_else(|| Ok(StoredAccount::default()), decode_account)
+    }
+
+    /// Only the counters (the provided method would read and decode the whole row).
+    async fn throttle(&self, user: &str) -> Result<Throttle, StoreError> {
+        let row = sqlx::query(SELECT_THROTTLE)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map_or_else(|| Ok(Throttle::default()), |row| decode_throttle(row, 0))
     }
 
     async fn create_credential(
