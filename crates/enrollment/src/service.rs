@@ -908,10 +908,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let reissued = state
             .complete(true, self.clock.now())
             .map_err(|(state, error)| Refusal::keep(state, error))?;
+        if reissued.user_id != user {
+            return Err(Refusal::end(ServiceError::WrongUser));
+        }
         for _ in 0..MAX_RETRIES {
-            if reissued.user_id != user {
-                return Err(Refusal::end(ServiceError::WrongUser));
-            }
             let current = self.credential(user).await.map_err(Refusal::end)?;
             if current.enabled_at != reissued.enabled_at {
                 // 2FA was disabled and enabled again since: these codes belong to no credential.
