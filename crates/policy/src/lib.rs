@@ -121,6 +121,18 @@ pub struct Mandate {
 }
 
 impl Mandate {
+    /// A mandate switched on at `since` by `set_by`, with one grace period.
+    fn new(since: u64, set_by: &str, grace_seconds: u64) -> Self {
+        Self {
+            since,
+            set_by: set_by.to_owned(),
+            grace: vec![GraceChange {
+                from: since,
+                seconds: grace_seconds,
+            }],
+        }
+    }
+
     /// The grace period in force at `at`.
     fn grace_at(&self, at: u64) -> u64 {
         self.grace
@@ -248,14 +260,7 @@ impl OrgPolicy {
         }
         Ok(Self {
             org_id: self.org_id.clone(),
-            mandate: Some(Mandate {
-                since: now,
-                set_by: actor.user_id.clone(),
-                grace: vec![GraceChange {
-                    from: now,
-                    seconds: grace_seconds,
-                }],
-            }),
+            mandate: Some(Mandate::new(now, &actor.user_id, grace_seconds)),
         })
     }
 
@@ -315,6 +320,8 @@ impl OrgPolicy {
         grace_seconds: u64,
         now: u64,
     ) -> Vec<Affected> {
+        // The deadlines of the mandate switching it on now would make.
+        let would_be = Mandate::new(now, "", grace_seconds);
         members
             .iter()
             .filter(|(membership, two_factor)| {
@@ -322,7 +329,7 @@ impl OrgPolicy {
             })
             .map(|(membership, _)| Affected {
                 user_id: membership.user_id.clone(),
-                deadline: now.max(membership.joined_at).saturating_add(grace_seconds),
+                deadline: would_be.deadline_for(membership.joined_at),
             })
             .collect()
     }
