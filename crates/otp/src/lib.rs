@@ -21,7 +21,7 @@
 //! ```
 //! use twostep_otp::{KeyUri, Rejection, Secret, Totp, TotpParams};
 //!
-//! // Enrolment: a new secret, shown as a QR code and as a grouped key.
+//! // Enrollment: a new secret, shown as a QR code and as a grouped key.
 //! let mut rng = rand::rng();
 //! let secret = Secret::generate(&mut rng);
 //! let manual_key = secret.to_base32_grouped(); // "ABCD EFGH …"
@@ -77,5 +77,5 @@ pub use secret::{
     Strength,
 };
 pub use totp::{Accepted, Totp};
-pub use uri::{KeyUri, MAX_URI_LEN, OtpKind};
+pub use uri::{KeyUri, MAX_URI_LEN, OtpKind, fit_name};
 pub use verify::Rejection;

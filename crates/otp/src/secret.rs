@@ -32,7 +32,7 @@ const MAX_BASE32_INPUT: usize = 512;
 #[non_exhaustive]
 pub enum Strength {
     /// 80 to 127 bits: below RFC 4226's minimum; accepted only through
-    /// [`Secret::from_base32_legacy`]. Re-enrol such users when you can.
+    /// [`Secret::from_base32_legacy`]. Re-enroll such users when you can.
     BelowMinimum,
     /// 128 to 159 bits: meets RFC 4226's minimum.
     Minimum,
@@ -102,7 +102,7 @@ impl Secret {
 
     /// Like [`Secret::from_base32`] but accepts secrets from 80 bits, for importing credentials
     /// that older systems issued (`JBSWY3DPEHPK3PXP` is 80 bits). Check
-    /// [`Secret::strength`] and re-enrol the user when it is [`Strength::BelowMinimum`].
+    /// [`Secret::strength`] and re-enroll the user when it is [`Strength::BelowMinimum`].
     ///
     /// # Errors
     /// As [`Secret::from_base32`], with an 80-bit minimum.

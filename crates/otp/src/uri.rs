@@ -387,6 +387,38 @@ fn decode(component: &str) -> Option<String> {
         .map(|decoded| decoded.into_owned())
 }
 
+/// The most characters [`fit_name`] keeps: room for any real address, far below
+/// [`MAX_URI_LEN`] once percent-encoded.
+const FIT_NAME_MAX_CHARS: usize = 256;
+
+/// `name` made fit for a Key URI's issuer or account, for names that come from users: an
+/// address the application accepted must never make the setup impossible. Control and
+/// direction-formatting characters are dropped (they could make an app show another name),
+/// a colon — the label's separator — becomes `：` (U+FF1A, which reads the same), surrounding
+/// whitespace is trimmed and at most 256 characters are kept; an empty result becomes
+/// `"account"`. [`KeyUri::totp`] accepts every name it returns.
+///
+/// ```
+/// use twostep_otp::fit_name;
+/// assert_eq!(fit_name("alice@example.com"), "alice@example.com");
+/// assert_eq!(fit_name("\"a:b\"@example.com"), "\"a：b\"@example.com");
+/// assert_eq!(fit_name("eve\u{202E}moc.evil@example.com"), "evemoc.evil@example.com");
+/// assert_eq!(fit_name(" \n "), "account");
+/// ```
+pub fn fit_name(name: &str) -> String {
+    let fitted: String = name
+        .chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .map(|c| if c == ':' { '\u{FF1A}' } else { c })
+        .take(FIT_NAME_MAX_CHARS)
+        .collect();
+    match fitted.trim() {
+        "" => "account".to_owned(),
+        trimmed if trimmed.len() == fitted.len() => fitted,
+        trimmed => trimmed.to_owned(),
+    }
+}
+
 fn check_name(name: &str, field: NameField) -> Result<(), UriError> {
     let valid = !name.is_empty()
         && !name.contains(':')
