@@ -293,6 +293,25 @@ impl RecoveryCodeSet {
         self.created_at
     }
 
+    /// Which issue of codes this is: random, drawn when the set was generated, and unchanged
+    /// as its codes are used. Two sets with the same issue hold the same codes; a re-issue
+    /// has another. Not secret.
+    ///
+    /// ```
+    /// use twostep_recovery::{HashParams, RecoveryCodeSet};
+    ///
+    /// let params = HashParams::new(8, 1, 1)?;
+    /// let (issued, set) = RecoveryCodeSet::generate(&mut rand::rng(), 3, &params, 0)?;
+    /// let used = set.redeem(&issued.codes()[0].to_string(), 5)?.set;
+    /// assert_eq!(used.issue(), set.issue());
+    /// let (_, reissued) = RecoveryCodeSet::generate(&mut rand::rng(), 3, &params, 10)?;
+    /// assert_ne!(reissued.issue(), set.issue());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn issue(&self) -> [u8; 16] {
+        self.salt
+    }
+
     /// When each code was used, in order; `None` for unused codes.
     pub fn used_at(&self) -> impl Iterator<Item = Option<u64>> + '_ {
         self.codes.iter().map(|code| code.used_at)
