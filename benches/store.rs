@@ -8,18 +8,18 @@
 //!
 //! Each client owns its users and its clock, and every login uses a newer TOTP step than
 //! that user's last one, so every measured login succeeds (the success path is the one with
-//! the inherent two round trips). Logins go through `Service::verify_login`: unseal the
-//! secret (XChaCha20-Poly1305), verify the code, settle step and counters.
+//! the inherent two round trips, plus the one that records the challenge as used). Logins go
+//! through `Service::verify_login`: read the row, unseal the secret (XChaCha20-Poly1305),
+//! verify the code, record the challenge once, settle step and counters.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::any::AnyPoolOptions;
-use twostep_enrollment::memory::{
-    FixedPasswords, MemoryDirectory, RecordingAudit, RecordingMailer, SettableClock,
-};
-use twostep_enrollment::{CredentialRecord, Policies, Service, Store, login};
+use twostep_enrollment::enable::Account;
+use twostep_enrollment::memory::{FixedPasswords, RecordingAudit, RecordingMailer, SettableClock};
+use twostep_enrollment::{CredentialRecord, Service, Store, login};
 use twostep_otp::{Secret, Totp, TotpParams};
 use twostep_recovery::{HashParams, RecoveryCodeSet};
 use twostep_store_sqlx::{AeadSealer, SealingKey, SqlStore};
@@ -46,11 +46,11 @@ async fn enroll(store: &SqlStore, user: &str) -> Totp {
         recovery_codes,
         enabled_at: BASE_TIME,
     };
-    assert!(store.create_credential(user, record).await.unwrap());
+    assert!(store.create_credential(user, 0, record).await.unwrap());
     Totp::new(&secret, TotpParams::default())
 }
 
-type BenchService = Service<SqlStore, RecordingMailer, FixedPasswords, MemoryDirectory>;
+type BenchService = Service<SqlStore, RecordingMailer, FixedPasswords>;
 
 /// One client of the twostep side: its service (and clock) and its users.
 struct LoginClient {
@@ -68,16 +68,13 @@ trait Client: Send + 'static {
 impl LoginClient {
     async fn new(store: &SqlStore, client: usize) -> Self {
         let clock = Arc::new(SettableClock::at(BASE_TIME));
-        let service = Service::new(
-            store.clone(),
-            RecordingMailer::default(),
-            FixedPasswords::default(),
-            MemoryDirectory::default(),
-            Arc::new(sealer()),
-            Arc::new(RecordingAudit::default()),
-            clock.clone(),
-            Policies::new("bench"),
-        );
+        let service = Service::builder(store.clone(), sealer())
+            .mailer(RecordingMailer::default())
+            .reauthenticate(FixedPasswords::default())
+            .audit(RecordingAudit::default())
+            .clock(Arc::clone(&clock))
+            .issuer("bench")
+            .build();
         let mut users = Vec::new();
         for i in 0..USERS_PER_CLIENT {
             let user = format!("login-{client}-{i}");
@@ -108,9 +105,13 @@ impl Client for LoginClient {
             if code == totp.generate_at_step(step + 1).to_string() {
                 continue;
             }
-            let challenge = login::begin(user, true, &policy, self.now).unwrap();
+            let challenge = login::begin(user, true, &mut rand::rng(), &policy, self.now).unwrap();
+            let account = Account {
+                user_id: user.clone(),
+                email: "bench@example.com".into(),
+            };
             self.service
-                .verify_login(challenge, user, &code, "bench@example.com")
+                .verify_login(&account, challenge, &code)
                 .await
                 .unwrap();
             signed_in += 1;

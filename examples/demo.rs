@@ -8,7 +8,7 @@
 //! the first code, the recovery codes and their download file, sign-in with a code (and the
 //! same code refused), sign-in with a recovery code, re-issue (an old code then refused), and
 //! disable; and the organisation mandate: refused to an admin without 2FA, switched on with a
-//! preview once she has it, a member sent to enrol at sign-in, and disabling blocked until it
+//! preview once she has it, a member sent to enroll at sign-in, and disabling blocked until it
 //! is off.
 
 use std::process::ExitCode;
@@ -19,7 +19,7 @@ use twostep::enrollment::enable::Account;
 use twostep::enrollment::memory::{
     FixedPasswords, MemoryDirectory, RecordingAudit, RecordingMailer, SettableClock,
 };
-use twostep::enrollment::{Clock, LoginStep, Mail, Policies, Service, Store};
+use twostep::enrollment::{Clock, LoginStep, Mail, Service};
 use twostep::otp::Totp;
 use twostep::policy::{Membership, Role};
 use twostep::recovery::Locale;
@@ -90,9 +90,10 @@ fn show_mail(mailer: &RecordingMailer) -> Option<String> {
 }
 
 async fn status(service: &Demo) -> Result<&'static str, Box<dyn std::error::Error>> {
-    Ok(match service.store().credential(USER).await? {
-        Some(_) => "ON",
-        None => "OFF",
+    Ok(if service.status(USER).await?.is_enabled() {
+        "ON"
+    } else {
+        "OFF"
     })
 }
 
@@ -120,17 +121,14 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     let clock = Arc::new(SettableClock::at(
         SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(),
     ));
-    let service = Service::new(
-        store,
-        Arc::clone(&mailer),
-        FixedPasswords::default().with(USER, PASSWORD),
-        directory(),
-        Arc::new(AeadSealer::new(SealingKey::generate("demo")?)),
-        Arc::new(RecordingAudit::default()),
-        clock.clone(),
-        Policies::new(ISSUER),
-    );
-    let mut rng = rand::rng();
+    let service = Service::builder(store, AeadSealer::new(SealingKey::generate("demo")?))
+        .mailer(Arc::clone(&mailer))
+        .reauthenticate(FixedPasswords::default().with(USER, PASSWORD))
+        .directory(directory())
+        .audit(RecordingAudit::default())
+        .clock(Arc::clone(&clock))
+        .issuer(ISSUER)
+        .build();
     // The demo plays the user; between screens some seconds pass.
     let later = |seconds| clock.advance(seconds);
 
@@ -148,16 +146,13 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
         user_id: USER.into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account, &mut rng).await?;
+    let sent = service.start_enable(account.clone()).await?;
     let email_code = show_mail(&mailer).ok_or("no email code was sent")?;
     println!("  You type: {email_code}");
-    let setup = service
-        .verify_email(sent, &email_code, &mut rng)
-        .await
-        .map_err(|r| r.error)?;
+    let setup = service.verify_email(sent, &email_code).await?;
 
     screen("Enable 2/4: scan the QR code with your authenticator app");
-    let view = setup.view(&service.policies().enable)?;
+    let view = service.setup_view(&setup)?;
     print!("{}", *view.key_uri.to_qr()?.to_terminal());
     println!("\n  Can't scan it? Enter the key by hand:");
     println!("    Account name: {}", view.account);
@@ -169,10 +164,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     later(20);
     let first_code = app_code(&phone, clock.now())?;
     println!("  You type: {first_code}");
-    let save = service
-        .confirm_authenticator(setup, &first_code, &mut rng)
-        .await
-        .map_err(|r| r.error)?;
+    let save = service.confirm_authenticator(setup, &first_code).await?;
 
     screen("Enable 4/4: save your recovery codes (required)");
     for code in save.codes().codes() {
@@ -188,29 +180,26 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
         .map(ToString::to_string)
         .collect();
     println!("  [x] I have saved my recovery codes   [Done]");
-    service
-        .complete_enable(save, true)
-        .await
-        .map_err(|r| r.error)?;
+    service.complete_enable(save, true).await?;
     show_mail(&mailer);
     println!("  Two-step verification: {}", status(&service).await?);
 
     screen("Org management > Security settings: require 2FA for every member");
     for affected in service.preview_mandate(USER, ORG, 0).await? {
         println!(
-            "  Preview: {} has no 2FA yet and must enrol at next sign-in",
+            "  Preview: {} has no 2FA yet and must enroll at next sign-in",
             affected.user_id
         );
     }
     service.set_mandate(USER, ORG, 0).await?;
     println!("  [Require 2FA for all members] on");
     match service.begin_login(MEMBER).await? {
-        LoginStep::EnrolmentRequired { org_id } => {
+        LoginStep::EnrollmentRequired { org_id } => {
             println!(
                 "  {MEMBER} signs in: {org_id} requires two-step verification → the enable wizard"
             )
         }
-        other => return Err(format!("{MEMBER} was not sent to enrol: {other:?}").into()),
+        other => return Err(format!("{MEMBER} was not sent to enroll: {other:?}").into()),
     }
 
     screen("Sign in: email + password, then the code from the app");
@@ -219,9 +208,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
         .await?
         .into_challenge()
         .ok_or("a second step was expected")?;
-    let replayed = service
-        .verify_login(challenge, USER, &first_code, EMAIL)
-        .await;
+    let replayed = service.verify_login(&account, challenge, &first_code).await;
     let challenge = match replayed {
         Err(refusal) => {
             println!("  The setup code again: refused ({})", refusal.error);
@@ -233,17 +220,14 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     };
     later(30);
     let code = app_code(&phone, clock.now())?;
-    service
-        .verify_login(challenge, USER, &code, EMAIL)
-        .await
-        .map_err(|r| r.error)?;
+    service.verify_login(&account, challenge, &code).await?;
     println!("  You type {code}: signed in");
     let challenge = service
         .begin_login(USER)
         .await?
         .into_challenge()
         .ok_or("a second step was expected")?;
-    match service.verify_login(challenge, USER, &code, EMAIL).await {
+    match service.verify_login(&account, challenge, &code).await {
         Err(refusal) => println!(
             "  The same code in another sign-in: refused ({})",
             refusal.error
@@ -258,16 +242,13 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
         .await?
         .into_challenge()
         .ok_or("a second step was expected")?;
-    let signed_in = service
-        .verify_login(challenge, USER, first, EMAIL)
-        .await
-        .map_err(|r| r.error)?;
-    let left = signed_in.recovery_codes_left.map_or(0, |(left, _)| left);
+    let signed_in = service.verify_login(&account, challenge, first).await?;
+    let left = signed_in.recovery_codes.map_or(0, |left| left.remaining);
     println!("  You type {first}: signed in, {left} recovery codes left");
     show_mail(&mailer);
 
     screen("Re-issue recovery codes: password, new codes, Done");
-    let save = service.start_reissue(USER, PASSWORD, &mut rng).await?;
+    let save = service.start_reissue(USER, PASSWORD).await?;
     let new_codes: Vec<String> = save
         .codes()
         .codes()
@@ -279,10 +260,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
         new_codes.len(),
         new_codes.first().ok_or("no codes")?
     );
-    service
-        .complete_reissue(save, USER, EMAIL)
-        .await
-        .map_err(|r| r.error)?;
+    service.complete_reissue(&account, save, true).await?;
     show_mail(&mailer);
     let old = recovery.get(1).ok_or("no second code")?;
     let challenge = service
@@ -290,7 +268,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
         .await?
         .into_challenge()
         .ok_or("a second step was expected")?;
-    match service.verify_login(challenge, USER, old, EMAIL).await {
+    match service.verify_login(&account, challenge, old).await {
         Err(refusal) => println!("  An old code: refused ({})", refusal.error),
         Ok(_) => return Err("an old recovery code still worked".into()),
     }
@@ -304,10 +282,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     println!("  (the admin switches the organisation's requirement off)");
     let confirm = service.start_disable(USER, PASSWORD).await?;
     let new_code = new_codes.first().ok_or("no codes")?;
-    service
-        .confirm_disable(confirm, USER, new_code, EMAIL)
-        .await
-        .map_err(|r| r.error)?;
+    service.confirm_disable(&account, confirm, new_code).await?;
     show_mail(&mailer);
     println!("  Two-step verification: {}", status(&service).await?);
     Ok(())

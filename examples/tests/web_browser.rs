@@ -145,7 +145,7 @@ async fn a_user_enables_signs_in_reissues_and_disables() {
 /// switched on with a preview once the owner has it; a member without 2FA (the admin) is then
 /// sent to the enable wizard at sign-in and reaches nothing else until it is done.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_org_mandate_sends_members_without_2fa_to_enrolment() {
+async fn an_org_mandate_sends_members_without_2fa_to_enrollment() {
     let Some(console) = Console::start("mandate").await else {
         return;
     };
@@ -222,7 +222,7 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrolment() {
             .await
             .contains("Globex requires")
     );
-    console.shot("21-member-sent-to-enrolment").await;
+    console.shot("21-member-sent-to-enrollment").await;
     for page in ["/account", "/account/2fa", "/org", "/account/2fa/disable"] {
         browser.goto(&console.url(page)).await;
         assert_eq!(browser.path().await, "/account/2fa/enable", "{page}");

@@ -6,10 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use twostep::enrollment::Store as _;
 use twostep::recovery::Locale;
 
-use crate::app::{CodeForm, SessionId, Shared, Sid, attachment, date, rng, role_name, usable};
+use crate::app::{
+    CodeForm, SessionId, Shared, Sid, account_of, attachment, date, role_name, usable,
+};
 use crate::pages::{self, Area};
 
 const ACCOUNT_TABS: [(&str, &str); 2] = [
@@ -42,8 +43,8 @@ pub(crate) async fn profile(State(app): Shared, Extension(SessionId(id)): Sid) -
 
 pub(crate) async fn two_factor(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
     let email = app.user(&id);
-    let credential = match app.service.store().credential(&email).await {
-        Ok(credential) => credential,
+    let status = match app.service.status(&email).await {
+        Ok(status) => status,
         Err(error) => {
             eprintln!("2FA tab: {error}");
             return (StatusCode::INTERNAL_SERVER_ERROR, "storage failure").into_response();
@@ -52,13 +53,14 @@ pub(crate) async fn two_factor(State(app): Shared, Extension(SessionId(id)): Sid
     let body = html! {
         (pages::tabs(&ACCOUNT_TABS, "/account/2fa"))
         p { "Two-step verification asks for a code from an authenticator app after your password." }
-        @if let Some(credential) = credential {
+        @if let Some(enabled_at) = status.enabled_at {
             p { "Status: " span.status.on id="status" { "On" } }
             table {
                 tr { th { "Method" } td { "Authenticator app (time-based codes)" } }
-                tr { th { "Enabled" } td { (date(credential.enabled_at)) } }
+                tr { th { "Enabled" } td { (date(enabled_at)) } }
                 tr { th { "Recovery codes" } td id="codes-left" {
-                    (credential.recovery_codes.remaining()) " of " (credential.recovery_codes.len()) " left" } }
+                    (status.recovery_codes_left) " left"
+                    @if status.recovery_codes_low { " — re-issue them soon" } } }
             }
             div.row {
                 a.button.secondary href="/account/2fa/reissue" id="reissue" { "Re-issue recovery codes" }
@@ -117,11 +119,7 @@ pub(crate) async fn reissue_start(
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let email = app.user(&id);
-    match app
-        .service
-        .start_reissue(&email, &form.password, &mut rng())
-        .await
-    {
+    match app.service.start_reissue(&email, &form.password).await {
         Ok(save) => {
             app.sessions
                 .with(&id, |session| session.reissue = Some(save));
@@ -154,19 +152,12 @@ pub(crate) async fn reissue_done(
     Extension(SessionId(id)): Sid,
     Form(form): Form<SavedForm>,
 ) -> Response {
-    let email = app.user(&id);
-    if form.saved.is_none() {
-        return app.back(
-            &id,
-            "/account/2fa/reissue",
-            false,
-            "Tick the box once you have saved the new codes.",
-        );
-    }
+    let account = account_of(&app.user(&id));
     let Some(save) = app.sessions.with(&id, |session| session.reissue.take()) else {
         return Redirect::to("/account/2fa").into_response();
     };
-    match app.service.complete_reissue(save, &email, &email).await {
+    let saved = form.saved.is_some();
+    match app.service.complete_reissue(&account, save, saved).await {
         Ok(()) => app.back(
             &id,
             "/account/2fa",
@@ -237,13 +228,13 @@ pub(crate) async fn disable_confirm(
     Extension(SessionId(id)): Sid,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let email = app.user(&id);
+    let account = account_of(&app.user(&id));
     let Some(confirm) = app.sessions.with(&id, |session| session.disable.take()) else {
         return Redirect::to("/account/2fa/disable").into_response();
     };
     match app
         .service
-        .confirm_disable(confirm, &email, &form.code, &email)
+        .confirm_disable(&account, confirm, &form.code)
         .await
     {
         Ok(()) => app.back(&id, "/account/2fa", true, "Two-step verification is off."),

@@ -16,13 +16,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use rand::SeedableRng as _;
-use rand::rngs::StdRng;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
-use twostep::enrollment::enable::EnableError;
-use twostep::enrollment::reissue::ReissueError;
-use twostep::enrollment::{Locked, Refusal, Service, ServiceError};
+use twostep::enrollment::enable::Account;
+use twostep::enrollment::{Refusal, Service, ServiceError};
 use twostep::policy::Role;
 use twostep::recovery::DownloadFile;
 use twostep::store_sqlx::SqlStore;
@@ -288,21 +285,32 @@ impl App {
 }
 
 pub(crate) fn user_message(error: &ServiceError) -> String {
-    if let ServiceError::Backend(cause) = error {
-        eprintln!("backend failure: {cause}");
-        return "Something went wrong on our side; nothing was changed. Try again.".to_owned();
+    match error {
+        ServiceError::Backend {
+            collaborator,
+            source,
+        } => {
+            eprintln!("backend failure: {collaborator}: {source}");
+            "Something went wrong on our side; nothing was changed. Try again.".to_owned()
+        }
+        ServiceError::Locked { until } => locked_message(*until),
+        _ => capitalized(&error.to_string()) + ".",
     }
-    if let ServiceError::Locked(locked) = error {
-        return locked_message(*locked);
-    }
-    capitalized(&error.to_string()) + "."
 }
 
-/// Too many failures: until when, in words.
-pub(crate) fn locked_message(locked: Locked) -> String {
-    match locked {
-        Locked::Until(at) => format!("Too many failed attempts; try again after {}.", date(at)),
-        _ => "Too many failed attempts; ask an administrator to unlock your account.".to_owned(),
+/// Too many failures: until when (`None`: until an administrator unlocks it), in words.
+fn locked_message(until: Option<u64>) -> String {
+    match until {
+        Some(at) => format!("Too many failed attempts; try again after {}.", date(at)),
+        None => "Too many failed attempts; ask an administrator to unlock your account.".to_owned(),
+    }
+}
+
+/// The signed-in user as twostep knows them: the console uses the login email as user id.
+pub(crate) fn account_of(email: &str) -> Account {
+    Account {
+        user_id: email.to_owned(),
+        email: email.to_owned(),
     }
 }
 
@@ -312,11 +320,6 @@ pub(crate) fn capitalized(text: &str) -> String {
     chars.next().map_or_else(String::new, |first| {
         first.to_uppercase().chain(chars).collect()
     })
-}
-
-/// A fresh CSPRNG that may be held across an `.await` (the thread-local one may not).
-pub(crate) fn rng() -> StdRng {
-    StdRng::from_rng(&mut rand::rng())
 }
 
 pub(crate) fn with_cookie(id: &str, response: impl IntoResponse) -> Response {
@@ -384,13 +387,7 @@ pub(crate) fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// The state a refusal leaves usable: none after the flow's lifetime ran out (the user starts
-/// again rather than meeting "expired" at every try).
+/// The state a refusal leaves usable (none: start again), and why.
 pub(crate) fn usable<S>(refusal: Refusal<S>) -> (Option<S>, ServiceError) {
-    let expired = matches!(
-        refusal.error,
-        ServiceError::Enable(EnableError::Expired) | ServiceError::Reissue(ReissueError::Expired)
-    );
-    let state = if expired { None } else { refusal.state };
-    (state, refusal.error)
+    (refusal.state, refusal.error)
 }

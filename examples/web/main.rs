@@ -37,7 +37,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use twostep::enrollment::{AuditEvent, AuditLog, Policies, Service, SystemClock};
+use twostep::enrollment::{AuditEvent, AuditLog, Service};
 use twostep::store_sqlx::{AeadSealer, SealingKey, SqlStore};
 
 use crate::accounts::{Accounts, SignInThrottle};
@@ -107,16 +107,13 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => SealingKey::generate("run")?,
     };
     let outbox = Arc::new(Outbox::new(ISSUER));
-    let service = Service::new(
-        store,
-        Arc::clone(&outbox),
-        accounts.clone(),
-        accounts.clone(),
-        Arc::new(AeadSealer::new(key)),
-        Arc::new(ConsoleAudit),
-        Arc::new(SystemClock),
-        Policies::new(ISSUER),
-    );
+    let service = Service::builder(store, AeadSealer::new(key))
+        .mailer(Arc::clone(&outbox))
+        .reauthenticate(accounts.clone())
+        .directory(accounts.clone())
+        .audit(ConsoleAudit)
+        .issuer(ISSUER)
+        .build();
     let app = Arc::new(App {
         service,
         accounts,

@@ -4,7 +4,7 @@ use axum::extract::{Extension, Form, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
-use twostep::enrollment::Store as _;
+
 use twostep::policy::{Membership, Role};
 
 use crate::app::{App, SessionId, Shared, Sid, date, role_name, user_message};
@@ -40,15 +40,18 @@ pub(crate) async fn org_members(State(app): Shared, Extension(SessionId(id)): Si
     let members = app.accounts.members(&me.org_id).await.unwrap_or_default();
     // Who has no 2FA is for those who manage security to know (as the mandate preview is).
     let manager = me.role.manages_security();
-    let mut rows = Vec::with_capacity(members.len());
-    for member in members {
-        let on = manager
-            && matches!(
-                app.service.store().credential(&member.user_id).await,
-                Ok(Some(_))
-            );
-        rows.push((member, on));
-    }
+    let ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+    // One store query for the whole list, and only for those allowed to see it.
+    let statuses = if manager {
+        app.service.statuses(&ids).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let rows: Vec<_> = members
+        .iter()
+        .enumerate()
+        .map(|(i, member)| (member, statuses.get(i).is_some_and(|s| s.is_enabled())))
+        .collect();
     let body = html! {
         (pages::tabs(&ORG_TABS, "/org"))
         p { "Organisation: " strong { (me.org_id) } }
@@ -114,13 +117,7 @@ pub(crate) async fn org_security(State(app): Shared, Extension(SessionId(id)): S
         Err(answer) => return answer,
     };
     let csrf = app.csrf(&id);
-    let policy = app
-        .service
-        .store()
-        .org_policy(&me.org_id)
-        .await
-        .ok()
-        .flatten();
+    let policy = app.service.org_policy(&me.org_id).await.ok().flatten();
     let mandate = policy.and_then(|policy| policy.mandate);
     let preview = match mandate {
         Some(_) => None,

@@ -5,11 +5,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use twostep::enrollment::LoginStep;
+use twostep::enrollment::{LoginStep, ServiceError};
 
 use crate::accounts::SignUpError;
 use crate::app::{
-    App, CodeForm, SessionId, Shared, Sid, date, locked_message, user_message, with_cookie,
+    App, CodeForm, SessionId, Shared, Sid, account_of, date, user_message, with_cookie,
 };
 use crate::mail::unix_now;
 use crate::pages::{self, Area};
@@ -97,7 +97,10 @@ pub(crate) async fn sign_in(
     let email = normalize_email(&form.email);
     let window = match app.sign_in_throttle.reserve(&email, unix_now()) {
         Ok(window) => window,
-        Err(locked) => return app.back(&id, "/login", false, locked_message(locked)),
+        Err(locked) => {
+            let message = user_message(&ServiceError::from(locked));
+            return app.back(&id, "/login", false, message);
+        }
     };
     match app.accounts.check_password(&email, &form.password).await {
         Ok(true) => {
@@ -127,18 +130,19 @@ pub(crate) async fn after_password(app: &App, id: &str, email: String) -> Respon
             None,
         ),
         // The wizard page says which organisation requires it.
-        LoginStep::EnrolmentRequired { org_id } => (
+        LoginStep::EnrollmentRequired { org_id } => (
             Auth::MustEnrol { email, org: org_id },
             "/account/2fa/enable",
             None,
         ),
-        LoginStep::SignedIn { enrol_by } => {
-            let text = enrol_by.map(|(org, deadline)| {
+        LoginStep::SignedIn { reminder } => {
+            let text = reminder.map(|reminder| {
                 (
                     false,
                     format!(
-                        "{org} requires two-step verification from {}. Set it up before then.",
-                        date(deadline)
+                        "{} requires two-step verification from {}. Set it up before then.",
+                        reminder.org_id,
+                        date(reminder.deadline)
                     ),
                 )
             });
@@ -200,20 +204,23 @@ pub(crate) async fn second_step(
     let Some((email, challenge)) = pending else {
         return Redirect::to("/login").into_response();
     };
+    let account = account_of(&email);
     match app
         .service
-        .verify_login(challenge, &email, &form.code, &email)
+        .verify_login(&account, challenge, &form.code)
         .await
     {
         Ok(signed_in) => {
             let new = app.sessions.rotate(&id, Auth::SignedIn { email });
-            if let Some((left, low)) = signed_in.recovery_codes_left {
-                let mut text =
-                    format!("Signed in with a recovery code. {left} recovery codes left.");
-                if low {
+            if let Some(left) = signed_in.recovery_codes {
+                let mut text = format!(
+                    "Signed in with a recovery code. {} recovery codes left.",
+                    left.remaining
+                );
+                if left.low {
                     text.push_str(" Re-issue your recovery codes soon.");
                 }
-                app.flash(&new, !low, text);
+                app.flash(&new, !left.low, text);
             }
             with_cookie(&new, Redirect::to("/account"))
         }

@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
-use twostep::enrollment::enable::{Account, SetupView};
+use twostep::enrollment::enable::SetupView;
 use twostep::enrollment::snapshot::PendingEnable;
 use twostep::enrollment::{Refusal, ServiceError};
 use twostep::recovery::Locale;
 
-use crate::app::{App, SessionId, Shared, Sid, attachment, rng, usable, with_cookie};
+use crate::app::{App, SessionId, Shared, Sid, account_of, attachment, usable, with_cookie};
 use crate::pages::{self, Area};
 use crate::session::Auth;
 
@@ -25,7 +25,7 @@ pub(crate) fn enrolling_for(app: &App, id: &str) -> Option<String> {
     })
 }
 
-/// The wizard's area: the whole console, or only the wizard while enrolment is required.
+/// The wizard's area: the whole console, or only the wizard while enrollment is required.
 pub(crate) fn wizard_area(app: &App, id: &str) -> Area {
     match enrolling_for(app, id) {
         Some(_) => Area::Enrolling,
@@ -178,12 +178,8 @@ fn put_enable(app: &App, id: &str, state: Option<PendingEnable>) {
 }
 
 pub(crate) async fn enable_start(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
-    let email = app.user(&id);
-    let account = Account {
-        user_id: email.clone(),
-        email,
-    };
-    match app.service.start_enable(account, &mut rng()).await {
+    let account = account_of(&app.user(&id));
+    match app.service.start_enable(account).await {
         Ok(sent) => {
             put_enable(&app, &id, Some(PendingEnable::EmailCodeSent(sent)));
             Redirect::to(WIZARD).into_response()
@@ -211,7 +207,7 @@ pub(crate) async fn enable_resend(State(app): Shared, Extension(SessionId(id)): 
     let Some(PendingEnable::EmailCodeSent(sent)) = take_step(&app, &id, "email") else {
         return Redirect::to(WIZARD).into_response();
     };
-    match app.service.resend_email_code(sent, &mut rng()).await {
+    match app.service.resend_email_code(sent).await {
         Ok(sent) => {
             put_enable(&app, &id, Some(PendingEnable::EmailCodeSent(sent)));
             app.back(&id, WIZARD, true, "A new code is on its way.")
@@ -261,17 +257,14 @@ pub(crate) async fn enable_step(
         return Redirect::to(WIZARD).into_response();
     };
     let service = &app.service;
-    let mut rng = rng();
     let (next, refused) = match pending {
         PendingEnable::EmailCodeSent(sent) => outcome(
-            service.verify_email(sent, &form.code, &mut rng).await,
+            service.verify_email(sent, &form.code).await,
             PendingEnable::AuthenticatorSetup,
             PendingEnable::EmailCodeSent,
         ),
         PendingEnable::AuthenticatorSetup(setup) => outcome(
-            service
-                .confirm_authenticator(setup, &form.code, &mut rng)
-                .await,
+            service.confirm_authenticator(setup, &form.code).await,
             PendingEnable::SaveRecoveryCodes,
             PendingEnable::AuthenticatorSetup,
         ),

@@ -48,7 +48,7 @@ fuzz_target!(|input: (u64, Vec<Op>, Vec<u8>)| {
         user_id: "u".into(),
         email: "u@example.com".into(),
     };
-    let (sent, mail) = enable::start(account, &mut rng, &policy, now);
+    let (sent, mail) = enable::start(account, 0, &mut rng, &policy, now);
     let mut state = State::Email(sent, mail.code.expose().to_owned());
     let mut throttle = Throttle::default();
     let mut confirmed_step = None;

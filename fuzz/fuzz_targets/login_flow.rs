@@ -52,7 +52,7 @@ fuzz_target!(|case: Case| {
     let mut last_step: Option<u64> = None;
     let mut used = [false; 3];
     let mut throttle = Throttle::default();
-    let mut challenge = login::begin("u", true, &policy, now);
+    let mut challenge = login::begin("u", true, &mut rng, &policy, now);
 
     for op in case.ops.into_iter().take(48) {
         let typed = match op {
@@ -61,7 +61,7 @@ fuzz_target!(|case: Case| {
                 continue;
             }
             Op::NewChallenge => {
-                challenge = login::begin("u", true, &policy, now);
+                challenge = login::begin("u", true, &mut rng, &policy, now);
                 continue;
             }
             Op::Code(offset) => {
@@ -113,7 +113,7 @@ fuzz_target!(|case: Case| {
                     _ => unreachable!("no other commit"),
                 }
                 throttle = verified.throttle;
-                challenge = login::begin("u", true, &policy, now);
+                challenge = login::begin("u", true, &mut rng, &policy, now);
             }
             Err(refused) => {
                 if locked {

@@ -44,8 +44,8 @@ fn two_factor(n: u8) -> TwoFactor {
 
 fn strictness(r: &Requirement) -> (u8, u64) {
     match r {
-        Requirement::EnrolNow { .. } => (2, 0),
-        Requirement::EnrolBy { deadline, .. } => (1, u64::MAX - deadline),
+        Requirement::EnrollNow { .. } => (2, 0),
+        Requirement::EnrollBy { deadline, .. } => (1, u64::MAX - deadline),
         _ => (0, 0),
     }
 }
@@ -92,7 +92,7 @@ fuzz_target!(|input: (Vec<Org>, u64, u8)| {
                 .mandate
                 .as_ref()
                 .map(|m| m.since.max(org.member_joined));
-            if let (Some(from), Requirement::EnrolBy { deadline, .. }) = (
+            if let (Some(from), Requirement::EnrollBy { deadline, .. }) = (
                 applies_from,
                 requirement(&[(&member, &policy)], TwoFactor::None, 0),
             ) {

@@ -53,13 +53,54 @@ pub struct CredentialRecord {
     pub enabled_at: u64,
 }
 
-/// A user's credential and failure counters, read together (one row, one round trip, in SQL).
+/// A user's credential, failure counters and revision, read together (one row, one round
+/// trip, in SQL).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredAccount {
     /// The second factor, if two-step verification is on.
     pub credential: Option<CredentialRecord>,
     /// The failure counters (`Throttle::default()` if none were stored).
     pub throttle: Throttle,
+    /// The credential's revision: `0` for a user whose credential was never written, then one
+    /// more with every write to it (created, a step accepted, recovery codes replaced,
+    /// removed). It never goes back, not even when the credential is removed, so a pending
+    /// state that carries the revision it saw can complete only while nothing else changed
+    /// the credential — and, since its own write moves the revision on, only once.
+    pub revision: u64,
+}
+
+/// The identity of one pending state (a login challenge, an email code): what
+/// [`Store::consume_state`] records, so that copies of the state cannot complete it again.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateId([u8; 16]);
+
+impl StateId {
+    /// The id as bytes, to store.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// An id from stored bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh random id.
+    pub(crate) fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+}
+
+impl core::fmt::Debug for StateId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("StateId(")?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        f.write_str(")")
+    }
 }
 
 /// Where credentials and failure counters live.
@@ -67,11 +108,21 @@ pub struct StoredAccount {
 /// # Contract
 ///
 /// - Every method is atomic on its own. The conditional ones (`create_credential`,
-///   `accept_step`, `replace_recovery_codes`, `remove_credential`,
-///   `compare_and_set_throttle`) return `Ok(false)` when their condition does not hold, and
-///   then change nothing; of N concurrent calls whose conditions overlap, exactly one wins —
-///   across processes, not just tasks (in SQL: one conditional `UPDATE … RETURNING` or a
-///   transaction).
+///   `accept_step`, `replace_recovery_codes`, `remove_credential`, `consume_state`,
+///   `compare_and_set_throttle`, `compare_and_set_org_policy`) return `Ok(false)` when their
+///   condition does not hold, and then change nothing; of N concurrent calls whose conditions
+///   overlap, exactly one wins — across processes, not just tasks (in SQL: one conditional
+///   statement or a transaction).
+/// - **Revisions.** Every write to the credential (`create_credential`, `accept_step`,
+///   `replace_recovery_codes`, `remove_credential`) adds one to the user's
+///   [`StoredAccount::revision`]; counters and policies do not touch it. The writes that
+///   complete a flow (`create_credential`, `replace_recovery_codes`, `remove_credential`) are
+///   conditional on the revision the flow saw when it began, so a pending state — cloned,
+///   restored from a snapshot, or raced — completes at most once, and never after the
+///   credential changed under it.
+/// - `consume_state` records a pending state's id once: `Ok(true)` the first time, `Ok(false)`
+///   ever after (until `expires_at` has passed, when the state can no longer be used anyway
+///   and the store may forget it).
 /// - `accept_step` settles the step and the counters together: both change or neither. A
 ///   login with a TOTP code is then two round trips — [`Store::account`] and `accept_step` —
 ///   the least any correct store can do.
@@ -83,71 +134,86 @@ pub struct StoredAccount {
 /// complete one):
 ///
 /// ```
-/// use std::collections::HashMap;
+/// use std::collections::{HashMap, HashSet};
 /// use std::sync::Mutex;
-/// use twostep_enrollment::{StoredAccount, CredentialRecord, Store, Throttle};
+/// use twostep_enrollment::{CredentialRecord, StateId, Store, StoredAccount, Throttle};
+/// use twostep_policy::OrgPolicy;
 /// use twostep_recovery::RecoveryCodeSet;
 ///
-/// use twostep_policy::OrgPolicy;
+/// #[derive(Default)]
+/// struct Tables {
+///     accounts: HashMap<String, StoredAccount>,
+///     consumed: HashSet<(String, StateId)>,
+///     policies: HashMap<String, OrgPolicy>,
+/// }
 ///
 /// #[derive(Default)]
-/// struct Tiny(Mutex<(HashMap<String, CredentialRecord>, HashMap<String, Throttle>, HashMap<String, OrgPolicy>)>);
+/// struct Tiny(Mutex<Tables>);
+///
+/// impl Tiny {
+///     /// Runs `write` on the user's account if `condition` holds.
+///     fn write(
+///         &self,
+///         user: &str,
+///         condition: impl FnOnce(&StoredAccount) -> bool,
+///         write: impl FnOnce(&mut StoredAccount),
+///     ) -> bool {
+///         let mut tables = self.0.lock().unwrap();
+///         let account = tables.accounts.entry(user.to_owned()).or_default();
+///         if !condition(account) {
+///             return false;
+///         }
+///         write(account);
+///         true
+///     }
+/// }
 ///
 /// impl Store for Tiny {
 ///     type Error = std::convert::Infallible;
 ///     async fn account(&self, user: &str) -> Result<StoredAccount, Self::Error> {
-///         let data = self.0.lock().unwrap();
-///         Ok(StoredAccount {
-///             credential: data.0.get(user).cloned(),
-///             throttle: data.1.get(user).copied().unwrap_or_default(),
-///         })
+///         Ok(self.0.lock().unwrap().accounts.get(user).cloned().unwrap_or_default())
 ///     }
-///     async fn create_credential(&self, user: &str, record: CredentialRecord) -> Result<bool, Self::Error> {
-///         let mut data = self.0.lock().unwrap();
-///         if data.0.contains_key(user) { return Ok(false) }
-///         data.0.insert(user.to_owned(), record);
-///         Ok(true)
+///     async fn create_credential(&self, user: &str, revision: u64, record: CredentialRecord) -> Result<bool, Self::Error> {
+///         Ok(self.write(user, |a| a.credential.is_none() && a.revision == revision, |a| {
+///             a.credential = Some(record);
+///             a.revision += 1;
+///         }))
 ///     }
 ///     async fn accept_step(&self, user: &str, step: u64, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
-///         let mut data = self.0.lock().unwrap();
-///         let (credentials, throttles, _) = &mut *data;
-///         let throttle = throttles.entry(user.to_owned()).or_default();
-///         match credentials.get_mut(user) {
-///             Some(c) if c.last_accepted_step.is_none_or(|last| last < step) && *throttle == expected => {
-///                 c.last_accepted_step = Some(step);
-///                 *throttle = new;
-///                 Ok(true)
-///             }
-///             _ => Ok(false),
-///         }
+///         let newer = |a: &StoredAccount| {
+///             a.credential.as_ref().is_some_and(|c| c.last_accepted_step.is_none_or(|last| last < step))
+///         };
+///         Ok(self.write(user, |a| newer(a) && a.throttle == expected, |a| {
+///             if let Some(c) = a.credential.as_mut() { c.last_accepted_step = Some(step) }
+///             a.throttle = new;
+///             a.revision += 1;
+///         }))
 ///     }
-///     async fn replace_recovery_codes(&self, user: &str, expected: &RecoveryCodeSet, new: RecoveryCodeSet) -> Result<bool, Self::Error> {
-///         let mut data = self.0.lock().unwrap();
-///         match data.0.get_mut(user) {
-///             Some(c) if &c.recovery_codes == expected => { c.recovery_codes = new; Ok(true) }
-///             _ => Ok(false),
-///         }
+///     async fn replace_recovery_codes(&self, user: &str, revision: u64, new: RecoveryCodeSet) -> Result<bool, Self::Error> {
+///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
+///             if let Some(c) = a.credential.as_mut() { c.recovery_codes = new }
+///             a.revision += 1;
+///         }))
 ///     }
-///     async fn remove_credential(&self, user: &str, expected: &CredentialRecord) -> Result<bool, Self::Error> {
-///         let mut data = self.0.lock().unwrap();
-///         if data.0.get(user) != Some(expected) { return Ok(false) }
-///         data.0.remove(user);
-///         Ok(true)
+///     async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
+///             a.credential = None;
+///             a.revision += 1;
+///         }))
 ///     }
 ///     async fn compare_and_set_throttle(&self, user: &str, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
-///         let mut data = self.0.lock().unwrap();
-///         let current = data.1.entry(user.to_owned()).or_default();
-///         if *current != expected { return Ok(false) }
-///         *current = new;
-///         Ok(true)
+///         Ok(self.write(user, |a| a.throttle == expected, |a| a.throttle = new))
+///     }
+///     async fn consume_state(&self, user: &str, id: StateId, _expires_at: u64, _now: u64) -> Result<bool, Self::Error> {
+///         Ok(self.0.lock().unwrap().consumed.insert((user.to_owned(), id)))
 ///     }
 ///     async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
-///         Ok(self.0.lock().unwrap().2.get(org).cloned())
+///         Ok(self.0.lock().unwrap().policies.get(org).cloned())
 ///     }
 ///     async fn compare_and_set_org_policy(&self, org: &str, expected: Option<&OrgPolicy>, new: OrgPolicy) -> Result<bool, Self::Error> {
-///         let mut data = self.0.lock().unwrap();
-///         if data.2.get(org) != expected { return Ok(false) }
-///         data.2.insert(org.to_owned(), new);
+///         let mut tables = self.0.lock().unwrap();
+///         if tables.policies.get(org) != expected { return Ok(false) }
+///         tables.policies.insert(org.to_owned(), new);
 ///         Ok(true)
 ///     }
 /// }
@@ -156,11 +222,26 @@ pub trait Store: Send + Sync {
     /// A backend failure.
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// The user's credential and failure counters, read together.
+    /// The user's credential, failure counters and revision, read together.
     fn account(
         &self,
         user: &str,
     ) -> impl Future<Output = Result<StoredAccount, Self::Error>> + Send;
+
+    /// The accounts of many users, in the order asked. The provided method reads them one by
+    /// one; a database answers it in one query.
+    fn accounts(
+        &self,
+        users: &[&str],
+    ) -> impl Future<Output = Result<Vec<StoredAccount>, Self::Error>> + Send {
+        async move {
+            let mut accounts = Vec::with_capacity(users.len());
+            for user in users {
+                accounts.push(self.account(user).await?);
+            }
+            Ok(accounts)
+        }
+    }
 
     /// The user's credential, if two-step verification is on.
     fn credential(
@@ -170,10 +251,12 @@ pub trait Store: Send + Sync {
         async move { Ok(self.account(user).await?.credential) }
     }
 
-    /// Stores a new credential unless the user already has one (`Ok(false)`).
+    /// Stores a new credential if the user has none **and** the revision is still `revision`;
+    /// otherwise changes nothing (`Ok(false)`).
     fn create_credential(
         &self,
         user: &str,
+        revision: u64,
         record: CredentialRecord,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
@@ -188,20 +271,32 @@ pub trait Store: Send + Sync {
         new: Throttle,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// Replaces the recovery codes with `new` if the stored set still equals `expected`.
+    /// Replaces the recovery codes with `new` if the user has a credential and the revision
+    /// is still `revision`.
     fn replace_recovery_codes(
         &self,
         user: &str,
-        expected: &RecoveryCodeSet,
+        revision: u64,
         new: RecoveryCodeSet,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// Removes the credential — secret, recovery codes and replay state at once — if it still
-    /// equals `expected`.
+    /// Removes the credential — secret, recovery codes and replay state at once — if the
+    /// revision is still `revision`. The counters stay.
     fn remove_credential(
         &self,
         user: &str,
-        expected: &CredentialRecord,
+        revision: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Records that the pending state `id` of `user` completed: `Ok(true)` the first time,
+    /// `Ok(false)` if it was recorded before. Entries whose `expires_at` is at or before `now`
+    /// may be forgotten: such states are refused before they get here.
+    fn consume_state(
+        &self,
+        user: &str,
+        id: StateId,
+        expires_at: u64,
+        now: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// The user's failure counters.
@@ -526,6 +621,13 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         (**self).account(user)
     }
 
+    fn accounts(
+        &self,
+        users: &[&str],
+    ) -> impl Future<Output = Result<Vec<StoredAccount>, Self::Error>> + Send {
+        (**self).accounts(users)
+    }
+
     fn credential(
         &self,
         user: &str,
@@ -536,9 +638,10 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     fn create_credential(
         &self,
         user: &str,
+        revision: u64,
         record: CredentialRecord,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).create_credential(user, record)
+        (**self).create_credential(user, revision, record)
     }
 
     fn accept_step(
@@ -554,18 +657,28 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     fn replace_recovery_codes(
         &self,
         user: &str,
-        expected: &RecoveryCodeSet,
+        revision: u64,
         new: RecoveryCodeSet,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).replace_recovery_codes(user, expected, new)
+        (**self).replace_recovery_codes(user, revision, new)
     }
 
     fn remove_credential(
         &self,
         user: &str,
-        expected: &CredentialRecord,
+        revision: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).remove_credential(user, expected)
+        (**self).remove_credential(user, revision)
+    }
+
+    fn consume_state(
+        &self,
+        user: &str,
+        id: StateId,
+        expires_at: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).consume_state(user, id, expires_at, now)
     }
 
     fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send {
@@ -595,6 +708,32 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         new: OrgPolicy,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         (**self).compare_and_set_org_policy(org, expected, new)
+    }
+}
+
+impl<T: Sealer + ?Sized> Sealer for std::sync::Arc<T> {
+    fn seal(&self, user: &str, secret: &Secret) -> Result<SealedSecret, BoxError> {
+        (**self).seal(user, secret)
+    }
+
+    fn open(&self, user: &str, sealed: &SealedSecret) -> Result<Secret, BoxError> {
+        (**self).open(user, sealed)
+    }
+
+    fn is_current(&self, sealed: &SealedSecret) -> bool {
+        (**self).is_current(sealed)
+    }
+}
+
+impl<T: AuditLog + ?Sized> AuditLog for std::sync::Arc<T> {
+    fn record(&self, event: AuditEvent) {
+        (**self).record(event);
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
+    fn now(&self) -> u64 {
+        (**self).now()
     }
 }
 

@@ -5,6 +5,8 @@
 //! atomic write. A code used here is consumed like at login: apply [`Disabled::commit`]
 //! in the same transaction, so a code cannot both disable and log in.
 
+use rand_core::CryptoRng;
+
 use crate::login::{Answer, Commit, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
 use crate::throttle::{Locked, Throttle};
 
@@ -28,6 +30,7 @@ pub enum DisableError {
 #[derive(Debug)]
 pub struct ConfirmWithCode {
     challenge: LoginChallenge,
+    revision: u64,
 }
 
 /// Disabling went through: remove the credential atomically, then notify.
@@ -42,15 +45,19 @@ pub struct Disabled {
     pub throttle: Throttle,
 }
 
-/// First screen: the application checked the password again.
+/// First screen: the application checked the password again. `revision` is the account's
+/// (see [`StoredAccount::revision`](crate::StoredAccount::revision)): the credential is removed
+/// only while it is still that one.
 ///
 /// # Errors
 /// [`DisableError::Locked`], or [`DisableError::WrongPassword`] (counted as a failure); with
 /// the counters to store.
-pub fn start(
+pub fn start<R: CryptoRng + ?Sized>(
     user_id: &str,
+    revision: u64,
     password_verified: bool,
     throttle: Throttle,
+    rng: &mut R,
     policy: &LoginPolicy,
     now: u64,
 ) -> Result<(ConfirmWithCode, Throttle), (DisableError, Throttle)> {
@@ -63,17 +70,32 @@ pub fn start(
             throttle.record_failure(&policy.throttle, now),
         ));
     }
-    let challenge = crate::login::begin(user_id, true, policy, now);
+    let challenge = crate::login::begin(user_id, true, rng, policy, now);
     match challenge {
         // A right password is not a second factor: the consecutive count stays.
-        Some(challenge) => Ok((ConfirmWithCode { challenge }, throttle)),
+        Some(challenge) => Ok((
+            ConfirmWithCode {
+                challenge,
+                revision,
+            },
+            throttle,
+        )),
         None => Err((DisableError::WrongPassword, throttle)),
     }
 }
 
 impl ConfirmWithCode {
-    pub(crate) fn from_challenge(challenge: LoginChallenge) -> Self {
-        Self { challenge }
+    pub(crate) fn from_parts(challenge: LoginChallenge, revision: u64) -> Self {
+        Self {
+            challenge,
+            revision,
+        }
+    }
+
+    /// The account's revision when the password was checked: remove the credential only
+    /// while it is still this one.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     pub(crate) fn challenge(&self) -> &LoginChallenge {
@@ -116,6 +138,7 @@ impl ConfirmWithCode {
             Err(refused) => Err((
                 Self {
                     challenge: refused.challenge,
+                    revision: self.revision,
                 },
                 refused.error.into(),
                 refused.throttle,

@@ -26,6 +26,7 @@ use rand_core::CryptoRng;
 use twostep_otp::{Accepted, KeyUri, Rejection, Secret, Totp, TotpParams, UriError, Window};
 use twostep_recovery::{DownloadFile, HashParams, IssuedCodes, Locale, RecoveryCodeSet, SetError};
 
+use crate::app::StateId;
 use crate::email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 
@@ -129,6 +130,7 @@ pub struct EmailCodeMail {
 #[derive(Debug)]
 pub struct EmailCodeSent {
     account: Account,
+    revision: u64,
     started_at: u64,
     challenge: EmailChallenge,
 }
@@ -137,6 +139,7 @@ pub struct EmailCodeSent {
 #[derive(Debug)]
 pub struct AuthenticatorSetup {
     account: Account,
+    revision: u64,
     started_at: u64,
     secret: Secret,
 }
@@ -145,6 +148,7 @@ pub struct AuthenticatorSetup {
 #[derive(Debug)]
 pub struct SaveRecoveryCodes {
     account: Account,
+    revision: u64,
     started_at: u64,
     secret: Secret,
     confirmed_step: u64,
@@ -158,6 +162,10 @@ pub struct SaveRecoveryCodes {
 pub struct Enabled {
     /// The credential to store, in one atomic write.
     pub credential: NewCredential,
+    /// The account's revision when the wizard started: create the credential only while it
+    /// is still this one (see [`Store::create_credential`](crate::Store::create_credential)),
+    /// so the wizard completes once, and never after the credential changed meanwhile.
+    pub revision: u64,
     /// Whom to notify that two-step verification was turned on.
     pub notify: String,
 }
@@ -195,9 +203,12 @@ pub struct SetupView {
     pub time_based: bool,
 }
 
-/// Starts the wizard for `account` and sends the first email code.
+/// Starts the wizard for `account`, whose stored revision is `revision` (see
+/// [`StoredAccount::revision`](crate::StoredAccount::revision)), and sends the first email
+/// code.
 pub fn start<R: CryptoRng + ?Sized>(
     account: Account,
+    revision: u64,
     rng: &mut R,
     policy: &EnablePolicy,
     now: u64,
@@ -210,6 +221,7 @@ pub fn start<R: CryptoRng + ?Sized>(
     };
     let state = EmailCodeSent {
         account,
+        revision,
         started_at: now,
         challenge,
     };
@@ -221,16 +233,38 @@ fn expired(started_at: u64, policy: &EnablePolicy, now: u64) -> bool {
 }
 
 impl EmailCodeSent {
-    pub(crate) fn parts(&self) -> (&Account, u64, &EmailChallenge) {
-        (&self.account, self.started_at, &self.challenge)
+    pub(crate) fn parts(&self) -> (&Account, u64, u64, &EmailChallenge) {
+        (
+            &self.account,
+            self.revision,
+            self.started_at,
+            &self.challenge,
+        )
     }
 
-    pub(crate) fn from_parts(account: Account, started_at: u64, challenge: EmailChallenge) -> Self {
+    pub(crate) fn from_parts(
+        account: Account,
+        revision: u64,
+        started_at: u64,
+        challenge: EmailChallenge,
+    ) -> Self {
         Self {
             account,
+            revision,
             started_at,
             challenge,
         }
+    }
+
+    /// The id of the code now pending: a right code completes this step once (record it with
+    /// [`Store::consume_state`](crate::Store::consume_state) before moving on).
+    pub fn id(&self) -> StateId {
+        self.challenge.id()
+    }
+
+    /// When the code now pending expires (Unix time).
+    pub fn expires_at(&self) -> u64 {
+        self.challenge.expires_at()
     }
 
     /// Sends a new code in place of the old one, after the cooldown.
@@ -286,6 +320,7 @@ impl EmailCodeSent {
         match self.challenge.verify(input, now) {
             Ok(()) => Ok(AuthenticatorSetup {
                 account: self.account,
+                revision: self.revision,
                 started_at: self.started_at,
                 secret: Secret::generate_for(policy.totp.algorithm, rng),
             }),
@@ -303,13 +338,19 @@ impl EmailCodeSent {
 }
 
 impl AuthenticatorSetup {
-    pub(crate) fn parts(&self) -> (&Account, u64, &Secret) {
-        (&self.account, self.started_at, &self.secret)
+    pub(crate) fn parts(&self) -> (&Account, u64, u64, &Secret) {
+        (&self.account, self.revision, self.started_at, &self.secret)
     }
 
-    pub(crate) fn from_parts(account: Account, started_at: u64, secret: Secret) -> Self {
+    pub(crate) fn from_parts(
+        account: Account,
+        revision: u64,
+        started_at: u64,
+        secret: Secret,
+    ) -> Self {
         Self {
             account,
+            revision,
             started_at,
             secret,
         }
@@ -321,24 +362,22 @@ impl AuthenticatorSetup {
     }
 
     /// What the screen shows: the Key URI for the QR code, the grouped manual key, the
-    /// account name and "time based".
+    /// account name and "time based". The account name is the login email made fit for a Key
+    /// URI ([`twostep_otp::fit_name`]), so any address the application accepted can be set
+    /// up.
     ///
     /// # Errors
-    /// [`EnableError::Uri`] if the issuer or email cannot appear in a Key URI (a colon, for
-    /// example).
+    /// [`EnableError::Uri`] if the policy's issuer cannot appear in a Key URI (a colon, for
+    /// example): a configuration error, the same for every user.
     pub fn view(&self, policy: &EnablePolicy) -> Result<SetupView, EnableError> {
         let secret = Secret::from_bytes(self.secret.expose_bytes())
             .map_err(|_| EnableError::Uri(UriError::Label))?;
-        let key_uri = KeyUri::totp(
-            secret,
-            Some(&policy.issuer),
-            &self.account.email,
-            policy.totp,
-        )?;
+        let account = twostep_otp::fit_name(&self.account.email);
+        let key_uri = KeyUri::totp(secret, Some(&policy.issuer), &account, policy.totp)?;
         Ok(SetupView {
             key_uri,
             manual_key: self.secret.to_base32_grouped(),
-            account: self.account.email.clone(),
+            account,
             time_based: true,
         })
     }
@@ -395,6 +434,7 @@ impl AuthenticatorSetup {
             Ok((issued, set)) => Ok((
                 SaveRecoveryCodes {
                     account: self.account,
+                    revision: self.revision,
                     started_at: self.started_at,
                     secret: self.secret,
                     confirmed_step: step,
@@ -415,9 +455,21 @@ impl AuthenticatorSetup {
 }
 
 impl SaveRecoveryCodes {
-    pub(crate) fn parts(&self) -> (&Account, u64, &Secret, u64, &IssuedCodes, &RecoveryCodeSet) {
+    #[allow(clippy::type_complexity)] // the fields, for the snapshot
+    pub(crate) fn parts(
+        &self,
+    ) -> (
+        &Account,
+        u64,
+        u64,
+        &Secret,
+        u64,
+        &IssuedCodes,
+        &RecoveryCodeSet,
+    ) {
         (
             &self.account,
+            self.revision,
             self.started_at,
             &self.secret,
             self.confirmed_step,
@@ -428,6 +480,7 @@ impl SaveRecoveryCodes {
 
     pub(crate) fn from_parts(
         account: Account,
+        revision: u64,
         started_at: u64,
         secret: Secret,
         confirmed_step: u64,
@@ -436,6 +489,7 @@ impl SaveRecoveryCodes {
     ) -> Self {
         Self {
             account,
+            revision,
             started_at,
             secret,
             confirmed_step,
@@ -484,6 +538,7 @@ impl SaveRecoveryCodes {
             });
         }
         Ok(Enabled {
+            revision: self.revision,
             notify: self.account.email,
             credential: NewCredential {
                 user_id: self.account.user_id,

@@ -35,7 +35,7 @@
 //!
 //! Organisation mandates (`twostep-policy`) are enforced here: memberships come from the
 //! application's [`Directory`], policies are kept by the [`Store`]; [`Service::begin_login`]
-//! answers [`LoginStep::EnrolmentRequired`] (or a reminder during grace), disabling is
+//! answers [`LoginStep::EnrollmentRequired`] (or a reminder during grace), disabling is
 //! refused under a mandate, and [`Service::set_mandate`] lets only owners and admins with
 //! 2FA switch it on.
 #![forbid(unsafe_code)]
@@ -56,8 +56,14 @@ mod throttle;
 
 pub use app::{
     AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
-    Notice, Reauthenticate, SealedSecret, Sealer, Store, StoredAccount, SystemClock,
+    Notice, Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount, SystemClock,
 };
 pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
-pub use service::{LoginStep, Policies, Refusal, Service, ServiceError, SignedIn};
+pub use service::{
+    Collaborator, EnrollmentReminder, LoginStep, NoOrganizations, Policies, RecoveryCodesLeft,
+    Refusal, Service, ServiceBuilder, ServiceError, SignedIn, Status, TracingAudit,
+};
+
+/// The RNG traits the machines take, re-exported so an application names the same version.
+pub use rand_core;
 pub use throttle::{Locked, Throttle, ThrottlePolicy};

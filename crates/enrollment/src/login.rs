@@ -15,7 +15,9 @@
 use twostep_otp::{Rejection, Secret, Totp, TotpParams, Window};
 use twostep_recovery::{RecoveryCodeSet, RedeemError, Slot};
 
-use crate::app::CredentialRecord;
+use rand_core::CryptoRng;
+
+use crate::app::{CredentialRecord, StateId};
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 
 /// The login step's settings.
@@ -48,6 +50,7 @@ impl Default for LoginPolicy {
     into = "crate::snapshot::StoredChallenge"
 )]
 pub struct LoginChallenge {
+    id: StateId,
     user_id: String,
     expires_at: u64,
 }
@@ -169,25 +172,36 @@ pub struct Refused {
     pub throttle: Throttle,
 }
 
-/// After the password: `None` when the user has no second factor, else the challenge.
-pub fn begin(
+/// After the password: `None` when the user has no second factor, else the challenge, with a
+/// random id of its own.
+pub fn begin<R: CryptoRng + ?Sized>(
     user_id: &str,
     has_second_factor: bool,
+    rng: &mut R,
     policy: &LoginPolicy,
     now: u64,
 ) -> Option<LoginChallenge> {
     has_second_factor.then(|| LoginChallenge {
+        id: StateId::generate(rng),
         user_id: user_id.to_owned(),
         expires_at: now.saturating_add(policy.challenge_ttl_seconds),
     })
 }
 
 impl LoginChallenge {
-    pub(crate) fn from_parts(user_id: String, expires_at: u64) -> Self {
+    pub(crate) fn from_parts(id: StateId, user_id: String, expires_at: u64) -> Self {
         Self {
+            id,
             user_id,
             expires_at,
         }
+    }
+
+    /// The challenge's id: a verified answer completes it once (record it with
+    /// [`Store::consume_state`](crate::Store::consume_state) before the login counts), so a
+    /// copy of the challenge cannot sign in again.
+    pub fn id(&self) -> StateId {
+        self.id
     }
 
     /// The user the challenge belongs to.

@@ -3,6 +3,7 @@
 //! production: nothing survives a restart, and [`PlaintextSealer`] does not encrypt.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,7 +13,7 @@ use twostep_recovery::RecoveryCodeSet;
 
 use crate::app::{
     AuditEvent, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
-    Reauthenticate, SealedSecret, Sealer, Store, StoredAccount,
+    Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount,
 };
 use crate::email_code::EmailCode;
 use crate::throttle::Throttle;
@@ -24,12 +25,12 @@ pub struct Poisoned;
 
 #[derive(Default)]
 struct Tables {
-    credentials: HashMap<String, CredentialRecord>,
-    throttles: HashMap<String, Throttle>,
+    accounts: HashMap<String, StoredAccount>,
+    consumed: HashMap<(String, StateId), u64>,
     policies: HashMap<String, OrgPolicy>,
 }
 
-/// A [`Store`] in a `HashMap` behind one mutex.
+/// A [`Store`] in `HashMap`s behind one mutex.
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
@@ -40,30 +41,46 @@ impl MemoryStore {
         let mut tables = self.tables.lock().map_err(|_| Poisoned)?;
         Ok(f(&mut tables))
     }
+
+    /// Applies `write` to the user's account if `condition` holds on it; says whether it did.
+    fn write_if(
+        &self,
+        user: &str,
+        condition: impl FnOnce(&StoredAccount) -> bool,
+        write: impl FnOnce(&mut StoredAccount),
+    ) -> Result<bool, Poisoned> {
+        self.with(|t| {
+            let account = t.accounts.entry(user.to_owned()).or_default();
+            let holds = condition(account);
+            if holds {
+                write(account);
+            }
+            holds
+        })
+    }
 }
 
 impl Store for MemoryStore {
     type Error = Poisoned;
 
     async fn account(&self, user: &str) -> Result<StoredAccount, Poisoned> {
-        self.with(|t| StoredAccount {
-            credential: t.credentials.get(user).cloned(),
-            throttle: t.throttles.get(user).copied().unwrap_or_default(),
-        })
+        self.with(|t| t.accounts.get(user).cloned().unwrap_or_default())
     }
 
     async fn create_credential(
         &self,
         user: &str,
+        revision: u64,
         record: CredentialRecord,
     ) -> Result<bool, Poisoned> {
-        self.with(|t| {
-            if t.credentials.contains_key(user) {
-                return false;
-            }
-            t.credentials.insert(user.to_owned(), record);
-            true
-        })
+        self.write_if(
+            user,
+            |account| account.credential.is_none() && account.revision == revision,
+            |account| {
+                account.credential = Some(record);
+                account.revision += 1;
+            },
+        )
     }
 
     async fn accept_step(
@@ -73,48 +90,69 @@ impl Store for MemoryStore {
         expected: Throttle,
         new: Throttle,
     ) -> Result<bool, Poisoned> {
-        self.with(|t| {
-            let throttle = t.throttles.entry(user.to_owned()).or_default();
-            match t.credentials.get_mut(user) {
-                Some(record)
-                    if record.last_accepted_step.is_none_or(|last| last < step)
-                        && *throttle == expected =>
-                {
+        self.write_if(
+            user,
+            |account| {
+                account.throttle == expected
+                    && account.credential.as_ref().is_some_and(|record| {
+                        record.last_accepted_step.is_none_or(|last| last < step)
+                    })
+            },
+            |account| {
+                if let Some(record) = account.credential.as_mut() {
                     record.last_accepted_step = Some(step);
-                    *throttle = new;
-                    true
                 }
-                _ => false,
-            }
-        })
+                account.throttle = new;
+                account.revision += 1;
+            },
+        )
     }
 
     async fn replace_recovery_codes(
         &self,
         user: &str,
-        expected: &RecoveryCodeSet,
+        revision: u64,
         new: RecoveryCodeSet,
     ) -> Result<bool, Poisoned> {
-        self.with(|t| match t.credentials.get_mut(user) {
-            Some(record) if &record.recovery_codes == expected => {
-                record.recovery_codes = new;
-                true
-            }
-            _ => false,
-        })
+        self.write_if(
+            user,
+            |account| account.credential.is_some() && account.revision == revision,
+            |account| {
+                if let Some(record) = account.credential.as_mut() {
+                    record.recovery_codes = new;
+                }
+                account.revision += 1;
+            },
+        )
     }
 
-    async fn remove_credential(
+    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Poisoned> {
+        self.write_if(
+            user,
+            |account| account.credential.is_some() && account.revision == revision,
+            |account| {
+                account.credential = None;
+                account.revision += 1;
+            },
+        )
+    }
+
+    async fn consume_state(
         &self,
         user: &str,
-        expected: &CredentialRecord,
+        id: StateId,
+        expires_at: u64,
+        now: u64,
     ) -> Result<bool, Poisoned> {
         self.with(|t| {
-            if t.credentials.get(user) != Some(expected) {
-                return false;
+            t.consumed.retain(|_, expiry| *expiry > now);
+            match t.consumed.entry((user.to_owned(), id)) {
+                Entry::Occupied(_) => false,
+                Entry::Vacant(entry) => {
+                    entry.insert(expires_at);
+                    true
+                }
             }
-            t.credentials.remove(user);
-            true
         })
     }
 
@@ -124,14 +162,11 @@ impl Store for MemoryStore {
         expected: Throttle,
         new: Throttle,
     ) -> Result<bool, Poisoned> {
-        self.with(|t| {
-            let current = t.throttles.entry(user.to_owned()).or_default();
-            if *current != expected {
-                return false;
-            }
-            *current = new;
-            true
-        })
+        self.write_if(
+            user,
+            |account| account.throttle == expected,
+            |account| account.throttle = new,
+        )
     }
 
     async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Poisoned> {

@@ -54,11 +54,20 @@ pub enum ReissueError {
     RecoveryCodes(#[from] SetError),
 }
 
+/// The codes a re-issue replaces, as read when it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replacing {
+    /// The account's revision (see [`StoredAccount::revision`](crate::StoredAccount::revision)).
+    pub revision: u64,
+    /// The issue of the codes in place ([`RecoveryCodeSet::issue`]).
+    pub issue: [u8; 16],
+}
+
 /// New codes, shown and waiting for "I saved them".
 #[derive(Debug)]
 pub struct SaveNewCodes {
     user_id: String,
-    enabled_at: u64,
+    replacing: Replacing,
     expires_at: u64,
     issued: IssuedCodes,
     set: RecoveryCodeSet,
@@ -70,21 +79,23 @@ pub struct SaveNewCodes {
 pub struct Reissued {
     /// Whose codes.
     pub user_id: String,
-    /// The `enabled_at` of the credential the codes were made for: replace them only while
-    /// it is still that credential (not one disabled and enabled again meanwhile).
-    pub enabled_at: u64,
+    /// The codes it replaces: replace them only while the codes in place are still that
+    /// issue (codes used from it meanwhile are retired all the same), never over a re-issue,
+    /// or a credential disabled and enabled again, since — so a re-issue completes once.
+    pub replacing: Replacing,
     /// The new set; replacing the old one invalidates every old code.
     pub recovery_codes: RecoveryCodeSet,
 }
 
-/// Starts a re-issue once the application has checked the password again.
+/// Starts a re-issue of the codes `replacing` once the application has checked the password
+/// again.
 ///
 /// # Errors
 /// [`ReissueError::Locked`] when the budget is spent, [`ReissueError::WrongPassword`] (a
 /// failure on the throttle), [`ReissueError::RecoveryCodes`]; with the counters to store.
 pub fn start<R: CryptoRng + ?Sized>(
     user_id: &str,
-    credential_enabled_at: u64,
+    replacing: Replacing,
     password_verified: bool,
     throttle: Throttle,
     rng: &mut R,
@@ -106,7 +117,7 @@ pub fn start<R: CryptoRng + ?Sized>(
             .map_err(|error| (error.into(), throttle))?;
     let state = SaveNewCodes {
         user_id: user_id.to_owned(),
-        enabled_at: credential_enabled_at,
+        replacing,
         expires_at: now.saturating_add(policy.pending_ttl_seconds),
         issued,
         set,
@@ -115,10 +126,10 @@ pub fn start<R: CryptoRng + ?Sized>(
 }
 
 impl SaveNewCodes {
-    pub(crate) fn parts(&self) -> (&str, u64, u64, &IssuedCodes, &RecoveryCodeSet) {
+    pub(crate) fn parts(&self) -> (&str, Replacing, u64, &IssuedCodes, &RecoveryCodeSet) {
         (
             &self.user_id,
-            self.enabled_at,
+            self.replacing,
             self.expires_at,
             &self.issued,
             &self.set,
@@ -127,14 +138,14 @@ impl SaveNewCodes {
 
     pub(crate) fn from_parts(
         user_id: String,
-        enabled_at: u64,
+        replacing: Replacing,
         expires_at: u64,
         issued: IssuedCodes,
         set: RecoveryCodeSet,
     ) -> Self {
         Self {
             user_id,
-            enabled_at,
+            replacing,
             expires_at,
             issued,
             set,
@@ -165,7 +176,7 @@ impl SaveNewCodes {
         }
         Ok(Reissued {
             user_id: self.user_id,
-            enabled_at: self.enabled_at,
+            replacing: self.replacing,
             recovery_codes: self.set,
         })
     }

@@ -13,14 +13,17 @@ use twostep_otp::Secret;
 use twostep_recovery::{IssuedCodes, RecoveryCode, RecoveryCodeSet};
 use zeroize::Zeroizing;
 
+use crate::app::StateId;
 use crate::disable::ConfirmWithCode;
 use crate::email_code::EmailChallenge;
 use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
 use crate::login::LoginChallenge;
-use crate::reissue::SaveNewCodes;
+use crate::reissue::{Replacing, SaveNewCodes};
 
-/// The schema version written into snapshots.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The schema version written into snapshots. Version 2 added the account revision and the
+/// challenges' ids (which make every state complete once); version 1 snapshots are refused
+/// (start again).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// The enable wizard at any of its pending steps.
 #[derive(Debug)]
@@ -60,6 +63,7 @@ struct Stored {
     version: u32,
     user_id: String,
     email: String,
+    revision: u64,
     started_at: u64,
     #[serde(flatten)]
     step: StoredStep,
@@ -84,11 +88,12 @@ enum StoredStep {
 
 impl Serialize for PendingEnable {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (account, started_at, step) = match self {
+        let (account, revision, started_at, step) = match self {
             Self::EmailCodeSent(state) => {
-                let (account, started_at, challenge) = state.parts();
+                let (account, revision, started_at, challenge) = state.parts();
                 (
                     account,
+                    revision,
                     started_at,
                     StoredStep::EmailCodeSent {
                         challenge: challenge.clone(),
@@ -96,9 +101,10 @@ impl Serialize for PendingEnable {
                 )
             }
             Self::AuthenticatorSetup(state) => {
-                let (account, started_at, secret) = state.parts();
+                let (account, revision, started_at, secret) = state.parts();
                 (
                     account,
+                    revision,
                     started_at,
                     StoredStep::AuthenticatorSetup {
                         secret: secret.to_base32(),
@@ -106,7 +112,8 @@ impl Serialize for PendingEnable {
                 )
             }
             Self::SaveRecoveryCodes(state) => {
-                let (account, started_at, secret, confirmed_step, issued, set) = state.parts();
+                let (account, revision, started_at, secret, confirmed_step, issued, set) =
+                    state.parts();
                 let codes = show_codes(issued);
                 let step = StoredStep::SaveRecoveryCodes {
                     secret: secret.to_base32(),
@@ -114,13 +121,14 @@ impl Serialize for PendingEnable {
                     codes,
                     set: set.clone(),
                 };
-                (account, started_at, step)
+                (account, revision, started_at, step)
             }
         };
         Stored {
             version: SNAPSHOT_VERSION,
             user_id: account.user_id.clone(),
             email: account.email.clone(),
+            revision,
             started_at,
             step,
         }
@@ -146,11 +154,16 @@ fn restore(stored: Stored) -> Result<PendingEnable, SnapshotError> {
     let secret = |text: &str| Secret::from_base32(text).map_err(|_| SnapshotError::Secret);
     Ok(match stored.step {
         StoredStep::EmailCodeSent { challenge } => PendingEnable::EmailCodeSent(
-            EmailCodeSent::from_parts(account, stored.started_at, challenge),
+            EmailCodeSent::from_parts(account, stored.revision, stored.started_at, challenge),
         ),
-        StoredStep::AuthenticatorSetup { secret: text } => PendingEnable::AuthenticatorSetup(
-            AuthenticatorSetup::from_parts(account, stored.started_at, secret(&text)?),
-        ),
+        StoredStep::AuthenticatorSetup { secret: text } => {
+            PendingEnable::AuthenticatorSetup(AuthenticatorSetup::from_parts(
+                account,
+                stored.revision,
+                stored.started_at,
+                secret(&text)?,
+            ))
+        }
         StoredStep::SaveRecoveryCodes {
             secret: text,
             confirmed_step,
@@ -160,6 +173,7 @@ fn restore(stored: Stored) -> Result<PendingEnable, SnapshotError> {
             let issued = restore_codes(&codes, &set)?;
             PendingEnable::SaveRecoveryCodes(SaveRecoveryCodes::from_parts(
                 account,
+                stored.revision,
                 stored.started_at,
                 secret(&text)?,
                 confirmed_step,
@@ -197,7 +211,8 @@ fn show_codes(issued: &IssuedCodes) -> Vec<Zeroizing<String>> {
 struct StoredReissue {
     version: u32,
     user_id: String,
-    enabled_at: u64,
+    revision: u64,
+    replaces_issue: [u8; 16],
     expires_at: u64,
     codes: Vec<Zeroizing<String>>,
     set: RecoveryCodeSet,
@@ -205,11 +220,12 @@ struct StoredReissue {
 
 impl Serialize for SaveNewCodes {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (user_id, enabled_at, expires_at, issued, set) = self.parts();
+        let (user_id, replacing, expires_at, issued, set) = self.parts();
         StoredReissue {
             version: SNAPSHOT_VERSION,
             user_id: user_id.to_owned(),
-            enabled_at,
+            revision: replacing.revision,
+            replaces_issue: replacing.issue,
             expires_at,
             codes: show_codes(issued),
             set: set.clone(),
@@ -229,7 +245,10 @@ impl<'de> Deserialize<'de> for SaveNewCodes {
         let issued = restore_codes(&stored.codes, &stored.set).map_err(serde::de::Error::custom)?;
         Ok(Self::from_parts(
             stored.user_id,
-            stored.enabled_at,
+            Replacing {
+                revision: stored.revision,
+                issue: stored.replaces_issue,
+            },
             stored.expires_at,
             issued,
             stored.set,
@@ -251,34 +270,42 @@ pub(crate) enum Flow {
 pub(crate) struct StoredChallenge {
     version: u32,
     flow: Flow,
+    id: [u8; 16],
     user_id: String,
     expires_at: u64,
+    /// The disable step's account revision; none for a login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revision: Option<u64>,
 }
 
 impl StoredChallenge {
-    fn new(challenge: &LoginChallenge, flow: Flow) -> Self {
+    fn new(challenge: &LoginChallenge, flow: Flow, revision: Option<u64>) -> Self {
         Self {
             version: SNAPSHOT_VERSION,
             flow,
+            id: *challenge.id().as_bytes(),
             user_id: challenge.user_id().to_owned(),
             expires_at: challenge.expires_at(),
+            revision,
         }
     }
 
-    fn restore(self, flow: Flow) -> Result<LoginChallenge, SnapshotError> {
+    fn restore(self, flow: Flow) -> Result<(LoginChallenge, Option<u64>), SnapshotError> {
         if self.version != SNAPSHOT_VERSION {
             return Err(SnapshotError::Version(self.version));
         }
         if self.flow != flow {
             return Err(SnapshotError::WrongFlow);
         }
-        Ok(LoginChallenge::from_parts(self.user_id, self.expires_at))
+        let challenge =
+            LoginChallenge::from_parts(StateId::from_bytes(self.id), self.user_id, self.expires_at);
+        Ok((challenge, self.revision))
     }
 }
 
 impl From<LoginChallenge> for StoredChallenge {
     fn from(challenge: LoginChallenge) -> Self {
-        Self::new(&challenge, Flow::Login)
+        Self::new(&challenge, Flow::Login, None)
     }
 }
 
@@ -286,22 +313,24 @@ impl TryFrom<StoredChallenge> for LoginChallenge {
     type Error = SnapshotError;
 
     fn try_from(stored: StoredChallenge) -> Result<Self, SnapshotError> {
-        stored.restore(Flow::Login)
+        Ok(stored.restore(Flow::Login)?.0)
     }
 }
 
 impl Serialize for ConfirmWithCode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        StoredChallenge::new(self.challenge(), Flow::Disable).serialize(serializer)
+        StoredChallenge::new(self.challenge(), Flow::Disable, Some(self.revision()))
+            .serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for ConfirmWithCode {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = StoredChallenge::deserialize(deserializer)?;
-        let challenge = stored
+        let (challenge, revision) = stored
             .restore(Flow::Disable)
             .map_err(serde::de::Error::custom)?;
-        Ok(Self::from_challenge(challenge))
+        let revision = revision.ok_or(serde::de::Error::missing_field("revision"))?;
+        Ok(Self::from_parts(challenge, revision))
     }
 }

@@ -29,7 +29,7 @@ fn account() -> Account {
 #[allow(clippy::expect_used)] // a failed setup is a failed test
 fn to_setup(policy: &EnablePolicy, now: u64) -> AuthenticatorSetup {
     let mut rng = rand::rng();
-    let (sent, mail) = enable::start(account(), &mut rng, policy, now);
+    let (sent, mail) = enable::start(account(), 0, &mut rng, policy, now);
     sent.verify_email(mail.code.expose(), &mut rng, policy, now + 30)
         .map_err(|refused| refused.error)
         .expect("the mailed code")
@@ -47,7 +47,7 @@ fn app_code(setup: &AuthenticatorSetup, policy: &EnablePolicy, now: u64) -> Stri
 fn the_happy_path_writes_one_credential_at_the_end() {
     let policy = policy();
     let mut rng = rand::rng();
-    let (sent, mail) = enable::start(account(), &mut rng, &policy, T0);
+    let (sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     assert_eq!(mail.to, "alice@example.com");
     assert_eq!(mail.expires_at, T0 + 600);
     assert_eq!(mail.code.expose().len(), 6);
@@ -98,7 +98,7 @@ fn the_happy_path_writes_one_credential_at_the_end() {
 fn wrong_email_codes_use_up_the_attempts_then_expire() {
     let policy = policy();
     let mut rng = rand::rng();
-    let (mut sent, mail) = enable::start(account(), &mut rng, &policy, T0);
+    let (mut sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     let wrong = if mail.code.expose() == "000000" {
         "111111"
     } else {
@@ -138,7 +138,7 @@ fn wrong_email_codes_use_up_the_attempts_then_expire() {
 fn an_email_code_expires_after_ten_minutes_and_resending_has_a_cooldown() {
     let policy = policy();
     let mut rng = rand::rng();
-    let (sent, first) = enable::start(account(), &mut rng, &policy, T0);
+    let (sent, first) = enable::start(account(), 0, &mut rng, &policy, T0);
     let refused = sent.resend(&mut rng, &policy, T0 + 59).unwrap_err();
     assert_eq!(
         refused.error,
@@ -170,7 +170,7 @@ fn the_whole_wizard_expires_at_every_step() {
     let policy = policy();
     let late = T0 + 15 * 60;
     let mut rng = rand::rng();
-    let (sent, mail) = enable::start(account(), &mut rng, &policy, T0);
+    let (sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     assert_eq!(
         sent.verify_email(mail.code.expose(), &mut rng, &policy, late)
             .unwrap_err()
@@ -263,7 +263,7 @@ fn restarting_draws_a_new_secret() {
 fn no_secret_or_code_reaches_debug_output() {
     let policy = policy();
     let mut rng = rand::rng();
-    let (sent, mail) = enable::start(account(), &mut rng, &policy, T0);
+    let (sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     let mut printed = format!("{sent:?} {mail:?}");
     let setup = sent
         .verify_email(mail.code.expose(), &mut rng, &policy, T0 + 30)
@@ -306,7 +306,7 @@ fn every_pending_step_survives_a_snapshot_and_continues() {
     use twostep_enrollment::snapshot::PendingEnable;
     let policy = policy();
     let mut rng = rand::rng();
-    let (sent, mail) = enable::start(account(), &mut rng, &policy, T0);
+    let (sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     let PendingEnable::EmailCodeSent(sent) = round_trip(PendingEnable::EmailCodeSent(sent)) else {
         panic!("the same step")
     };
@@ -362,7 +362,7 @@ fn corrupted_snapshots_are_typed_errors() {
     let setup = to_setup(&policy, T0);
     let good: serde_json::Value =
         serde_json::to_value(PendingEnable::AuthenticatorSetup(setup)).unwrap();
-    assert_eq!(good["version"], 1);
+    assert_eq!(good["version"], 2);
     assert_eq!(good["step"], "authenticator_setup");
     let with = |edit: &dyn Fn(&mut serde_json::Value)| {
         let mut value = good.clone();

@@ -11,8 +11,8 @@ use twostep_recovery::RedeemError;
 #[test]
 fn users_without_a_second_factor_need_no_second_step() {
     let policy = LoginPolicy::default();
-    assert!(login::begin("bob", false, &policy, T0).is_none());
-    let challenge = login::begin("alice", true, &policy, T0).unwrap();
+    assert!(login::begin("bob", false, &mut rand::rng(), &policy, T0).is_none());
+    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, T0).unwrap();
     assert_eq!(
         (challenge.user_id(), challenge.expires_at()),
         ("alice", T0 + 300)
@@ -25,7 +25,7 @@ fn a_totp_code_logs_in_once() {
     let policy = LoginPolicy::default();
     let now = T0 + 3_600;
     let code = code_at(&credential, now);
-    let challenge = login::begin("alice", true, &policy, now).unwrap();
+    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
     let verified = challenge
         .verify(
             "alice",
@@ -42,7 +42,7 @@ fn a_totp_code_logs_in_once() {
     };
     assert_eq!(step, now / 30);
     // The same code through another login is a replay once the step is stored.
-    let again = login::begin("alice", true, &policy, now).unwrap();
+    let again = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
     let refused = again
         .verify(
             "alice",
@@ -68,7 +68,7 @@ fn the_code_that_confirmed_enrollment_cannot_log_in() {
         ..
     } = enrolled();
     let policy = LoginPolicy::default();
-    let challenge = login::begin("alice", true, &policy, T0 + 45).unwrap();
+    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, T0 + 45).unwrap();
     let refused = challenge
         .verify(
             "alice",
@@ -90,7 +90,7 @@ fn a_recovery_code_logs_in_once_and_reports_what_is_left() {
         ..
     } = enrolled();
     let policy = LoginPolicy::default();
-    let challenge = login::begin("alice", true, &policy, T0 + 100).unwrap();
+    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, T0 + 100).unwrap();
     let typed = recovery_codes[7].to_uppercase();
     assert!(matches!(Answer::guess(&typed), Answer::RecoveryCode(_)));
     let verified = challenge
@@ -118,7 +118,7 @@ fn a_recovery_code_logs_in_once_and_reports_what_is_left() {
         recovery_codes: &set,
         ..factor(&credential, None)
     };
-    let challenge = login::begin("alice", true, &policy, T0 + 101).unwrap();
+    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, T0 + 101).unwrap();
     let refused = challenge
         .verify(
             "alice",
@@ -141,7 +141,7 @@ fn a_challenge_is_bound_to_its_user_and_expires() {
     let policy = LoginPolicy::default();
     let now = T0 + 1_000;
     let code = code_at(&credential, now);
-    let challenge = login::begin("alice", true, &policy, now).unwrap();
+    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
     let refused = challenge
         .verify(
             "mallory",
@@ -187,7 +187,7 @@ fn failures_lock_the_account_across_challenges_and_methods() {
     let mut throttle = Throttle::default();
     // Three wrong TOTP codes, one malformed, through separate challenges …
     for input in [wrong, wrong, wrong, ""] {
-        let challenge = login::begin("alice", true, &policy, now).unwrap();
+        let challenge = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
         throttle = challenge
             .verify(
                 "alice",
@@ -201,7 +201,7 @@ fn failures_lock_the_account_across_challenges_and_methods() {
             .throttle;
     }
     // … a recovery-code typo costs nothing, a well-formed wrong one does.
-    let challenge = login::begin("alice", true, &policy, now).unwrap();
+    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
     let refused = challenge
         .verify(
             "alice",

@@ -1,5 +1,5 @@
 //! Org mandates enforced by the service: who may switch them on, the preview, login telling a
-//! mandated member to enrol, disabling blocked under a mandate, and the audit trail.
+//! mandated member to enroll, disabling blocked under a mandate, and the audit trail.
 
 mod common;
 
@@ -43,16 +43,14 @@ fn world() -> World {
     let passwords = FixedPasswords::default()
         .with("ada", "pw")
         .with("bob", "pw");
-    let service = Service::new(
-        MemoryStore::default(),
-        Arc::clone(&mailer),
-        passwords,
-        Arc::clone(&directory),
-        Arc::new(PlaintextSealer),
-        audit.clone(),
-        clock.clone(),
-        policies,
-    );
+    let service = Service::builder(MemoryStore::default(), PlaintextSealer)
+        .mailer(Arc::clone(&mailer))
+        .reauthenticate(passwords)
+        .directory(Arc::clone(&directory))
+        .audit(Arc::clone(&audit))
+        .clock(Arc::clone(&clock))
+        .policies(policies)
+        .build();
     World {
         service,
         mailer,
@@ -65,17 +63,16 @@ fn world() -> World {
 /// Runs the enable wizard for `user` through the service.
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
 async fn enable(world: &World, user: &str) {
-    let mut rng = rand::rng();
     let email = format!("{user}@example.com");
     let account = Account {
         user_id: user.into(),
         email: email.clone(),
     };
-    let sent = world.service.start_enable(account, &mut rng).await.unwrap();
+    let sent = world.service.start_enable(account).await.unwrap();
     let code = world.mailer.last_email_code(&email).expect("mailed");
     let setup = world
         .service
-        .verify_email(sent, code.expose(), &mut rng)
+        .verify_email(sent, code.expose())
         .await
         .unwrap();
     let totp = setup
@@ -87,7 +84,7 @@ async fn enable(world: &World, user: &str) {
     let now = world.clock.now();
     let save = world
         .service
-        .confirm_authenticator(setup, &totp.generate(now).unwrap().to_string(), &mut rng)
+        .confirm_authenticator(setup, &totp.generate(now).unwrap().to_string())
         .await
         .unwrap();
     world.service.complete_enable(save, true).await.unwrap();
@@ -113,11 +110,7 @@ async fn only_owners_and_admins_with_completed_two_factor_switch_the_mandate() {
         user_id: "ada".into(),
         email: "ada@example.com".into(),
     };
-    let _pending = world
-        .service
-        .start_enable(account, &mut rand::rng())
-        .await
-        .unwrap();
+    let _pending = world.service.start_enable(account).await.unwrap();
     assert_eq!(
         refused(world.service.set_mandate("ada", "acme", 0).await),
         Refusal::ActorWithoutTwoFactor
@@ -165,7 +158,7 @@ async fn the_preview_lists_the_members_without_two_factor() {
 }
 
 #[tokio::test]
-async fn login_tells_mandated_members_to_enrol_by_the_deadline_then_now() {
+async fn login_tells_mandated_members_to_enroll_by_the_deadline_then_now() {
     let world = world();
     enable(&world, "ada").await;
     world
@@ -174,28 +167,27 @@ async fn login_tells_mandated_members_to_enrol_by_the_deadline_then_now() {
         .await
         .unwrap();
     match world.service.begin_login("bob").await.unwrap() {
-        LoginStep::SignedIn { enrol_by } => {
-            assert_eq!(enrol_by, Some(("acme".into(), T0 + 2 * DAY)))
-        }
+        LoginStep::SignedIn {
+            reminder: Some(reminder),
+        } => assert_eq!(
+            (reminder.org_id.as_str(), reminder.deadline),
+            ("acme", T0 + 2 * DAY)
+        ),
         other => panic!("{other:?}"),
     }
     world.clock.advance(2 * DAY);
     assert!(
-        matches!(world.service.begin_login("bob").await.unwrap(), LoginStep::EnrolmentRequired { org_id } if org_id == "acme")
+        matches!(world.service.begin_login("bob").await.unwrap(), LoginStep::EnrollmentRequired { org_id } if org_id == "acme")
     );
     // A started but unfinished enrollment changes nothing; finishing it does.
     let account = Account {
         user_id: "bob".into(),
         email: "bob@example.com".into(),
     };
-    let _pending = world
-        .service
-        .start_enable(account, &mut rand::rng())
-        .await
-        .unwrap();
+    let _pending = world.service.start_enable(account).await.unwrap();
     assert!(matches!(
         world.service.begin_login("bob").await.unwrap(),
-        LoginStep::EnrolmentRequired { .. }
+        LoginStep::EnrollmentRequired { .. }
     ));
     enable(&world, "bob").await;
     assert!(matches!(
@@ -206,7 +198,7 @@ async fn login_tells_mandated_members_to_enrol_by_the_deadline_then_now() {
     world.directory.leave("acme", "cy");
     assert!(matches!(
         world.service.begin_login("cy").await.unwrap(),
-        LoginStep::SignedIn { enrol_by: None }
+        LoginStep::SignedIn { reminder: None }
     ));
 }
 
@@ -260,7 +252,14 @@ async fn a_mandate_switched_on_between_password_and_code_still_blocks_disabling(
         .to_string();
     let refused = world
         .service
-        .confirm_disable(confirm, "bob", &code, "bob@example.com")
+        .confirm_disable(
+            &Account {
+                user_id: "bob".into(),
+                email: "bob@example.com".into(),
+            },
+            confirm,
+            &code,
+        )
         .await
         .unwrap_err();
     assert!(

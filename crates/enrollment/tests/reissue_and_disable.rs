@@ -6,10 +6,16 @@ mod common;
 use common::{Enrolled, T0, code_at, enrolled, factor, fast_hash};
 use twostep_enrollment::disable::{self, DisableError};
 use twostep_enrollment::login::{Answer, Commit, LoginError, LoginPolicy, StoredFactor};
-use twostep_enrollment::reissue::{self, ReissueError, ReissuePolicy};
+use twostep_enrollment::reissue::{self, ReissueError, ReissuePolicy, Replacing};
 use twostep_enrollment::{Locked, Throttle};
 use twostep_otp::Rejection;
 use twostep_recovery::{Locale, RedeemError};
+
+/// The codes a re-issue in these tests replaces.
+const REPLACING: Replacing = Replacing {
+    revision: 1,
+    issue: [0; 16],
+};
 
 fn reissue_policy() -> ReissuePolicy {
     ReissuePolicy {
@@ -31,7 +37,7 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
 
     let (error, throttle) = reissue::start(
         "alice",
-        T0,
+        REPLACING,
         false,
         Throttle::default(),
         &mut rng,
@@ -42,7 +48,8 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
     assert_eq!(error, ReissueError::WrongPassword);
     assert_eq!(throttle.consecutive_failures, 1);
 
-    let (save, _) = reissue::start("alice", T0, true, throttle, &mut rng, &policy, now).unwrap();
+    let (save, _) =
+        reissue::start("alice", REPLACING, true, throttle, &mut rng, &policy, now).unwrap();
     assert_eq!(save.codes().codes().len(), 10);
     assert!(
         save.download_file("DFINERY", "alice@example.com", Locale::En)
@@ -83,7 +90,7 @@ fn reissue_expires_and_respects_the_lock() {
     let mut rng = rand::rng();
     let (save, _) = reissue::start(
         "alice",
-        T0,
+        REPLACING,
         true,
         Throttle::default(),
         &mut rng,
@@ -97,12 +104,20 @@ fn reissue_expires_and_respects_the_lock() {
     );
     let mut throttle = Throttle::default();
     for _ in 0..5 {
-        throttle = reissue::start("alice", T0, false, throttle, &mut rng, &policy, T0)
+        throttle = reissue::start("alice", REPLACING, false, throttle, &mut rng, &policy, T0)
             .unwrap_err()
             .1;
     }
-    let (error, _) =
-        reissue::start("alice", T0, true, throttle, &mut rng, &policy, T0 + 1).unwrap_err();
+    let (error, _) = reissue::start(
+        "alice",
+        REPLACING,
+        true,
+        throttle,
+        &mut rng,
+        &policy,
+        T0 + 1,
+    )
+    .unwrap_err();
     assert_eq!(error, ReissueError::Locked(Locked::Until(T0 + 900)));
 }
 
@@ -116,12 +131,21 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
     let policy = LoginPolicy::default();
     let now = T0 + 5_000;
 
-    let (error, throttle) =
-        disable::start("alice", false, Throttle::default(), &policy, now).unwrap_err();
+    let (error, throttle) = disable::start(
+        "alice",
+        0,
+        false,
+        Throttle::default(),
+        &mut rand::rng(),
+        &policy,
+        now,
+    )
+    .unwrap_err();
     assert_eq!(error, DisableError::WrongPassword);
 
     // With the password: a wrong code is refused and counted, a right one disables.
-    let (confirm, throttle) = disable::start("alice", true, throttle, &policy, now).unwrap();
+    let (confirm, throttle) =
+        disable::start("alice", 0, true, throttle, &mut rand::rng(), &policy, now).unwrap();
     let right = code_at(&credential, now);
     let wrong = if right == "000000" {
         "111111"
@@ -157,8 +181,16 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
     assert!(matches!(disabled.commit, Commit::AcceptStep { .. }));
 
     // A recovery code works too, and is consumed by the same write.
-    let (confirm, throttle) =
-        disable::start("alice", true, Throttle::default(), &policy, now).unwrap();
+    let (confirm, throttle) = disable::start(
+        "alice",
+        0,
+        true,
+        Throttle::default(),
+        &mut rand::rng(),
+        &policy,
+        now,
+    )
+    .unwrap();
     let disabled = confirm
         .confirm(
             "alice",
@@ -175,8 +207,16 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
     ));
 
     // The setup code, already accepted, cannot disable.
-    let (confirm, throttle) =
-        disable::start("alice", true, Throttle::default(), &policy, T0 + 45).unwrap();
+    let (confirm, throttle) = disable::start(
+        "alice",
+        0,
+        true,
+        Throttle::default(),
+        &mut rand::rng(),
+        &policy,
+        T0 + 45,
+    )
+    .unwrap();
     let last = Some(credential.last_accepted_step);
     let code = code_at(&credential, T0 + 30);
     let stored = StoredFactor {
@@ -207,7 +247,7 @@ fn pending_reissue_and_disable_states_survive_snapshots() {
     let mut rng = rand::rng();
     let (save, _) = reissue::start(
         "alice",
-        T0,
+        REPLACING,
         true,
         Throttle::default(),
         &mut rng,
@@ -223,20 +263,28 @@ fn pending_reissue_and_disable_states_survive_snapshots() {
     let reissued = restored.complete(true, T0 + 5).unwrap();
     assert!(reissued.recovery_codes.redeem(&shown[0], T0 + 6).is_ok());
     let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    value["version"] = 2.into();
+    value["version"] = 9.into();
     assert!(
         serde_json::from_value::<SaveNewCodes>(value)
             .unwrap_err()
             .to_string()
-            .contains("version 2")
+            .contains("version 9")
     );
 
     let policy = LoginPolicy::default();
-    let (confirm, throttle) =
-        disable::start("alice", true, Throttle::default(), &policy, T0 + 10).unwrap();
+    let (confirm, throttle) = disable::start(
+        "alice",
+        0,
+        true,
+        Throttle::default(),
+        &mut rand::rng(),
+        &policy,
+        T0 + 10,
+    )
+    .unwrap();
     let json = serde_json::to_string(&confirm).unwrap();
     assert!(
-        json.contains("\"version\":1") && !json.contains("secret"),
+        json.contains("\"version\":2") && !json.contains("secret"),
         "{json}"
     );
     let confirm: ConfirmWithCode = serde_json::from_str(&json).unwrap();
@@ -258,15 +306,23 @@ fn pending_reissue_and_disable_states_survive_snapshots() {
 #[test]
 fn a_login_challenge_never_restores_as_a_disable_step() {
     use twostep_enrollment::disable::ConfirmWithCode;
-    let challenge =
-        twostep_enrollment::login::begin("alice", true, &LoginPolicy::default(), T0).unwrap();
+    let challenge = twostep_enrollment::login::begin(
+        "alice",
+        true,
+        &mut rand::rng(),
+        &LoginPolicy::default(),
+        T0,
+    )
+    .unwrap();
     let json = serde_json::to_string(&challenge).unwrap();
     let error = serde_json::from_str::<ConfirmWithCode>(&json).unwrap_err();
     assert!(error.to_string().contains("another flow"), "{error}");
     let (confirm, _) = disable::start(
         "alice",
+        0,
         true,
         Throttle::default(),
+        &mut rand::rng(),
         &LoginPolicy::default(),
         T0,
     )
@@ -281,11 +337,12 @@ fn a_right_password_does_not_reset_the_count_towards_the_hard_lock() {
     let mut throttle = Throttle::default();
     throttle = throttle.record_failure(&policy.throttle, T0);
     throttle = throttle.record_failure(&policy.throttle, T0);
-    let (_, after) = disable::start("alice", true, throttle, &policy, T0).unwrap();
+    let (_, after) =
+        disable::start("alice", 0, true, throttle, &mut rand::rng(), &policy, T0).unwrap();
     assert_eq!(after.consecutive_failures, 2);
     let (_, after) = reissue::start(
         "alice",
-        T0,
+        REPLACING,
         true,
         throttle,
         &mut rand::rng(),

@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use common::{contains_token, fast_hash};
 use twostep_enrollment::enable::{Account, SaveRecoveryCodes};
-use twostep_enrollment::login::{LoginChallenge, LoginError};
+use twostep_enrollment::login::LoginChallenge;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
     SettableClock,
 };
-use twostep_enrollment::reissue::ReissueError;
 use twostep_enrollment::{
-    AuditKind, Clock, Directory, Locked, Mail, Mailer, Notice, Policies, Reauthenticate, Service,
+    AuditKind, Clock, Directory, Mail, Mailer, Notice, Policies, Reauthenticate, Service,
     ServiceError, Store,
 };
 use twostep_otp::{Rejection, Totp};
@@ -41,21 +40,27 @@ fn world() -> World {
     let mut policies = Policies::new("DFINERY");
     policies.enable.recovery_hash = fast_hash();
     policies.reissue.recovery_hash = fast_hash();
-    let service = Service::new(
-        MemoryStore::default(),
-        Arc::clone(&mailer),
-        FixedPasswords::default().with("alice", "correct horse"),
-        directory,
-        Arc::new(PlaintextSealer),
-        audit.clone(),
-        clock.clone(),
-        policies,
-    );
+    let service = Service::builder(MemoryStore::default(), PlaintextSealer)
+        .mailer(Arc::clone(&mailer))
+        .reauthenticate(FixedPasswords::default().with("alice", "correct horse"))
+        .directory(directory)
+        .audit(Arc::clone(&audit))
+        .clock(Arc::clone(&clock))
+        .policies(policies)
+        .build();
     World {
         service: Arc::new(service),
         mailer,
         audit,
         clock,
+    }
+}
+
+/// Alice, as the application passes her to the service.
+fn alice() -> Account {
+    Account {
+        user_id: "alice".into(),
+        email: EMAIL.into(),
     }
 }
 
@@ -87,17 +92,13 @@ async fn new_challenge<S: Store, M: Mailer, R: Reauthenticate, D: Directory>(
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
 async fn to_recovery_codes(world: &World) -> (Totp, SaveRecoveryCodes) {
     let service = &world.service;
-    let mut rng = rand::rng();
     let account = Account {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    let sent = service.start_enable(account).await.unwrap();
     let code = world.mailer.last_email_code(EMAIL).expect("a mailed code");
-    let setup = service
-        .verify_email(sent, code.expose(), &mut rng)
-        .await
-        .unwrap();
+    let setup = service.verify_email(sent, code.expose()).await.unwrap();
     let totp = setup
         .view(&service.policies().enable)
         .unwrap()
@@ -106,7 +107,7 @@ async fn to_recovery_codes(world: &World) -> (Totp, SaveRecoveryCodes) {
         .unwrap();
     let now = world.clock.now();
     let save = service
-        .confirm_authenticator(setup, &totp.generate(now).unwrap().to_string(), &mut rng)
+        .confirm_authenticator(setup, &totp.generate(now).unwrap().to_string())
         .await
         .unwrap();
     (totp, save)
@@ -142,13 +143,10 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
 
     // Enabling again is refused.
     let again = service
-        .start_enable(
-            Account {
-                user_id: "alice".into(),
-                email: EMAIL.into(),
-            },
-            &mut rand::rng(),
-        )
+        .start_enable(Account {
+            user_id: "alice".into(),
+            email: EMAIL.into(),
+        })
         .await;
     assert!(matches!(again, Err(ServiceError::AlreadyEnabled)));
 
@@ -161,38 +159,43 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
         .into_challenge()
         .expect("a second step");
     let refused = service
-        .verify_login(challenge, "alice", &setup_code, EMAIL)
+        .verify_login(&alice(), challenge, &setup_code)
         .await
         .unwrap_err();
     assert!(matches!(
         refused.error,
-        ServiceError::Login(LoginError::Code(Rejection::Replayed))
+        ServiceError::Code(Rejection::Replayed)
     ));
 
     // The next code logs in, once.
     world.clock.advance(30);
     let code = totp.generate(world.clock.now()).unwrap().to_string();
     let signed_in = service
-        .verify_login(refused.state.expect("still usable"), "alice", &code, EMAIL)
+        .verify_login(&alice(), refused.state.expect("still usable"), &code)
         .await
         .unwrap();
-    assert_eq!(signed_in.recovery_codes_left, None);
+    assert_eq!(signed_in.recovery_codes, None);
     let challenge = new_challenge(service).await;
     let refused = service
-        .verify_login(challenge, "alice", &code, EMAIL)
+        .verify_login(&alice(), challenge, &code)
         .await
         .unwrap_err();
     assert!(matches!(
         refused.error,
-        ServiceError::Login(LoginError::Code(Rejection::Replayed))
+        ServiceError::Code(Rejection::Replayed)
     ));
 
     // A recovery code logs in once, and the user is told how many are left.
     let signed_in = service
-        .verify_login(refused.state.unwrap(), "alice", &codes[0], EMAIL)
+        .verify_login(&alice(), refused.state.unwrap(), &codes[0])
         .await
         .unwrap();
-    assert_eq!(signed_in.recovery_codes_left, Some((9, false)));
+    assert_eq!(
+        signed_in
+            .recovery_codes
+            .map(|left| (left.remaining, left.low)),
+        Some((9, false))
+    );
     assert!(world.mailer.take().iter().any(|m| matches!(
         m,
         Mail::Notice {
@@ -202,12 +205,12 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
     )));
     let challenge = new_challenge(service).await;
     let refused = service
-        .verify_login(challenge, "alice", &codes[0], EMAIL)
+        .verify_login(&alice(), challenge, &codes[0])
         .await
         .unwrap_err();
     assert!(matches!(
         refused.error,
-        ServiceError::Login(LoginError::RecoveryCode(RedeemError::NoMatch))
+        ServiceError::RecoveryCode(RedeemError::NoMatch)
     ));
 
     let kinds: Vec<AuditKind> = world.audit.events().iter().map(|e| e.kind).collect();
@@ -226,13 +229,12 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
 async fn abandoning_the_wizard_writes_nothing() {
     let world = world();
     let service = &world.service;
-    let mut rng = rand::rng();
     let account = || Account {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
     // Leave after the email code, after the QR code, and after the recovery codes.
-    let sent = service.start_enable(account(), &mut rng).await.unwrap();
+    let sent = service.start_enable(account()).await.unwrap();
     drop(sent);
     let (_, save) = to_recovery_codes(&world).await;
     let refused = service.complete_enable(save, false).await.unwrap_err();
@@ -269,7 +271,7 @@ async fn concurrent_logins(world: &World, n: usize, input: &str) -> Vec<Result<(
             let challenge = new_challenge(&service).await;
             barrier.wait().await;
             service
-                .verify_login(challenge, "alice", &input, EMAIL)
+                .verify_login(&alice(), challenge, &input)
                 .await
                 .map(|_| ())
                 .map_err(|refusal| refusal.error)
@@ -325,8 +327,7 @@ async fn locking_by_email_codes_or_passwords_is_audited_once() {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let mut rng = rand::rng();
-    let mut sent = world.service.start_enable(account, &mut rng).await.unwrap();
+    let mut sent = world.service.start_enable(account).await.unwrap();
     let right = world
         .mailer
         .take()
@@ -343,11 +344,7 @@ async fn locking_by_email_codes_or_passwords_is_audited_once() {
     };
     for attempt in 1..=5 {
         assert_eq!(locks(&world), 0, "attempt {attempt}");
-        let refusal = world
-            .service
-            .verify_email(sent, wrong, &mut rng)
-            .await
-            .unwrap_err();
+        let refusal = world.service.verify_email(sent, wrong).await.unwrap_err();
         match refusal.state {
             Some(state) => sent = state,
             None => break,
@@ -368,20 +365,14 @@ async fn locking_by_email_codes_or_passwords_is_audited_once() {
     for _ in 0..5 {
         assert_eq!(locks(&world), 0);
         assert!(matches!(
-            world
-                .service
-                .start_reissue("alice", "guess", &mut rng)
-                .await,
-            Err(ServiceError::Reissue(ReissueError::WrongPassword))
+            world.service.start_reissue("alice", "guess").await,
+            Err(ServiceError::WrongPassword)
         ));
     }
     assert_eq!(locks(&world), 1);
     assert!(matches!(
-        world
-            .service
-            .start_reissue("alice", "correct horse", &mut rng)
-            .await,
-        Err(ServiceError::Locked(Locked::Until(_)))
+        world.service.start_reissue("alice", "correct horse").await,
+        Err(ServiceError::Locked { until: Some(_) })
     ));
     assert_eq!(locks(&world), 1, "a refusal while locked is not a new lock");
 }
@@ -401,8 +392,8 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
     let (mut checked, mut locked) = (0, 0);
     for outcome in concurrent_logins(&world, 50, wrong).await {
         match outcome.unwrap_err() {
-            ServiceError::Login(LoginError::Code(Rejection::Mismatch)) => checked += 1,
-            ServiceError::Locked(Locked::Until(_)) => locked += 1,
+            ServiceError::Code(Rejection::Mismatch) => checked += 1,
+            ServiceError::Locked { until: Some(_) } => locked += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -439,23 +430,23 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
     let challenge = new_challenge(&world.service).await;
     let refused = world
         .service
-        .verify_login(challenge, "alice", &right, EMAIL)
+        .verify_login(&alice(), challenge, &right)
         .await
         .unwrap_err();
     assert!(matches!(
         refused.error,
-        ServiceError::Locked(Locked::Until(_))
+        ServiceError::Locked { until: Some(_) }
     ));
     world.clock.advance(900);
     let code = totp.generate(world.clock.now()).unwrap().to_string();
     let before_stale = world.service.store().throttle("alice").await.unwrap();
     let stale = world
         .service
-        .verify_login(refused.state.unwrap(), "alice", &code, EMAIL)
+        .verify_login(&alice(), refused.state.unwrap(), &code)
         .await
         .unwrap_err();
     assert!(
-        matches!(stale.error, ServiceError::Login(LoginError::Expired)),
+        matches!(stale.error, ServiceError::Expired),
         "the old challenge expired meanwhile"
     );
     let after = world.service.store().throttle("alice").await.unwrap();
@@ -464,7 +455,7 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
     assert!(
         world
             .service
-            .verify_login(challenge, "alice", &code, EMAIL)
+            .verify_login(&alice(), challenge, &code)
             .await
             .is_ok()
     );
@@ -475,14 +466,10 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
     let world = world();
     let (_, old_codes) = enable(&world).await;
     let service = &world.service;
-    let mut rng = rand::rng();
-    let wrong = service.start_reissue("alice", "guess", &mut rng).await;
-    assert!(matches!(
-        wrong,
-        Err(ServiceError::Reissue(ReissueError::WrongPassword))
-    ));
+    let wrong = service.start_reissue("alice", "guess").await;
+    assert!(matches!(wrong, Err(ServiceError::WrongPassword)));
     let save = service
-        .start_reissue("alice", "correct horse", &mut rng)
+        .start_reissue("alice", "correct horse")
         .await
         .unwrap();
     let new_codes: Vec<String> = common::shown(save.codes());
@@ -490,19 +477,19 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
     let challenge = new_challenge(service).await;
     assert!(
         service
-            .verify_login(challenge, "alice", &old_codes[0], EMAIL)
+            .verify_login(&alice(), challenge, &old_codes[0])
             .await
             .is_ok()
     );
     service
-        .complete_reissue(save, "alice", EMAIL)
+        .complete_reissue(&alice(), save, true)
         .await
         .unwrap();
     for old in &old_codes[1..] {
         let challenge = new_challenge(service).await;
         assert!(
             service
-                .verify_login(challenge, "alice", old, EMAIL)
+                .verify_login(&alice(), challenge, old)
                 .await
                 .is_err()
         );
@@ -516,7 +503,7 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
     let challenge = new_challenge(service).await;
     assert!(
         service
-            .verify_login(challenge, "alice", &new_codes[0], EMAIL)
+            .verify_login(&alice(), challenge, &new_codes[0])
             .await
             .is_ok()
     );
@@ -540,11 +527,11 @@ async fn disable_needs_the_password_and_a_code_and_removes_everything() {
         .await
         .unwrap();
     let refused = service
-        .confirm_disable(confirm, "alice", "0000-0000-0000-0000", EMAIL)
+        .confirm_disable(&alice(), confirm, "0000-0000-0000-0000")
         .await
         .unwrap_err();
     service
-        .confirm_disable(refused.state.unwrap(), "alice", &codes[4], EMAIL)
+        .confirm_disable(&alice(), refused.state.unwrap(), &codes[4])
         .await
         .unwrap();
     assert!(service.store().credential("alice").await.unwrap().is_none());
@@ -594,14 +581,14 @@ async fn no_secret_or_code_reaches_events_errors_or_debug_output() {
     // refusals are printed too, as an application would log them.
     let challenge = new_challenge(service).await;
     service
-        .verify_login(challenge, "alice", &codes[0], EMAIL)
+        .verify_login(&alice(), challenge, &codes[0])
         .await
         .unwrap();
     let mut printed = String::new();
     for typed in [codes[0].clone(), codes[1].replace('-', "x")] {
         let challenge = new_challenge(service).await;
         let refused = service
-            .verify_login(challenge, "alice", &typed, EMAIL)
+            .verify_login(&alice(), challenge, &typed)
             .await
             .unwrap_err();
         printed += &format!("{refused:?} {} ", refused.error);
@@ -658,11 +645,11 @@ async fn double_submits_change_nothing_twice() {
         .await
         .unwrap();
     service
-        .confirm_disable(first, "alice", &code, EMAIL)
+        .confirm_disable(&alice(), first, &code)
         .await
         .unwrap();
     let second = service
-        .confirm_disable(again, "alice", &code, EMAIL)
+        .confirm_disable(&alice(), again, &code)
         .await
         .unwrap_err();
     assert!(matches!(second.error, ServiceError::NotEnabled));
@@ -674,7 +661,6 @@ async fn double_submits_change_nothing_twice() {
 async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     let world = world();
     let service = &world.service;
-    let mut rng = rand::rng();
     let mut printed = String::new();
     let mut secrets: Vec<String> = Vec::new();
     let mut show = |text: String| printed.push_str(&text);
@@ -683,17 +669,14 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    let sent = service.start_enable(account).await.unwrap();
     show(format!("{sent:?}"));
     let email_code = world.mailer.last_email_code(EMAIL).unwrap();
     secrets.push(email_code.expose().to_owned());
-    let refused = service
-        .verify_email(sent, "000000", &mut rng)
-        .await
-        .unwrap_err();
+    let refused = service.verify_email(sent, "000000").await.unwrap_err();
     show(format!("{refused:?} {}", refused.error));
     let setup = service
-        .verify_email(refused.state.unwrap(), email_code.expose(), &mut rng)
+        .verify_email(refused.state.unwrap(), email_code.expose())
         .await
         .unwrap();
     show(format!("{setup:?}"));
@@ -703,14 +686,14 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     let view_key_grouped = view.manual_key.to_string();
     let totp = view.key_uri.to_totp().unwrap();
     let wrong = service
-        .confirm_authenticator(setup, "12", &mut rng)
+        .confirm_authenticator(setup, "12")
         .await
         .unwrap_err();
     show(format!("{wrong:?} {}", wrong.error));
     let first = totp.generate(T0).unwrap().to_string();
     secrets.push(first.clone());
     let save = service
-        .confirm_authenticator(wrong.state.unwrap(), &first, &mut rng)
+        .confirm_authenticator(wrong.state.unwrap(), &first)
         .await
         .unwrap();
     show(format!("{save:?} {:?}", save.codes()));
@@ -727,41 +710,38 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         serde_json::to_string(&challenge).unwrap()
     ));
     let refused = service
-        .verify_login(challenge, "alice", &first, EMAIL)
+        .verify_login(&alice(), challenge, &first)
         .await
         .unwrap_err();
     show(format!("{refused:?} {}", refused.error));
     let signed_in = service
-        .verify_login(refused.state.unwrap(), "alice", &code, EMAIL)
+        .verify_login(&alice(), refused.state.unwrap(), &code)
         .await
         .unwrap();
     show(format!("{signed_in:?}"));
     let challenge = new_challenge(service).await;
     let typo = common::one_typo(&codes[0]);
     let refused = service
-        .verify_login(challenge, "alice", &typo, EMAIL)
+        .verify_login(&alice(), challenge, &typo)
         .await
         .unwrap_err();
     show(format!("{refused:?} {}", refused.error));
     let signed_in = service
-        .verify_login(refused.state.unwrap(), "alice", &codes[0], EMAIL)
+        .verify_login(&alice(), refused.state.unwrap(), &codes[0])
         .await
         .unwrap();
     show(format!("{signed_in:?}"));
 
-    let wrong = service
-        .start_reissue("alice", "guess", &mut rng)
-        .await
-        .unwrap_err();
+    let wrong = service.start_reissue("alice", "guess").await.unwrap_err();
     show(format!("{wrong:?} {wrong}"));
     let save = service
-        .start_reissue("alice", "correct horse", &mut rng)
+        .start_reissue("alice", "correct horse")
         .await
         .unwrap();
     secrets.extend(save.codes().codes().iter().map(ToString::to_string));
     show(format!("{save:?}"));
     service
-        .complete_reissue(save, "alice", EMAIL)
+        .complete_reissue(&alice(), save, true)
         .await
         .unwrap();
     let confirm = service
@@ -770,7 +750,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .unwrap();
     show(format!("{confirm:?}"));
     let refused = service
-        .confirm_disable(confirm, "alice", &codes[1], EMAIL)
+        .confirm_disable(&alice(), confirm, &codes[1])
         .await
         .unwrap_err();
     show(format!("{refused:?} {}", refused.error));
@@ -780,7 +760,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     let last = totp.generate(world.clock.now()).unwrap().to_string();
     secrets.push(last.clone());
     service
-        .confirm_disable(refused.state.unwrap(), "alice", &last, EMAIL)
+        .confirm_disable(&alice(), refused.state.unwrap(), &last)
         .await
         .map_err(|r| r.error)
         .unwrap();
@@ -840,27 +820,19 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
     let mut policies = Policies::new("DFINERY");
     policies.enable.recovery_hash = fast_hash();
     let clock = Arc::new(SettableClock::at(T0));
-    let service = Service::new(
-        MemoryStore::default(),
-        Arc::clone(&mailer),
-        FixedPasswords::default(),
-        MemoryDirectory::default(),
-        Arc::new(PlaintextSealer),
-        Arc::new(RecordingAudit::default()),
-        clock.clone(),
-        policies,
-    );
-    let mut rng = rand::rng();
+    let service = Service::builder(MemoryStore::default(), PlaintextSealer)
+        .mailer(Arc::clone(&mailer))
+        .reauthenticate(FixedPasswords::default())
+        .clock(Arc::clone(&clock))
+        .policies(policies)
+        .build();
     let account = Account {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    let sent = service.start_enable(account).await.unwrap();
     let code = mailer.0.last_email_code(EMAIL).unwrap();
-    let setup = service
-        .verify_email(sent, code.expose(), &mut rng)
-        .await
-        .unwrap();
+    let setup = service.verify_email(sent, code.expose()).await.unwrap();
     let totp = setup
         .view(&service.policies().enable)
         .unwrap()
@@ -868,7 +840,7 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
         .to_totp()
         .unwrap();
     let save = service
-        .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string(), &mut rng)
+        .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string())
         .await
         .unwrap();
     let codes: Vec<String> = common::shown(save.codes());
@@ -877,10 +849,12 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
         .await
         .expect("enabled although the notice bounced");
     let challenge = new_challenge(&service).await;
-    let signed_in = service
-        .verify_login(challenge, "alice", &codes[0], EMAIL)
-        .await;
-    assert_eq!(signed_in.unwrap().recovery_codes_left, Some((9, false)));
+    let signed_in = service.verify_login(&alice(), challenge, &codes[0]).await;
+    let left = signed_in
+        .unwrap()
+        .recovery_codes
+        .map(|left| (left.remaining, left.low));
+    assert_eq!(left, Some((9, false)));
 }
 
 /// Copies of one session state each carry five email-code attempts; the shared throttle makes
@@ -890,12 +864,11 @@ async fn replayed_session_copies_cannot_multiply_email_code_attempts() {
     use twostep_enrollment::snapshot::PendingEnable;
     let world = world();
     let service = &world.service;
-    let mut rng = rand::rng();
     let account = Account {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account, &mut rng).await.unwrap();
+    let sent = service.start_enable(account).await.unwrap();
     let right = world.mailer.last_email_code(EMAIL).unwrap();
     let wrong = if right.expose() == "000000" {
         "111111"
@@ -908,11 +881,8 @@ async fn replayed_session_copies_cannot_multiply_email_code_attempts() {
         let PendingEnable::EmailCodeSent(copy) = serde_json::from_str(&session).unwrap() else {
             panic!("same step")
         };
-        let refused = service
-            .verify_email(copy, wrong, &mut rng)
-            .await
-            .unwrap_err();
-        locked += usize::from(matches!(refused.error, ServiceError::Locked(_)));
+        let refused = service.verify_email(copy, wrong).await.unwrap_err();
+        locked += usize::from(matches!(refused.error, ServiceError::Locked { .. }));
     }
     assert_eq!(
         locked, 5,

@@ -11,8 +11,8 @@
 //!   not count); typed [`Refusal`]s say why not.
 //! - [`OrgPolicy::preview`]: before switching on, the members who would be affected and their
 //!   deadlines.
-//! - [`requirement`]: what a user must do across all their orgs — nothing, enrol before a
-//!   deadline, or enrol now. The strictest org wins. A member's deadline is fixed when the
+//! - [`requirement`]: what a user must do across all their orgs — nothing, enroll before a
+//!   deadline, or enroll now. The strictest org wins. A member's deadline is fixed when the
 //!   mandate starts applying to them (switch-on, or joining later) with the grace period in
 //!   force at that moment, and never moves when the policy is edited afterwards.
 //! - [`may_disable`]: no while any org of the user mandates 2FA; the refusal names the org.
@@ -30,7 +30,7 @@
 //! let policy = OrgPolicy::new("acme").set_mandate(&admin, TwoFactor::Enabled, 7 * day, 100)?;
 //!
 //! let bob = requirement(&[(&member, &policy)], TwoFactor::None, 100 + day);
-//! assert_eq!(bob, Requirement::EnrolBy { org_id: "acme".into(), deadline: 100 + 7 * day });
+//! assert_eq!(bob, Requirement::EnrollBy { org_id: "acme".into(), deadline: 100 + 7 * day });
 //! # Ok::<(), twostep_policy::Refusal>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -105,7 +105,7 @@ impl Membership {
 pub struct GraceChange {
     /// From when it applies (Unix time).
     pub from: u64,
-    /// The grace period, in seconds; 0 means "enrol now".
+    /// The grace period, in seconds; 0 means "enroll now".
     pub seconds: u64,
 }
 
@@ -195,15 +195,15 @@ pub struct Affected {
 pub enum Requirement {
     /// Nothing: no mandate applies, or 2FA is on.
     None,
-    /// Enrol before `deadline`; signing in is allowed until then.
-    EnrolBy {
+    /// Enroll before `deadline`; signing in is allowed until then.
+    EnrollBy {
         /// The organisation whose deadline is the earliest.
         org_id: String,
         /// The deadline (Unix time).
         deadline: u64,
     },
-    /// Enrol now: signing in leads straight to the enrollment wizard.
-    EnrolNow {
+    /// Enroll now: signing in leads straight to the enrollment wizard.
+    EnrollNow {
         /// The organisation requiring it.
         org_id: String,
     },
@@ -340,12 +340,12 @@ impl OrgPolicy {
             Some(mandate) if membership.org_id == self.org_id => {
                 let deadline = mandate.deadline_for(membership.joined_at);
                 if deadline > now {
-                    Requirement::EnrolBy {
+                    Requirement::EnrollBy {
                         org_id: self.org_id.clone(),
                         deadline,
                     }
                 } else {
-                    Requirement::EnrolNow {
+                    Requirement::EnrollNow {
                         org_id: self.org_id.clone(),
                     }
                 }
@@ -356,11 +356,11 @@ impl OrgPolicy {
 }
 
 impl Requirement {
-    /// Orders requirements by strictness: enrol now, then the earliest deadline, then none.
+    /// Orders requirements by strictness: enroll now, then the earliest deadline, then none.
     fn strictness(&self) -> (u8, u64) {
         match self {
-            Self::EnrolNow { .. } => (2, 0),
-            Self::EnrolBy { deadline, .. } => (1, u64::MAX - deadline),
+            Self::EnrollNow { .. } => (2, 0),
+            Self::EnrollBy { deadline, .. } => (1, u64::MAX - deadline),
             Self::None => (0, 0),
         }
     }

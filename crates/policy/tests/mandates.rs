@@ -112,7 +112,7 @@ fn deadlines_are_fixed_at_switch_on_or_join_and_never_move() {
     };
     assert_eq!(
         deadline(&early, &policy, T),
-        Requirement::EnrolBy {
+        Requirement::EnrollBy {
             org_id: "acme".into(),
             deadline: T + 7 * DAY
         }
@@ -124,7 +124,7 @@ fn deadlines_are_fixed_at_switch_on_or_join_and_never_move() {
         .unwrap();
     assert_eq!(
         deadline(&early, &edited, T + 2 * DAY),
-        Requirement::EnrolBy {
+        Requirement::EnrollBy {
             org_id: "acme".into(),
             deadline: T + 7 * DAY
         }
@@ -132,7 +132,7 @@ fn deadlines_are_fixed_at_switch_on_or_join_and_never_move() {
     let late = member("acme", "cy", Role::Member, T + 3 * DAY);
     assert_eq!(
         deadline(&late, &edited, T + 3 * DAY),
-        Requirement::EnrolNow {
+        Requirement::EnrollNow {
             org_id: "acme".into()
         }
     );
@@ -140,7 +140,7 @@ fn deadlines_are_fixed_at_switch_on_or_join_and_never_move() {
     let between = member("acme", "dee", Role::Member, T + DAY / 2);
     assert_eq!(
         deadline(&between, &edited, T + DAY),
-        Requirement::EnrolBy {
+        Requirement::EnrollBy {
             org_id: "acme".into(),
             deadline: T + DAY / 2 + 7 * DAY
         }
@@ -151,15 +151,15 @@ fn deadlines_are_fixed_at_switch_on_or_join_and_never_move() {
         .unwrap();
     assert_eq!(
         deadline(&early, &longer, T + 5 * DAY),
-        Requirement::EnrolBy {
+        Requirement::EnrollBy {
             org_id: "acme".into(),
             deadline: T + 7 * DAY
         }
     );
-    // Past the deadline: enrol now.
+    // Past the deadline: enroll now.
     assert_eq!(
         deadline(&early, &longer, T + 7 * DAY),
-        Requirement::EnrolNow {
+        Requirement::EnrollNow {
             org_id: "acme".into()
         }
     );
@@ -170,7 +170,7 @@ fn deadlines_are_fixed_at_switch_on_or_join_and_never_move() {
     );
     assert_eq!(
         requirement(&[(&early, &longer)], TwoFactor::Pending, T + 8 * DAY),
-        Requirement::EnrolNow {
+        Requirement::EnrollNow {
             org_id: "acme".into()
         }
     );
@@ -189,7 +189,7 @@ fn a_clock_stepping_back_cannot_move_a_fixed_deadline() {
         .unwrap();
     assert_eq!(
         requirement(&[(&bob, &edited)], TwoFactor::None, T + DAY),
-        Requirement::EnrolBy {
+        Requirement::EnrollBy {
             org_id: "acme".into(),
             deadline: T + 7 * DAY
         }
@@ -219,7 +219,7 @@ fn the_strictest_organisation_wins() {
     ];
     assert_eq!(
         requirement(&both, TwoFactor::None, T + DAY),
-        Requirement::EnrolBy {
+        Requirement::EnrollBy {
             org_id: "strict".into(),
             deadline: T + 2 * DAY
         }
@@ -231,7 +231,7 @@ fn the_strictest_organisation_wins() {
     ];
     assert_eq!(
         requirement(&all, TwoFactor::None, T + DAY),
-        Requirement::EnrolNow {
+        Requirement::EnrollNow {
             org_id: "now".into()
         }
     );
@@ -309,12 +309,12 @@ proptest! {
         let singles: Vec<Requirement> = pairs.iter().map(|pair| requirement(&[*pair], status, now)).collect();
         if enabled || singles.iter().all(|r| *r == Requirement::None) {
             prop_assert_eq!(answer, Requirement::None);
-        } else if singles.iter().any(|r| matches!(r, Requirement::EnrolNow { .. })) {
-            let now_required = matches!(answer, Requirement::EnrolNow { .. });
+        } else if singles.iter().any(|r| matches!(r, Requirement::EnrollNow { .. })) {
+            let now_required = matches!(answer, Requirement::EnrollNow { .. });
             prop_assert!(now_required, "{:?}", answer);
         } else {
-            let earliest = singles.iter().filter_map(|r| match r { Requirement::EnrolBy { deadline, .. } => Some(*deadline), _ => None }).min();
-            let by_earliest = matches!(answer, Requirement::EnrolBy { deadline, .. } if Some(deadline) == earliest);
+            let earliest = singles.iter().filter_map(|r| match r { Requirement::EnrollBy { deadline, .. } => Some(*deadline), _ => None }).min();
+            let by_earliest = matches!(answer, Requirement::EnrollBy { deadline, .. } if Some(deadline) == earliest);
             prop_assert!(by_earliest, "{:?}", answer);
         }
     }

@@ -15,7 +15,7 @@
 //! store.migrate().await?;
 //! let key = std::env::var("TWOSTEP_SEALING_KEY")?;
 //! let sealer = AeadSealer::new(SealingKey::from_base64("2026-11", &key)?);
-//! // … hand `store` and `sealer` to `twostep_enrollment::Service::new`.
+//! // … hand `store` and `sealer` to `twostep_enrollment::Service::builder`.
 //! # Ok(()) }
 //! ```
 //!
@@ -28,11 +28,15 @@
 //!
 //! | operation | statement |
 //! | --- | --- |
-//! | create a credential | `INSERT … ON CONFLICT DO UPDATE … WHERE secret IS NULL` |
+//! | create a credential | `INSERT … ON CONFLICT DO UPDATE … WHERE secret IS NULL AND revision = $read` |
 //! | accept a TOTP step and settle the counters | `UPDATE … WHERE last_step < $step AND counters = $read` |
-//! | replace (consume from) a recovery-code set | `UPDATE … WHERE recovery_codes = $read` |
-//! | remove a credential | `UPDATE … SET … = NULL WHERE every column = $read` |
+//! | replace (consume from) the recovery codes | `UPDATE … WHERE revision = $read` |
+//! | remove a credential | `UPDATE … SET … = NULL WHERE revision = $read` |
+//! | record a completed login challenge or email code | `INSERT … ON CONFLICT DO NOTHING` |
 //! | counters, org policies | compare-and-set `UPDATE`, or `INSERT … ON CONFLICT` from nothing |
+//!
+//! Every credential write also sets `revision = revision + 1`: a flow's completing write,
+//! conditional on the revision the flow began at, then happens once.
 //!
 //! Under PostgreSQL's default isolation a conditional `UPDATE` that waited for a concurrent
 //! one re-evaluates its `WHERE` against the row that one committed, so of N racing writers
@@ -49,7 +53,7 @@
 //! # What it does not do
 //!
 //! Keep sealing keys (load them from your secret manager), manage users or sessions (your
-//! tables), or hold pending enrolment state (it lives in your session as a
+//! tables), or hold pending enrollment state (it lives in your session as a
 //! [`twostep_enrollment::snapshot`]).
 #![forbid(unsafe_code)]
 

@@ -8,7 +8,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Row};
 
 use twostep_enrollment::{
-    BoxError, CredentialRecord, SealedSecret, Sealer, Store, StoredAccount, Throttle,
+    BoxError, CredentialRecord, SealedSecret, Sealer, StateId, Store, StoredAccount, Throttle,
 };
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
@@ -148,6 +148,10 @@ impl SqlStore {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn forget_user(&self, user: &str) -> Result<bool, StoreError> {
+        sqlx::query("DELETE FROM twostep_consumed_states WHERE user_id = $1")
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
         let result = sqlx::query("DELETE FROM twostep_accounts WHERE user_id = $1")
             .bind(user)
             .execute(&self.pool)
@@ -170,7 +174,8 @@ impl SqlStore {
     /// Re-seals every TOTP secret that `sealer` reports as not under its current key
     /// ([`Sealer::is_current`]); returns how many it re-sealed. Each row is replaced only if
     /// its ciphertext is still the one read, so a concurrent disable or re-enable wins and is
-    /// left alone. Run it after adding a new current key (keeping the old one for opening),
+    /// left alone. Re-sealing changes no secret, so it leaves the revision (and every pending
+    /// flow) alone. Run it after adding a new current key (keeping the old one for opening),
     /// then retire the old key.
     ///
     /// # Errors
@@ -289,11 +294,15 @@ fn recovery_set_json(set: &RecoveryCodeSet) -> Result<String, StoreError> {
     serde_json::to_string(set).map_err(|_| StoreError::Encode("recovery-code set"))
 }
 
-/// The one read of a login: the whole row, credential and counters.
-const SELECT_ACCOUNT: &str = "SELECT secret_key_id, secret_ciphertext, totp_params, \
+/// The columns of an account, as [`decode_account`] reads them; the user id last.
+const ACCOUNT_COLUMNS: &str = "SELECT secret_key_id, secret_ciphertext, totp_params, \
     last_accepted_step, recovery_codes, enabled_at, \
-    window_start, window_failures, consecutive_failures \
-    FROM twostep_accounts WHERE user_id = $1";
+    window_start, window_failures, consecutive_failures, revision, user_id \
+    FROM twostep_accounts WHERE user_id";
+
+/// How many users one batch read asks for at most (well under every database's limit on
+/// bound parameters).
+const BATCH: usize = 500;
 
 /// The counters alone: what reserving and refunding an attempt read.
 const SELECT_THROTTLE: &str = "SELECT window_start, window_failures, consecutive_failures \
@@ -310,6 +319,7 @@ fn decode_throttle(row: &AnyRow, first: usize) -> Result<Throttle, StoreError> {
 
 fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
     let throttle = decode_throttle(row, 6)?;
+    let revision = from_db(row.try_get(9)?, "revision")?;
     let key_id: Option<String> = row.try_get(0)?;
     let ciphertext: Option<Vec<u8>> = row.try_get(1)?;
     let params: Option<String> = row.try_get(2)?;
@@ -336,6 +346,7 @@ fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
     Ok(StoredAccount {
         credential,
         throttle,
+        revision,
     })
 }
 
@@ -347,12 +358,33 @@ impl Store for SqlStore {
     type Error = StoreError;
 
     async fn account(&self, user: &str) -> Result<StoredAccount, StoreError> {
-        let row = sqlx::query(SELECT_ACCOUNT)
+        let row = sqlx::query(&format!("{ACCOUNT_COLUMNS} = $1"))
             .bind(user)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref()
             .map_or_else(|| Ok(StoredAccount::default()), decode_account)
+    }
+
+    /// One query per 500 users (`WHERE user_id IN (…)`).
+    async fn accounts(&self, users: &[&str]) -> Result<Vec<StoredAccount>, StoreError> {
+        let mut found = std::collections::HashMap::with_capacity(users.len());
+        for chunk in users.chunks(BATCH) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!("{ACCOUNT_COLUMNS} IN ({})", placeholders.join(", "));
+            let mut query = sqlx::query(&sql);
+            for user in chunk {
+                query = query.bind(*user);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let user: String = row.try_get(10)?;
+                found.insert(user, decode_account(&row)?);
+            }
+        }
+        Ok(users
+            .iter()
+            .map(|user| found.get(*user).cloned().unwrap_or_default())
+            .collect())
     }
 
     /// Only the counters (the provided method would read and decode the whole row).
@@ -368,27 +400,45 @@ impl Store for SqlStore {
     async fn create_credential(
         &self,
         user: &str,
+        revision: u64,
         record: CredentialRecord,
     ) -> Result<bool, StoreError> {
         let columns = RecordColumns::new(&record)?;
-        // The row may exist already, holding only counters: fill it unless it has a secret.
-        let result = sqlx::query(
-            "INSERT INTO twostep_accounts (user_id, secret_key_id, secret_ciphertext, \
-                 totp_params, last_accepted_step, recovery_codes, enabled_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (user_id) DO UPDATE SET \
-                 secret_key_id = excluded.secret_key_id, \
-                 secret_ciphertext = excluded.secret_ciphertext, \
-                 totp_params = excluded.totp_params, \
-                 last_accepted_step = excluded.last_accepted_step, \
-                 recovery_codes = excluded.recovery_codes, \
-                 enabled_at = excluded.enabled_at \
-             WHERE twostep_accounts.secret_ciphertext IS NULL",
-        )
-        .bind(user)
-        .bind_record(columns)
-        .execute(&self.pool)
-        .await?;
+        let result = if revision == 0 {
+            // No row reads as revision 0; a row may exist holding only counters: fill it
+            // unless it has a secret or was ever written.
+            sqlx::query(
+                "INSERT INTO twostep_accounts (user_id, secret_key_id, secret_ciphertext, \
+                     totp_params, last_accepted_step, recovery_codes, enabled_at, revision) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1) \
+                 ON CONFLICT (user_id) DO UPDATE SET \
+                     secret_key_id = excluded.secret_key_id, \
+                     secret_ciphertext = excluded.secret_ciphertext, \
+                     totp_params = excluded.totp_params, \
+                     last_accepted_step = excluded.last_accepted_step, \
+                     recovery_codes = excluded.recovery_codes, \
+                     enabled_at = excluded.enabled_at, \
+                     revision = 1 \
+                 WHERE twostep_accounts.secret_ciphertext IS NULL \
+                   AND twostep_accounts.revision = 0",
+            )
+            .bind(user)
+            .bind_record(columns)
+            .execute(&self.pool)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE twostep_accounts SET secret_key_id = $2, secret_ciphertext = $3, \
+                     totp_params = $4, last_accepted_step = $5, recovery_codes = $6, \
+                     enabled_at = $7, revision = revision + 1 \
+                 WHERE user_id = $1 AND secret_ciphertext IS NULL AND revision = $8",
+            )
+            .bind(user)
+            .bind_record(columns)
+            .bind(to_db(revision, "revision")?)
+            .execute(&self.pool)
+            .await?
+        };
         Ok(changed_one(&result))
     }
 
@@ -402,7 +452,7 @@ impl Store for SqlStore {
         // The replay check and the counters' compare-and-set in one statement: a concurrent
         // login with the same code, or a concurrent failure, makes this one match nothing.
         let result = sqlx::query(
-            "UPDATE twostep_accounts SET last_accepted_step = $2, \
+            "UPDATE twostep_accounts SET last_accepted_step = $2, revision = revision + 1, \
                  window_start = $6, window_failures = $7, consecutive_failures = $8 \
              WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
                AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
@@ -420,38 +470,64 @@ impl Store for SqlStore {
     async fn replace_recovery_codes(
         &self,
         user: &str,
-        expected: &RecoveryCodeSet,
+        revision: u64,
         new: RecoveryCodeSet,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE twostep_accounts SET recovery_codes = $3 \
-             WHERE user_id = $1 AND recovery_codes = $2",
+            "UPDATE twostep_accounts SET recovery_codes = $3, revision = revision + 1 \
+             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2",
         )
         .bind(user)
-        .bind(recovery_set_json(expected)?)
+        .bind(to_db(revision, "revision")?)
         .bind(recovery_set_json(&new)?)
         .execute(&self.pool)
         .await?;
         Ok(changed_one(&result))
     }
 
-    async fn remove_credential(
-        &self,
-        user: &str,
-        expected: &CredentialRecord,
-    ) -> Result<bool, StoreError> {
-        let columns = RecordColumns::new(expected)?;
-        // Secret, codes and replay state go together; the counters stay with the user.
+    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, StoreError> {
+        // Secret, codes and replay state go together; the counters and the revision stay.
         let result = sqlx::query(
             "UPDATE twostep_accounts SET secret_key_id = NULL, secret_ciphertext = NULL, \
                  totp_params = NULL, last_accepted_step = NULL, recovery_codes = NULL, \
-                 enabled_at = NULL \
-             WHERE user_id = $1 AND secret_key_id = $2 AND secret_ciphertext = $3 \
-               AND totp_params = $4 AND last_accepted_step IS NOT DISTINCT FROM $5 \
-               AND recovery_codes = $6 AND enabled_at = $7",
+                 enabled_at = NULL, revision = revision + 1 \
+             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2",
         )
         .bind(user)
-        .bind_record(columns)
+        .bind(to_db(revision, "revision")?)
+        .execute(&self.pool)
+        .await?;
+        Ok(changed_one(&result))
+    }
+
+    async fn consume_state(
+        &self,
+        user: &str,
+        id: StateId,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        // Expired entries are swept by about one call in 256 (ids are random), so the table
+        // stays small without a second statement on every login.
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        if id.as_bytes()[0] == 0 {
+            sqlx::query("DELETE FROM twostep_consumed_states WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        }
+        // A new entry, or one whose state has expired (it may be forgotten) taken anew.
+        let result = sqlx::query(
+            "INSERT INTO twostep_consumed_states (user_id, state_id, expires_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (user_id, state_id) DO UPDATE \
+             SET expires_at = excluded.expires_at \
+             WHERE twostep_consumed_states.expires_at <= $4",
+        )
+        .bind(user)
+        .bind(id.as_bytes().to_vec())
+        // Beyond SQL's integers is as good as never.
+        .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(changed_one(&result))

@@ -4,10 +4,8 @@
 
 mod common;
 
-use common::{Db, EMAIL, enroll, sealer, service};
-use twostep_enrollment::{
-    LoginStep, ServiceError, Store, Throttle, ThrottlePolicy, login::LoginError,
-};
+use common::{Db, account, enroll, sealer, service};
+use twostep_enrollment::{LoginStep, ServiceError, Store, Throttle, ThrottlePolicy};
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::RedeemError;
 use twostep_store_sqlx::{AeadSealer, SealingKey, SqlStore, StoreError};
@@ -59,37 +57,37 @@ async fn logins_through_the_service() {
         let totp = Totp::new(&enrolled.secret, enrolled.record.params);
         let code = totp.generate(NOW + 60).unwrap().to_string();
         let signed_in = service
-            .verify_login(challenge().await, "alice", &code, EMAIL)
+            .verify_login(&account("alice"), challenge().await, &code)
             .await
             .unwrap();
-        assert_eq!(signed_in.recovery_codes_left, None, "{name}");
+        assert_eq!(signed_in.recovery_codes, None, "{name}");
         let replay = service
-            .verify_login(challenge().await, "alice", &code, EMAIL)
+            .verify_login(&account("alice"), challenge().await, &code)
             .await
             .unwrap_err();
         assert!(
-            matches!(
-                replay.error,
-                ServiceError::Login(LoginError::Code(Rejection::Replayed))
-            ),
+            matches!(replay.error, ServiceError::Code(Rejection::Replayed)),
             "{name}: {:?}",
             replay.error
         );
 
         let recovery = &enrolled.codes[3];
         let signed_in = service
-            .verify_login(challenge().await, "alice", recovery, EMAIL)
+            .verify_login(&account("alice"), challenge().await, recovery)
             .await
             .unwrap();
-        assert_eq!(signed_in.recovery_codes_left, Some((9, false)), "{name}");
+        let left = signed_in
+            .recovery_codes
+            .map(|left| (left.remaining, left.low));
+        assert_eq!(left, Some((9, false)), "{name}");
         let again = service
-            .verify_login(challenge().await, "alice", recovery, EMAIL)
+            .verify_login(&account("alice"), challenge().await, recovery)
             .await
             .unwrap_err();
         assert!(
             matches!(
                 again.error,
-                ServiceError::Login(LoginError::RecoveryCode(RedeemError::NoMatch))
+                ServiceError::RecoveryCode(RedeemError::NoMatch)
             ),
             "{name}: {:?}",
             again.error
@@ -144,7 +142,7 @@ async fn no_plaintext_secret_or_recovery_code_in_the_database() {
             panic!("bob has 2FA")
         };
         service
-            .verify_login(challenge, "bob", &all[1].codes[0], EMAIL)
+            .verify_login(&account("bob"), challenge, &all[1].codes[0])
             .await
             .unwrap();
 
@@ -209,7 +207,7 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
         let before = store.account("doomed").await.unwrap();
         fail_updates_of(&db, "doomed").await;
 
-        let record = before.credential.clone().unwrap();
+        let revision = before.revision;
         let other_set = common::enroll(store, "donor", NOW)
             .await
             .record
@@ -220,9 +218,9 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
                 .accept_step("doomed", 5, failed, failed.record_success())
                 .await,
             store
-                .replace_recovery_codes("doomed", &record.recovery_codes, other_set)
+                .replace_recovery_codes("doomed", revision, other_set)
                 .await,
-            store.remove_credential("doomed", &record).await,
+            store.remove_credential("doomed", revision).await,
             store
                 .compare_and_set_throttle("doomed", failed, Throttle::default())
                 .await,
@@ -235,7 +233,7 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
         }
         assert!(
             !store
-                .create_credential("doomed", enrolled.record.clone())
+                .create_credential("doomed", revision, enrolled.record.clone())
                 .await
                 .unwrap(),
             "{name}: a second credential is refused by its condition, before any write"

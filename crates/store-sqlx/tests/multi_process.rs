@@ -19,7 +19,7 @@ mod common;
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
-use common::{EMAIL, enroll, postgres_in_schema, postgres_url, service, unique_name};
+use common::{account, enroll, postgres_in_schema, postgres_url, service, unique_name};
 use twostep_enrollment::LoginStep;
 use twostep_otp::Totp;
 
@@ -95,7 +95,7 @@ async fn child(spec: &str) -> ExitCode {
         return ExitCode::FAILURE;
     }
     match service
-        .verify_login(challenge, &spec.user, &spec.input, EMAIL)
+        .verify_login(&account(&spec.user), challenge, &spec.input)
         .await
     {
         Ok(_) => println!("accepted"),

@@ -22,7 +22,7 @@
 //! # #[cfg(feature = "otp")] {
 //! use twostep::otp::{KeyUri, Secret, Totp, TotpParams};
 //!
-//! // 1. Enrolment: generate a secret, show its QR code or grouped key.
+//! // 1. Enrollment: generate a secret, show its QR code or grouped key.
 //! let secret = Secret::generate(&mut rand::rng());
 //! let totp = Totp::new(&secret, TotpParams::default());
 //! let uri = KeyUri::totp(secret, Some("DFINERY"), "alice@example.com", TotpParams::default())?;
@@ -79,7 +79,7 @@
 //!   write a redeemed set with a compare-and-set so one code cannot be used twice at once.
 //! - **Secrets**: they zeroize on drop and never print in `Debug`; keep them sealed at rest
 //!   (`store_sqlx::AeadSealer`, with keys outside the database) and never show a secret again
-//!   once enrolment is confirmed.
+//!   once enrollment is confirmed.
 //! - **Time**: verify against the server's clock, never a time the client sends.
 #![forbid(unsafe_code)]
 

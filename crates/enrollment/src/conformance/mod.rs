@@ -7,10 +7,14 @@
 //! }
 //! ```
 //!
-//! It checks the [`Store`] contract: each conditional write wins only when its condition
-//! holds and changes nothing otherwise, and of 100 concurrent writes racing for one thing
-//! (one TOTP step, one recovery-code set, one throttle value, one new credential, one
-//! removal, one organisation policy) exactly one wins. Violations panic with a message, as assertions do.
+//! It checks the [`Store`] contract, one function per clause: each conditional write wins only
+//! when its condition holds (the revision read, the step, the counters) and changes nothing
+//! otherwise; every credential write moves the revision on and nothing else does; a state is
+//! consumed once; and of 100 concurrent writes racing for one thing (one TOTP step, one
+//! revision, one throttle value, one new credential, one state, one organisation policy)
+//! exactly one wins. Then it drives every flow of the service over the store and completes
+//! each pending state twice — a copy, a snapshot restored, 20 at once — expecting exactly one
+//! success. Violations panic with a message, as assertions do.
 // A test suite reports violations by panicking, like `assert!`.
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -21,7 +25,9 @@ use twostep_otp::{Secret, TotpParams};
 use twostep_policy::{GraceChange, Mandate, OrgPolicy};
 use twostep_recovery::{HashParams, RecoveryCodeSet};
 
-use crate::app::{CredentialRecord, SealedSecret, Store, StoredAccount};
+mod flows;
+
+use crate::app::{CredentialRecord, SealedSecret, StateId, Store, StoredAccount};
 use crate::throttle::{Throttle, ThrottlePolicy};
 
 /// Concurrent contenders in each race.
@@ -53,42 +59,65 @@ pub fn sample_record_with_codes(now: u64) -> (CredentialRecord, Vec<String>) {
     (record, codes)
 }
 
-/// Runs the whole suite against stores from `make` (a fresh, empty store each time).
+/// Runs the whole suite against stores from `make` (a fresh, empty store each time): first
+/// each clause of the [`Store`] contract, then every flow of the [`Service`](crate::Service)
+/// completed twice — cloned, restored from a snapshot, and raced — over the store.
 pub async fn run<S, F, Fut>(make: F)
 where
     S: Store + 'static,
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
 {
-    credentials_are_created_once(make().await).await;
+    credentials_are_created_once_at_the_revision_read(make().await).await;
     steps_only_move_forward(make().await).await;
     accepting_a_step_settles_the_counters(make().await).await;
-    recovery_codes_are_replaced_only_from_what_was_read(make().await).await;
-    removal_is_conditional(make().await).await;
+    recovery_codes_are_replaced_only_at_the_revision_read(make().await).await;
+    removal_is_conditional_on_the_revision(make().await).await;
+    counters_leave_the_revision_alone(make().await).await;
+    states_are_consumed_once(make().await).await;
+    accounts_are_read_together_in_order(make().await).await;
     throttle_is_compare_and_set(make().await).await;
     org_policies_are_compare_and_set(make().await).await;
     races_have_exactly_one_winner(Arc::new(make().await)).await;
+    flows::run(make).await;
 }
 
-async fn credentials_are_created_once<S: Store>(store: S) {
+async fn revision<S: Store>(store: &S, user: &str) -> u64 {
+    store.account(user).await.expect("store").revision
+}
+
+async fn credentials_are_created_once_at_the_revision_read<S: Store>(store: S) {
     let record = sample_record(1);
-    assert!(
-        store.credential("u").await.expect("store").is_none(),
-        "a fresh store is empty"
-    );
-    assert!(
-        store
-            .create_credential("u", record.clone())
-            .await
-            .expect("store"),
-        "first create wins"
+    assert_eq!(
+        store.account("u").await.expect("store"),
+        StoredAccount::default(),
+        "a fresh store has no credential, default counters and revision 0"
     );
     assert!(
         !store
-            .create_credential("u", sample_record(2))
+            .create_credential("u", 1, record.clone())
             .await
             .expect("store"),
-        "second create loses"
+        "a create at a revision the account never had loses"
+    );
+    assert!(
+        store
+            .create_credential("u", 0, record.clone())
+            .await
+            .expect("store"),
+        "the first create at the revision read wins"
+    );
+    assert_eq!(
+        revision(&store, "u").await,
+        1,
+        "a create moves the revision on"
+    );
+    assert!(
+        !store
+            .create_credential("u", 1, sample_record(2))
+            .await
+            .expect("store"),
+        "a second create loses while a credential exists"
     );
     assert_eq!(
         store.credential("u").await.expect("store"),
@@ -99,20 +128,27 @@ async fn credentials_are_created_once<S: Store>(store: S) {
         store.credential("other").await.expect("store").is_none(),
         "users are independent"
     );
+    assert_eq!(revision(&store, "other").await, 0);
 }
 
 async fn steps_only_move_forward<S: Store>(store: S) {
     assert!(!accept(&store, "u", 5).await, "no credential, no step");
     store
-        .create_credential("u", sample_record(1))
+        .create_credential("u", 0, sample_record(1))
         .await
         .expect("store");
     assert!(accept(&store, "u", 5).await, "the first step is accepted");
+    assert_eq!(
+        revision(&store, "u").await,
+        2,
+        "an accepted step moves the revision on"
+    );
     assert!(
         !accept(&store, "u", 5).await,
         "the same step twice is refused"
     );
     assert!(!accept(&store, "u", 4).await, "an older step is refused");
+    assert_eq!(revision(&store, "u").await, 2, "a refused step leaves it");
     assert!(accept(&store, "u", 6).await, "a newer step is accepted");
     let stored = store.credential("u").await.expect("store").expect("exists");
     assert_eq!(stored.last_accepted_step, Some(6));
@@ -131,7 +167,7 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
     let policy = ThrottlePolicy::default();
     let record = sample_record(1);
     store
-        .create_credential("u", record.clone())
+        .create_credential("u", 0, record.clone())
         .await
         .expect("store");
     let failed = Throttle::default().record_failure(&policy, 50);
@@ -145,9 +181,10 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
         store.account("u").await.expect("store"),
         StoredAccount {
             credential: Some(record),
-            throttle: failed
+            throttle: failed,
+            revision: 1,
         },
-        "the account reads credential and counters together"
+        "the account reads credential, counters and revision together"
     );
     assert!(
         !store
@@ -193,12 +230,17 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
     );
 }
 
-async fn recovery_codes_are_replaced_only_from_what_was_read<S: Store>(store: S) {
-    // Sets that differ in one code's state only are different sets: a store comparing less
-    // (say, creation time and size) would let one recovery code succeed twice.
+async fn recovery_codes_are_replaced_only_at_the_revision_read<S: Store>(store: S) {
+    assert!(
+        !store
+            .replace_recovery_codes("u", 0, sample_record(1).recovery_codes)
+            .await
+            .expect("store"),
+        "no credential, no replacement"
+    );
     let (record, codes) = sample_record_with_codes(7);
     store
-        .create_credential("v", record.clone())
+        .create_credential("u", 0, record.clone())
         .await
         .expect("store");
     let first = codes.first().expect("three codes");
@@ -209,10 +251,12 @@ async fn recovery_codes_are_replaced_only_from_what_was_read<S: Store>(store: S)
         .set;
     assert!(
         store
-            .replace_recovery_codes("v", &record.recovery_codes, used.clone())
+            .replace_recovery_codes("u", 1, used.clone())
             .await
-            .expect("store")
+            .expect("store"),
+        "a replacement at the revision read wins"
     );
+    assert_eq!(revision(&store, "u").await, 2, "and moves the revision on");
     let twice = record
         .recovery_codes
         .redeem(first, 9)
@@ -220,65 +264,137 @@ async fn recovery_codes_are_replaced_only_from_what_was_read<S: Store>(store: S)
         .set;
     assert!(
         !store
-            .replace_recovery_codes("v", &record.recovery_codes, twice)
+            .replace_recovery_codes("u", 1, twice)
             .await
             .expect("store"),
-        "a set read before a code was used must not replace the set after"
+        "codes read before a code was used must not replace the codes after"
     );
-    assert!(
-        !store.remove_credential("v", &record).await.expect("store"),
-        "removal compares the codes' state too"
-    );
-
-    let record = sample_record(1);
-    store
-        .create_credential("u", record.clone())
-        .await
-        .expect("store");
-    let newer = sample_record(2).recovery_codes;
-    let stale = sample_record(3).recovery_codes;
-    assert!(
-        !store
-            .replace_recovery_codes("u", &stale, newer.clone())
-            .await
-            .expect("store"),
-        "a stale expectation loses"
-    );
-    assert!(
+    assert_eq!(
         store
-            .replace_recovery_codes("u", &record.recovery_codes, newer.clone())
+            .credential("u")
             .await
             .expect("store")
+            .map(|c| c.recovery_codes),
+        Some(used),
+        "the replacement stays"
     );
-    assert!(
-        !store
-            .replace_recovery_codes("u", &record.recovery_codes, stale)
-            .await
-            .expect("store"),
-        "the old set is gone"
-    );
-    let stored = store.credential("u").await.expect("store").expect("exists");
-    assert_eq!(stored.recovery_codes, newer);
 }
 
-async fn removal_is_conditional<S: Store>(store: S) {
+async fn removal_is_conditional_on_the_revision<S: Store>(store: S) {
+    assert!(
+        !store.remove_credential("u", 0).await.expect("store"),
+        "nothing to remove"
+    );
     let record = sample_record(1);
     store
-        .create_credential("u", record.clone())
+        .create_credential("u", 0, record.clone())
         .await
         .expect("store");
     accept(&store, "u", 9).await;
     assert!(
-        !store.remove_credential("u", &record).await.expect("store"),
-        "a changed record is not removed"
+        !store.remove_credential("u", 1).await.expect("store"),
+        "a credential changed since the revision read is not removed"
     );
-    let current = store.credential("u").await.expect("store").expect("exists");
-    assert!(store.remove_credential("u", &current).await.expect("store"));
+    assert!(store.remove_credential("u", 2).await.expect("store"));
+    let account = store.account("u").await.expect("store");
     assert!(
-        store.credential("u").await.expect("store").is_none(),
+        account.credential.is_none(),
         "secret, codes and replay state are gone"
     );
+    assert_eq!(account.revision, 3, "the revision never goes back");
     assert!(!accept(&store, "u", 10).await);
+    assert!(
+        !store.remove_credential("u", 3).await.expect("store"),
+        "removed once"
+    );
+    assert!(
+        !store
+            .create_credential("u", 0, record.clone())
+            .await
+            .expect("store"),
+        "a create from before the removal loses"
+    );
+    assert!(
+        store
+            .create_credential("u", 3, record)
+            .await
+            .expect("store"),
+        "enabling again starts from the revision the removal left"
+    );
+}
+
+async fn counters_leave_the_revision_alone<S: Store>(store: S) {
+    let policy = ThrottlePolicy::default();
+    store
+        .create_credential("u", 0, sample_record(1))
+        .await
+        .expect("store");
+    let failed = Throttle::default().record_failure(&policy, 10);
+    assert!(
+        store
+            .compare_and_set_throttle("u", Throttle::default(), failed)
+            .await
+            .expect("store")
+    );
+    assert_eq!(
+        revision(&store, "u").await,
+        1,
+        "a failed attempt does not make the user's pending flows stale"
+    );
+}
+
+async fn states_are_consumed_once<S: Store>(store: S) {
+    let id = StateId::from_bytes([7; 16]);
+    let other = StateId::from_bytes([8; 16]);
+    assert!(
+        store.consume_state("u", id, 100, 10).await.expect("store"),
+        "the first completion is recorded"
+    );
+    assert!(
+        !store.consume_state("u", id, 100, 20).await.expect("store"),
+        "a second completion of the same state is refused"
+    );
+    assert!(
+        store
+            .consume_state("u", other, 100, 20)
+            .await
+            .expect("store"),
+        "states are independent"
+    );
+    assert!(
+        store.consume_state("v", id, 100, 20).await.expect("store"),
+        "users are independent"
+    );
+    assert!(
+        !store.consume_state("u", id, 200, 99).await.expect("store"),
+        "still refused until it expires"
+    );
+    assert_eq!(
+        store.account("u").await.expect("store"),
+        StoredAccount::default(),
+        "consuming a state changes nothing else"
+    );
+}
+
+async fn accounts_are_read_together_in_order<S: Store>(store: S) {
+    store
+        .create_credential("b", 0, sample_record(1))
+        .await
+        .expect("store");
+    let users = ["b", "a", "missing", "b"];
+    let together = store.accounts(&users).await.expect("store");
+    let mut one_by_one = Vec::new();
+    for user in users {
+        one_by_one.push(store.account(user).await.expect("store"));
+    }
+    assert_eq!(
+        together, one_by_one,
+        "in the order asked, missing users as default"
+    );
+    assert!(
+        store.accounts(&[]).await.expect("store").is_empty(),
+        "no users, no accounts"
+    );
 }
 
 async fn throttle_is_compare_and_set<S: Store>(store: S) {
@@ -354,7 +470,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     let record = sample_record(1);
     let winners = race(&store, |store, _| {
         let record = record.clone();
-        async move { store.create_credential("u", record).await }
+        async move { store.create_credential("u", 0, record).await }
     })
     .await;
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent creates wins");
@@ -394,18 +510,18 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
         .map(|i| sample_record(10 + i).recovery_codes)
         .collect();
     let sets = Arc::new(sets);
-    let expected = Arc::new(record.recovery_codes.clone());
+    let read = store.account("u").await.expect("store").revision;
     let winners = race(&store, |store, i| {
-        let (sets, expected) = (Arc::clone(&sets), Arc::clone(&expected));
+        let sets = Arc::clone(&sets);
         async move {
             let new = sets.get(i % sets.len()).cloned().expect("non-empty");
-            store.replace_recovery_codes("u", &expected, new).await
+            store.replace_recovery_codes("u", read, new).await
         }
     })
     .await;
     assert_eq!(
         winners, 1,
-        "one of {CONTENDERS} concurrent replacements from one set wins"
+        "one of {CONTENDERS} concurrent replacements at one revision wins"
     );
 
     let winners = race(&store, move |store, i| async move {
@@ -420,11 +536,20 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
         "one of {CONTENDERS} concurrent throttle updates from one value wins"
     );
 
-    let current = store.credential("u").await.expect("store").expect("exists");
-    let current = Arc::new(current);
-    let winners = race(&store, |store, _| {
-        let current = Arc::clone(&current);
-        async move { store.remove_credential("u", &current).await }
+    let winners = race(&store, |store, _| async move {
+        store
+            .consume_state("u", StateId::from_bytes([1; 16]), u64::MAX, 1)
+            .await
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {CONTENDERS} concurrent completions of one state wins"
+    );
+
+    let read = store.account("u").await.expect("store").revision;
+    let winners = race(&store, |store, _| async move {
+        store.remove_credential("u", read).await
     })
     .await;
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent removals wins");
@@ -446,7 +571,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
 }
 
 /// Runs `CONTENDERS` tasks at once; returns how many returned `Ok(true)`.
-async fn race<S, F, Fut>(store: &Arc<S>, contender: F) -> usize
+pub(crate) async fn race<S, F, Fut>(store: &Arc<S>, contender: F) -> usize
 where
     S: Store + 'static,
     F: Fn(Arc<S>, usize) -> Fut,
@@ -472,7 +597,7 @@ where
 }
 
 /// A deterministic RNG for fixtures (never for real secrets).
-struct SeedRng(u64);
+pub(crate) struct SeedRng(pub(crate) u64);
 
 impl rand_core::TryRng for SeedRng {
     type Error = core::convert::Infallible;

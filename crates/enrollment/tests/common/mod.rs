@@ -36,7 +36,7 @@ pub(crate) fn enrolled() -> Enrolled {
         user_id: "alice".into(),
         email: "alice@example.com".into(),
     };
-    let (sent, mail) = enable::start(account, &mut rng, &policy, T0);
+    let (sent, mail) = enable::start(account, 0, &mut rng, &policy, T0);
     let setup = sent
         .verify_email(mail.code.expose(), &mut rng, &policy, T0)
         .map_err(|r| r.error)

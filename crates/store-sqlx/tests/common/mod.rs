@@ -14,16 +14,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::any::AnyPoolOptions;
+use twostep_enrollment::enable::Account;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, RecordingAudit, RecordingMailer, SettableClock,
 };
-use twostep_enrollment::{CredentialRecord, Policies, Service, Store};
+use twostep_enrollment::{CredentialRecord, Service, Store};
 use twostep_otp::{Secret, TotpParams};
 use twostep_recovery::{HashParams, RecoveryCodeSet};
 use twostep_store_sqlx::{AeadSealer, SealingKey, SqlStore};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const EMAIL: &str = "user@example.com";
+
+/// The account the service tests sign in as.
+pub fn account(user: &str) -> Account {
+    Account {
+        user_id: user.to_owned(),
+        email: EMAIL.to_owned(),
+    }
+}
 
 /// The sealer every test process uses (one fixed key, so several processes agree).
 pub fn sealer() -> AeadSealer {
@@ -147,7 +156,11 @@ impl Db {
             }
             Self::Postgres { store, .. } => {
                 let mut bytes = Vec::new();
-                for table in ["twostep_accounts", "twostep_org_policies"] {
+                for table in [
+                    "twostep_accounts",
+                    "twostep_org_policies",
+                    "twostep_consumed_states",
+                ] {
                     let rows: Vec<String> =
                         sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
                             .fetch_all(store.pool())
@@ -182,7 +195,13 @@ pub async fn enroll(store: &SqlStore, user: &str, now: u64) -> Enrolled {
         recovery_codes,
         enabled_at: now,
     };
-    assert!(store.create_credential(user, record.clone()).await.unwrap());
+    let revision = store.account(user).await.unwrap().revision;
+    assert!(
+        store
+            .create_credential(user, revision, record.clone())
+            .await
+            .unwrap()
+    );
     Enrolled {
         secret,
         codes: issued.codes().iter().map(ToString::to_string).collect(),
@@ -199,15 +218,13 @@ pub fn service(
 ) -> (TestService, Arc<SettableClock>, Arc<RecordingAudit>) {
     let clock = Arc::new(SettableClock::at(now));
     let audit = Arc::new(RecordingAudit::default());
-    let service = Service::new(
-        store,
-        RecordingMailer::default(),
-        FixedPasswords::default(),
-        MemoryDirectory::default(),
-        Arc::new(sealer()),
-        audit.clone(),
-        clock.clone(),
-        Policies::new("twostep tests"),
-    );
+    let service = Service::builder(store, sealer())
+        .mailer(RecordingMailer::default())
+        .reauthenticate(FixedPasswords::default())
+        .directory(MemoryDirectory::default())
+        .audit(Arc::clone(&audit))
+        .clock(Arc::clone(&clock))
+        .issuer("twostep tests")
+        .build();
     (service, clock, audit)
 }

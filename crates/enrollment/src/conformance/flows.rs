@@ -1,0 +1,477 @@
+//! Every flow of the service over the store under test, each pending state completed twice:
+//! a copy completed after the original, a snapshot restored after the flow moved on, and
+//! 20 copies at once. Exactly one completion may succeed; the others get a typed error, no
+//! state to retry with, and change nothing.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use twostep_otp::Totp;
+use twostep_recovery::HashParams;
+
+use crate::app::Store;
+use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
+use crate::memory::{FixedPasswords, PlaintextSealer, RecordingMailer, SettableClock};
+use crate::snapshot::PendingEnable;
+use crate::{Refusal, Service, ServiceError};
+
+const T0: u64 = 1_764_288_000;
+const USER: &str = "alice";
+const EMAIL: &str = "alice@example.com";
+const PASSWORD: &str = "correct horse";
+/// Copies of one state completed at once.
+const COPIES: usize = 20;
+
+type Wired<S> = Service<S, Arc<RecordingMailer>, FixedPasswords>;
+
+struct World<S> {
+    service: Arc<Wired<S>>,
+    mailer: Arc<RecordingMailer>,
+    clock: Arc<SettableClock>,
+}
+
+fn world<S: Store>(store: S) -> World<S> {
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(SettableClock::at(T0));
+    let fast = HashParams::new(8, 1, 1).expect("minimal Argon2 costs are valid");
+    let mut policies = crate::Policies::new("DFINERY");
+    policies.enable.recovery_hash = fast;
+    policies.reissue.recovery_hash = fast;
+    let service = Service::builder(store, PlaintextSealer)
+        .mailer(Arc::clone(&mailer))
+        .reauthenticate(FixedPasswords::default().with(USER, PASSWORD))
+        .clock(Arc::clone(&clock))
+        .policies(policies)
+        .build();
+    World {
+        service: Arc::new(service),
+        mailer,
+        clock,
+    }
+}
+
+fn account() -> Account {
+    Account {
+        user_id: USER.into(),
+        email: EMAIL.into(),
+    }
+}
+
+/// `n` copies of a state, each restored from its snapshot.
+fn copies<T: Serialize + DeserializeOwned>(state: &T, n: usize) -> Vec<T> {
+    let snapshot = serde_json::to_string(state).expect("a state serializes");
+    (0..n)
+        .map(|_| serde_json::from_str(&snapshot).expect("its snapshot restores"))
+        .collect()
+}
+
+fn two<T>(mut states: Vec<T>) -> (T, T) {
+    let second = states.pop().expect("two copies");
+    let first = states.pop().expect("two copies");
+    (first, second)
+}
+
+/// Asserts a completion was refused as the end of the flow.
+fn refused_for_good<T, S>(outcome: Result<T, Refusal<S>>, what: &str) -> ServiceError {
+    match outcome {
+        Ok(_) => panic!("{what}: a second completion succeeded"),
+        Err(refusal) => {
+            assert!(
+                refusal.state.is_none(),
+                "{what}: the refusal must say start again"
+            );
+            refusal.error
+        }
+    }
+}
+
+/// Runs one completion per state at once; returns how many succeeded.
+async fn race<T, O, E, F, Fut>(states: Vec<T>, complete: F) -> usize
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<O, E>> + Send + 'static,
+    O: Send + 'static,
+    E: Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(states.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for state in states {
+        let completion = complete(state);
+        let barrier = Arc::clone(&barrier);
+        tasks.spawn(async move {
+            barrier.wait().await;
+            completion.await.is_ok()
+        });
+    }
+    let mut winners = 0;
+    while let Some(won) = tasks.join_next().await {
+        winners += usize::from(won.expect("task ran"));
+    }
+    winners
+}
+
+impl<S: Store + 'static> World<S> {
+    fn code(&self, totp: &Totp) -> String {
+        totp.generate(crate::Clock::now(&*self.clock))
+            .expect("after T0")
+            .to_string()
+    }
+
+    async fn start(&self) -> EmailCodeSent {
+        self.service.start_enable(account()).await.expect("starts")
+    }
+
+    async fn verified(&self) -> AuthenticatorSetup {
+        let sent = self.start().await;
+        let code = self.mailer.last_email_code(EMAIL).expect("a mailed code");
+        self.service
+            .verify_email(sent, code.expose())
+            .await
+            .expect("the mailed code")
+    }
+
+    /// The wizard up to the recovery-code screen, on a fresh TOTP step.
+    async fn to_save(&self) -> (Totp, SaveRecoveryCodes) {
+        self.clock.advance(30);
+        let setup = self.verified().await;
+        let totp = self
+            .service
+            .setup_view(&setup)
+            .expect("a view")
+            .key_uri
+            .to_totp()
+            .expect("a TOTP");
+        let save = self
+            .service
+            .confirm_authenticator(setup, &self.code(&totp))
+            .await
+            .expect("the app's code");
+        (totp, save)
+    }
+
+    async fn enabled(&self) -> (Totp, Vec<String>) {
+        let (totp, save) = self.to_save().await;
+        let codes = save
+            .codes()
+            .codes()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        self.service
+            .complete_enable(save, true)
+            .await
+            .expect("enables");
+        (totp, codes)
+    }
+
+    async fn is_enabled(&self) -> bool {
+        self.service
+            .status(USER)
+            .await
+            .expect("status")
+            .is_enabled()
+    }
+
+    async fn sign_in(&self, input: &str) -> Result<crate::SignedIn, ServiceError> {
+        let challenge = self
+            .service
+            .begin_login(USER)
+            .await
+            .expect("begins")
+            .into_challenge()
+            .expect("a second step");
+        Ok(self
+            .service
+            .verify_login(&account(), challenge, input)
+            .await?)
+    }
+}
+
+/// Runs every flow's checks, each on a fresh store from `make`.
+pub(super) async fn run<S, F, Fut>(make: F)
+where
+    S: Store + 'static,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    enable_completes_once(world(make().await)).await;
+    email_code_passes_once(world(make().await)).await;
+    login_challenge_signs_in_once(world(make().await)).await;
+    reissue_completes_once(world(make().await)).await;
+    disable_completes_once(world(make().await)).await;
+}
+
+fn save_state(pending: PendingEnable) -> SaveRecoveryCodes {
+    match pending {
+        PendingEnable::SaveRecoveryCodes(state) => state,
+        other => panic!("restored another step: {other:?}"),
+    }
+}
+
+async fn enable_completes_once<S: Store + 'static>(w: World<S>) {
+    let (totp, save) = w.to_save().await;
+    let pending = PendingEnable::SaveRecoveryCodes(save);
+    let mut three = copies(&pending, 3).into_iter().map(save_state);
+    let (first, second, third) = (
+        three.next().expect("3"),
+        three.next().expect("3"),
+        three.next().expect("3"),
+    );
+    w.service
+        .complete_enable(first, true)
+        .await
+        .expect("the first Done enables");
+    let error = refused_for_good(w.service.complete_enable(second, true).await, "enable");
+    assert!(
+        matches!(error, ServiceError::AlreadyEnabled),
+        "a second Done of one wizard: {error:?}"
+    );
+
+    // Disabled, then a copy of the old wizard's last step restored: it must not bring the old
+    // key back.
+    w.clock.advance(30);
+    let state = w
+        .service
+        .start_disable(USER, PASSWORD)
+        .await
+        .expect("password");
+    w.service
+        .confirm_disable(&account(), state, &w.code(&totp))
+        .await
+        .expect("disables");
+    let error = refused_for_good(w.service.complete_enable(third, true).await, "enable");
+    assert!(
+        matches!(error, ServiceError::Replayed),
+        "a stale wizard: {error:?}"
+    );
+    assert!(!w.is_enabled().await, "nothing was stored");
+
+    let (_, save) = w.to_save().await;
+    let states = copies(&PendingEnable::SaveRecoveryCodes(save), COPIES);
+    let service = Arc::clone(&w.service);
+    let winners = race(states.into_iter().map(save_state).collect(), |state| {
+        let service = Arc::clone(&service);
+        async move { service.complete_enable(state, true).await }
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {COPIES} concurrent Dones of one wizard enables"
+    );
+}
+
+async fn email_code_passes_once<S: Store + 'static>(w: World<S>) {
+    let sent = w.start().await;
+    let code = w.mailer.last_email_code(EMAIL).expect("a mailed code");
+    let sent_state = |pending: PendingEnable| match pending {
+        PendingEnable::EmailCodeSent(state) => state,
+        other => panic!("restored another step: {other:?}"),
+    };
+    let pending = PendingEnable::EmailCodeSent(sent);
+    let (first, second) = two(copies(&pending, 2));
+    w.service
+        .verify_email(sent_state(first), code.expose())
+        .await
+        .expect("the mailed code passes");
+    let error = refused_for_good(
+        w.service
+            .verify_email(sent_state(second), code.expose())
+            .await,
+        "email code",
+    );
+    assert!(
+        matches!(error, ServiceError::Replayed),
+        "the same code again: {error:?}"
+    );
+
+    let sent = w.start().await;
+    let code = w.mailer.last_email_code(EMAIL).expect("a mailed code");
+    let states = copies(&PendingEnable::EmailCodeSent(sent), COPIES);
+    let service = Arc::clone(&w.service);
+    let winners = race(states.into_iter().map(sent_state).collect(), |state| {
+        let (service, code) = (Arc::clone(&service), code.clone());
+        async move { service.verify_email(state, code.expose()).await }
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {COPIES} concurrent copies passes the email code"
+    );
+}
+
+async fn login_challenge_signs_in_once<S: Store + 'static>(w: World<S>) {
+    let (totp, codes) = w.enabled().await;
+    w.clock.advance(30);
+    let challenge = w
+        .service
+        .begin_login(USER)
+        .await
+        .expect("begins")
+        .into_challenge()
+        .expect("a second step");
+    let (first, second) = (challenge.clone(), challenge.clone());
+    let restored = two(copies(&challenge, 2)).0;
+    w.service
+        .verify_login(&account(), first, &w.code(&totp))
+        .await
+        .expect("the code signs in");
+    w.clock.advance(30);
+    let error = refused_for_good(
+        w.service
+            .verify_login(&account(), second, &w.code(&totp))
+            .await,
+        "login",
+    );
+    assert!(
+        matches!(error, ServiceError::Replayed),
+        "a clone with a fresh code: {error:?}"
+    );
+    let recovery_code = codes.first().expect("codes");
+    let error = refused_for_good(
+        w.service
+            .verify_login(&account(), restored, recovery_code)
+            .await,
+        "login",
+    );
+    assert!(
+        matches!(error, ServiceError::Replayed),
+        "a restored copy with a recovery code: {error:?}"
+    );
+    assert_eq!(
+        w.service
+            .status(USER)
+            .await
+            .expect("status")
+            .recovery_codes_left,
+        codes.len(),
+        "the refused copy used no recovery code"
+    );
+
+    w.clock.advance(30);
+    let challenge = w
+        .service
+        .begin_login(USER)
+        .await
+        .expect("begins")
+        .into_challenge()
+        .expect("a second step");
+    let code = w.code(&totp);
+    let service = Arc::clone(&w.service);
+    let winners = race(copies(&challenge, COPIES), |challenge| {
+        let (service, code) = (Arc::clone(&service), code.clone());
+        async move { service.verify_login(&account(), challenge, &code).await }
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {COPIES} concurrent copies of a challenge signs in"
+    );
+}
+
+async fn reissue_completes_once<S: Store + 'static>(w: World<S>) {
+    w.enabled().await;
+    let state = w
+        .service
+        .start_reissue(USER, PASSWORD)
+        .await
+        .expect("password");
+    let new_codes: Vec<String> = state
+        .codes()
+        .codes()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let (first, second) = two(copies(&state, 2));
+    w.service
+        .complete_reissue(&account(), state, true)
+        .await
+        .expect("the first Done replaces the codes");
+    let new_code = new_codes.first().expect("codes");
+    w.sign_in(new_code).await.expect("a new code signs in");
+    let error = refused_for_good(
+        w.service.complete_reissue(&account(), first, true).await,
+        "re-issue",
+    );
+    assert!(
+        matches!(error, ServiceError::Replayed),
+        "a replayed Done: {error:?}"
+    );
+    let error = w
+        .sign_in(new_code)
+        .await
+        .expect_err("a used code stays used");
+    assert!(matches!(error, ServiceError::RecoveryCode(_)), "{error:?}");
+    let error = refused_for_good(
+        w.service.complete_reissue(&account(), second, true).await,
+        "re-issue",
+    );
+    assert!(matches!(error, ServiceError::Replayed), "{error:?}");
+
+    let state = w
+        .service
+        .start_reissue(USER, PASSWORD)
+        .await
+        .expect("password");
+    let service = Arc::clone(&w.service);
+    let winners = race(copies(&state, COPIES), |state| {
+        let service = Arc::clone(&service);
+        async move { service.complete_reissue(&account(), state, true).await }
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {COPIES} concurrent Dones of one re-issue wins"
+    );
+}
+
+async fn disable_completes_once<S: Store + 'static>(w: World<S>) {
+    let (totp, _) = w.enabled().await;
+    w.clock.advance(30);
+    let state = w
+        .service
+        .start_disable(USER, PASSWORD)
+        .await
+        .expect("password");
+    let (first, second) = two(copies(&state, 2));
+    w.service
+        .confirm_disable(&account(), state, &w.code(&totp))
+        .await
+        .expect("disables");
+    let (totp, _) = w.enabled().await;
+    w.clock.advance(30);
+    let error = refused_for_good(
+        w.service
+            .confirm_disable(&account(), first, &w.code(&totp))
+            .await,
+        "disable",
+    );
+    assert!(
+        matches!(error, ServiceError::Replayed),
+        "a disable step from before: {error:?}"
+    );
+    assert!(w.is_enabled().await, "the new credential stays");
+
+    w.clock.advance(30);
+    let state = w
+        .service
+        .start_disable(USER, PASSWORD)
+        .await
+        .expect("password");
+    let code = w.code(&totp);
+    let service = Arc::clone(&w.service);
+    // One copy of the stale step from before joins the race; it must lose like the others.
+    let mut states = copies(&state, COPIES - 1);
+    states.push(second);
+    let winners = race(states, |state| {
+        let (service, code) = (Arc::clone(&service), code.clone());
+        async move { service.confirm_disable(&account(), state, &code).await }
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {COPIES} concurrent confirmations disables"
+    );
+    assert!(!w.is_enabled().await);
+}

@@ -1,0 +1,227 @@
+//! The enable wizard through the service: email code → setup screen → first code → recovery
+//! codes saved → one write.
+
+use zeroize::Zeroizing;
+
+use super::{Refusal, Service, ServiceError, rng};
+use crate::app::{
+    AuditKind, CredentialRecord, Directory, Mail, Mailer, Notice, Reauthenticate, Store,
+};
+use crate::enable::{
+    self, Account, AuthenticatorSetup, EmailCodeMail, EmailCodeSent, EnableError,
+    SaveRecoveryCodes, SetupView,
+};
+
+impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+    /// Starts the enable wizard: mails an email code to the account's login email. Nothing is
+    /// stored until [`Service::complete_enable`].
+    ///
+    /// # Errors
+    /// [`ServiceError::AlreadyEnabled`], or a store or mailer failure.
+    pub async fn start_enable(&self, account: Account) -> Result<EmailCodeSent, ServiceError> {
+        let stored = self.account(&account.user_id).await?;
+        if stored.credential.is_some() {
+            return Err(ServiceError::AlreadyEnabled);
+        }
+        let user_id = account.user_id.clone();
+        let now = self.clock.now();
+        let (state, mail) = enable::start(
+            account,
+            stored.revision,
+            &mut rng(),
+            &self.policies.enable,
+            now,
+        );
+        self.send_email_code(mail).await?;
+        self.audit(&user_id, AuditKind::EnableStarted);
+        Ok(state)
+    }
+
+    async fn send_email_code(&self, mail: EmailCodeMail) -> Result<(), ServiceError> {
+        let mail = Mail::EmailCode {
+            to: mail.to,
+            code: mail.code,
+            expires_at: mail.expires_at,
+        };
+        self.mailer
+            .send(mail)
+            .await
+            .map_err(|e| ServiceError::backend(super::Collaborator::Mail, e))
+    }
+
+    /// Mails a new email code in place of the old one, after the cooldown.
+    ///
+    /// # Errors
+    /// A [`Refusal`]: [`ServiceError::ResendTooSoon`] (state back), [`ServiceError::Expired`]
+    /// (start again), or a mailer failure (state back).
+    pub async fn resend_email_code(
+        &self,
+        state: EmailCodeSent,
+    ) -> Result<EmailCodeSent, Refusal<EmailCodeSent>> {
+        let (state, mail) = state
+            .resend(&mut rng(), &self.policies.enable, self.clock.now())
+            .map_err(|refused| Refusal::new(refused.state, refused.error))?;
+        match self.send_email_code(mail).await {
+            Ok(()) => Ok(state),
+            Err(error) => Err(Refusal::new(state, error)),
+        }
+    }
+
+    /// Checks the email code; the returned state shows the QR code and manual key
+    /// ([`Service::setup_view`]). A right code passes once: a copy of the state cannot pass
+    /// this step again.
+    ///
+    /// Besides the code's own five attempts (kept in the state), each check is reserved in the
+    /// account's shared throttle, so replaying one copy of the state in concurrent requests
+    /// cannot multiply the attempts.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the state back (one attempt fewer) for a wrong code.
+    pub async fn verify_email(
+        &self,
+        state: EmailCodeSent,
+        input: &str,
+    ) -> Result<AuthenticatorSetup, Refusal<EmailCodeSent>> {
+        let now = self.clock.now();
+        let user = state.account().user_id.clone();
+        let policy = &self.policies.enable;
+        let reservation = match self.reserve(&user, policy.throttle, now).await {
+            Ok(reservation) => reservation,
+            Err(error) => return Err(Refusal::new(state, error)),
+        };
+        let (id, expires_at) = (state.id(), state.expires_at());
+        match state.verify_email(input, &mut rng(), policy, now) {
+            Ok(next) => {
+                // Proof of the mailbox, not a second factor: the attempt goes back either way.
+                let consumed = self.store.consume_state(&user, id, expires_at, now).await;
+                let _ = self.refund(&user, reservation, false).await;
+                match consumed {
+                    Ok(true) => Ok(next),
+                    Ok(false) => Err(Refusal::end(ServiceError::Replayed)),
+                    Err(error) => Err(Refusal::end(ServiceError::store(error))),
+                }
+            }
+            Err(refused) => {
+                // The wizard's expiry is not a guess; a wrong or used-up code is.
+                let after = if matches!(refused.error, EnableError::Expired) {
+                    reservation.before
+                } else {
+                    reservation.reserved
+                };
+                let email = refused.state.account().email.clone();
+                if let Err(error) = self
+                    .settle_failure(&user, reservation, after, None, Some(&email))
+                    .await
+                {
+                    return Err(Refusal::new(refused.state, error));
+                }
+                Err(Refusal::new(refused.state, refused.error))
+            }
+        }
+    }
+
+    /// What the setup screen shows: the Key URI for the QR code, the grouped manual key, the
+    /// account name and "time based".
+    ///
+    /// # Errors
+    /// [`ServiceError::Issuer`] if the configured issuer cannot appear in a Key URI.
+    pub fn setup_view(&self, state: &AuthenticatorSetup) -> Result<SetupView, ServiceError> {
+        Ok(state.view(&self.policies.enable)?)
+    }
+
+    /// Checks the first code from the app; the returned state shows the recovery codes,
+    /// hashed on the blocking pool.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the state back; wrong codes count against the account.
+    pub async fn confirm_authenticator(
+        &self,
+        state: AuthenticatorSetup,
+        input: &str,
+    ) -> Result<SaveRecoveryCodes, Refusal<AuthenticatorSetup>> {
+        let now = self.clock.now();
+        let user = state.account().user_id.clone();
+        let email = state.account().email.clone();
+        let policy = self.policies.enable.clone();
+        let reservation = match self.reserve(&user, policy.throttle, now).await {
+            Ok(reservation) => reservation,
+            Err(error) => return Err(Refusal::new(state, error)),
+        };
+        let input = Zeroizing::new(input.to_owned());
+        let before = reservation.before;
+        let confirmed = self
+            .hash(move || state.confirm(&input, before, &mut rng(), &policy, now))
+            .await;
+        match confirmed {
+            Ok(Ok((next, _))) => match self.refund(&user, reservation, true).await {
+                Ok(()) => Ok(next),
+                Err(error) => Err(Refusal::end(error)),
+            },
+            Ok(Err((refused, after))) => {
+                if let Err(error) = self
+                    .settle_failure(&user, reservation, after, None, Some(&email))
+                    .await
+                {
+                    return Err(Refusal::new(refused.state, error));
+                }
+                Err(Refusal::new(refused.state, refused.error))
+            }
+            Err(error) => {
+                let _ = self.refund(&user, reservation, false).await;
+                Err(Refusal::end(error))
+            }
+        }
+    }
+
+    /// "Done" with "I saved them" ticked: the one write of the wizard, then the notice. It
+    /// completes once: a copy of the state, or one that outlived a disable and re-enable,
+    /// gets [`ServiceError::AlreadyEnabled`] or [`ServiceError::Replayed`].
+    ///
+    /// # Errors
+    /// A [`Refusal`]: not ticked (state back), expired, already enabled or replayed (start
+    /// again), or a sealer or store failure (nothing written).
+    pub async fn complete_enable(
+        &self,
+        state: SaveRecoveryCodes,
+        saved: bool,
+    ) -> Result<(), Refusal<SaveRecoveryCodes>> {
+        let now = self.clock.now();
+        let enabled = state
+            .complete(saved, &self.policies.enable, now)
+            .map_err(|refused| Refusal::new(refused.state, refused.error))?;
+        let credential = enabled.credential;
+        let user = credential.user_id;
+        let sealed = self
+            .sealer
+            .seal(&user, &credential.secret)
+            .map_err(|source| {
+                Refusal::end(ServiceError::Backend {
+                    collaborator: super::Collaborator::Seal,
+                    source,
+                })
+            })?;
+        let record = CredentialRecord {
+            secret: sealed,
+            params: credential.params,
+            last_accepted_step: Some(credential.last_accepted_step),
+            recovery_codes: credential.recovery_codes,
+            enabled_at: credential.enabled_at,
+        };
+        let created = self
+            .store
+            .create_credential(&user, enabled.revision, record)
+            .await
+            .map_err(|e| Refusal::end(ServiceError::store(e)))?;
+        if !created {
+            let now_enabled = self.account(&user).await?.credential.is_some();
+            return Err(Refusal::end(if now_enabled {
+                ServiceError::AlreadyEnabled
+            } else {
+                ServiceError::Replayed
+            }));
+        }
+        self.audit(&user, AuditKind::Enabled);
+        self.notify(&enabled.notify, Notice::Enabled).await;
+        Ok(())
+    }
+}

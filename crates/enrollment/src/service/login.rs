@@ -1,0 +1,348 @@
+//! The second step at login through the service.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+
+use twostep_otp::Rejection;
+use twostep_policy::{Requirement, TwoFactor};
+use zeroize::Zeroizing;
+
+use super::{Refusal, Service, ServiceError, copy_secret, retry, rng};
+use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
+use crate::enable::Account;
+use crate::login::{self, Answer, Commit, LoginChallenge, LoginError, StoredFactor};
+
+/// How many recovery codes are left after signing in with one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryCodesLeft {
+    /// Unused codes left.
+    pub remaining: usize,
+    /// Whether so few are left that the user should re-issue them now.
+    pub low: bool,
+}
+
+/// A successful second step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignedIn {
+    /// With a recovery code: how many are left (urge a re-issue when low).
+    pub recovery_codes: Option<RecoveryCodesLeft>,
+}
+
+/// An organisation's 2FA mandate that applies from a deadline: show a reminder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnrollmentReminder {
+    /// The organisation whose deadline is the earliest.
+    pub org_id: String,
+    /// The deadline (Unix time).
+    pub deadline: u64,
+}
+
+/// What follows a correct password.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoginStep {
+    /// Signed in: no second factor and no mandate due. With a reminder, an organisation
+    /// requires 2FA from a deadline.
+    SignedIn {
+        /// The earliest pending mandate, if any.
+        reminder: Option<EnrollmentReminder>,
+    },
+    /// Ask for a code: keep the challenge in the half-authenticated session.
+    SecondStep(LoginChallenge),
+    /// An organisation requires 2FA now: send the user to the enable wizard; nothing else
+    /// is reachable until it is done.
+    EnrollmentRequired {
+        /// The organisation requiring it.
+        org_id: String,
+    },
+}
+
+impl LoginStep {
+    /// The challenge, if a second step is needed.
+    pub fn into_challenge(self) -> Option<LoginChallenge> {
+        match self {
+            Self::SecondStep(challenge) => Some(challenge),
+            Self::SignedIn { .. } | Self::EnrollmentRequired { .. } => None,
+        }
+    }
+}
+
+/// The audit event for a counted failure at the second step.
+fn failure_kind(error: LoginError) -> AuditKind {
+    match error {
+        LoginError::Code(Rejection::Replayed) => AuditKind::ReplayDetected,
+        _ => AuditKind::SecondStepFailed,
+    }
+}
+
+impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+    /// After the password: a second step if the user has 2FA; otherwise whether an
+    /// organisation requires enrollment now, or by a deadline. A pending enable wizard does
+    /// not count as 2FA.
+    ///
+    /// # Errors
+    /// A store or directory failure.
+    pub async fn begin_login(&self, user: &str) -> Result<LoginStep, ServiceError> {
+        let now = self.clock.now();
+        let enabled = self.account(user).await?.credential.is_some();
+        let policy = &self.policies.login;
+        if let Some(challenge) = login::begin(user, enabled, &mut rng(), policy, now) {
+            return Ok(LoginStep::SecondStep(challenge));
+        }
+        // Every requirement is named: one added later must not sign users in by default.
+        Ok(match self.requirement(user, TwoFactor::None, now).await? {
+            Requirement::None => LoginStep::SignedIn { reminder: None },
+            Requirement::EnrollBy { org_id, deadline } => LoginStep::SignedIn {
+                reminder: Some(EnrollmentReminder { org_id, deadline }),
+            },
+            Requirement::EnrollNow { org_id } => LoginStep::EnrollmentRequired { org_id },
+        })
+    }
+
+    /// Checks a TOTP or recovery code typed at the second step (one input box; see
+    /// [`Answer::guess`]) for `account`. On success the challenge is spent — a copy of it
+    /// cannot sign in again — and the user is signed in.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the challenge back while it is usable.
+    pub async fn verify_login(
+        &self,
+        account: &Account,
+        challenge: LoginChallenge,
+        input: &str,
+    ) -> Result<SignedIn, Refusal<LoginChallenge>> {
+        if challenge.user_id() != account.user_id {
+            return Err(Refusal::end(ServiceError::WrongUser));
+        }
+        let now = self.clock.now();
+        // An expired challenge is not a guess: refuse it before spending an attempt.
+        if now >= challenge.expires_at() {
+            return Err(Refusal::end(ServiceError::Expired));
+        }
+        match Answer::guess(input) {
+            Answer::Totp(_) => self.login_with_code(account, challenge, input, now).await,
+            Answer::RecoveryCode(_) => {
+                self.login_with_recovery_code(account, challenge, input, now)
+                    .await
+            }
+        }
+    }
+
+    /// Records that `challenge` completed. `Ok(false)`: a copy of it already did.
+    async fn consume(&self, challenge: &LoginChallenge, now: u64) -> Result<bool, ServiceError> {
+        self.store
+            .consume_state(
+                challenge.user_id(),
+                challenge.id(),
+                challenge.expires_at(),
+                now,
+            )
+            .await
+            .map_err(ServiceError::store)
+    }
+
+    /// The second step with a TOTP code, checked optimistically: the account is read once, the
+    /// code verified in memory, and the step and the counters settled by one conditional write
+    /// — two round trips for a right code, three with the challenge's one-time record. No
+    /// outcome is reported unless that write (or, for a wrong code, the failure's
+    /// compare-and-set) finds the counters as they were read; when it does not, the attempt
+    /// starts over from a fresh read. So every reported outcome is serialised with every
+    /// other, and concurrent guesses cannot overrun the budget.
+    async fn login_with_code(
+        &self,
+        account: &Account,
+        challenge: LoginChallenge,
+        input: &str,
+        now: u64,
+    ) -> Result<SignedIn, Refusal<LoginChallenge>> {
+        let user = account.user_id.as_str();
+        let policy = self.policies.login;
+        let spent = &AtomicBool::new(false);
+        let challenge = &challenge;
+        retry(move |_| async move {
+            let back = |error| Refusal::unless_spent(spent.load(Relaxed), challenge.clone(), error);
+            let stored = self.account(user).await.map_err(back)?;
+            let Some(record) = stored.credential else {
+                return Err(Refusal::end(ServiceError::NotEnabled));
+            };
+            let secret = self.open(user, &record.secret).map_err(back)?;
+            let factor = StoredFactor::of(&record, &secret);
+            let answer = Answer::Totp(input);
+            match challenge
+                .clone()
+                .verify(user, answer, factor, stored.throttle, &policy, now)
+            {
+                Ok(verified) => {
+                    let Commit::AcceptStep { step } = verified.commit else {
+                        // A TOTP answer only ever commits a step.
+                        return Err(back(ServiceError::Code(Rejection::Mismatch)));
+                    };
+                    if !spent.load(Relaxed) {
+                        if !self.consume(challenge, now).await.map_err(back)? {
+                            return Err(Refusal::end(ServiceError::Replayed));
+                        }
+                        spent.store(true, Relaxed);
+                    }
+                    let accepted = self
+                        .store
+                        .accept_step(user, step, stored.throttle, verified.throttle)
+                        .await
+                        .map_err(|e| Refusal::end(ServiceError::store(e)))?;
+                    if !accepted {
+                        // A concurrent login took the step (the next read shows a replay) or
+                        // the counters moved: read again.
+                        return Ok(None);
+                    }
+                    self.audit(user, AuditKind::LoginWithCode);
+                    Ok(Some(SignedIn {
+                        recovery_codes: None,
+                    }))
+                }
+                // Not counted (locked): nothing to record.
+                Err(refused) if refused.throttle == stored.throttle => Err(Refusal::unless_spent(
+                    spent.load(Relaxed),
+                    refused.challenge,
+                    refused.error,
+                )),
+                Err(refused) => {
+                    let counted = self
+                        .store
+                        .compare_and_set_throttle(user, stored.throttle, refused.throttle)
+                        .await
+                        .map_err(|e| back(ServiceError::store(e)))?;
+                    if !counted {
+                        return Ok(None);
+                    }
+                    self.audit(user, failure_kind(refused.error));
+                    let policy = &policy.throttle;
+                    self.failed(user, refused.throttle, policy, now, Some(&account.email))
+                        .await;
+                    Err(Refusal::unless_spent(
+                        spent.load(Relaxed),
+                        refused.challenge,
+                        refused.error,
+                    ))
+                }
+            }
+        })
+        .await
+    }
+
+    /// The second step with a recovery code. Each check costs an Argon2 evaluation, too much
+    /// to repeat freely, so an attempt is reserved in the counters before it and the check
+    /// runs on the blocking pool. When another request changed the codes first (another code
+    /// redeemed at the same moment), the code is checked again against what it left: a right
+    /// code is never refused because another request won a race.
+    async fn login_with_recovery_code(
+        &self,
+        account: &Account,
+        challenge: LoginChallenge,
+        input: &str,
+        now: u64,
+    ) -> Result<SignedIn, Refusal<LoginChallenge>> {
+        let user = account.user_id.as_str();
+        let policy = self.policies.login;
+        let reservation = match self.reserve(user, policy.throttle, now).await {
+            Ok(reservation) => reservation,
+            Err(error) => return Err(Refusal::new(challenge, error)),
+        };
+        let input = &Zeroizing::new(input.to_owned());
+        let spent = &AtomicBool::new(false);
+        let challenge = &challenge;
+        let outcome = retry(move |_| async move {
+            let back = |error| Refusal::unless_spent(spent.load(Relaxed), challenge.clone(), error);
+            let (record, revision) = self.enabled_account(user).await.map_err(back)?;
+            let secret = self.open(user, &record.secret).map_err(back)?;
+            let secret = copy_secret(&secret).map_err(back)?;
+            let (job_challenge, job_input, job_user) =
+                (challenge.clone(), input.clone(), user.to_owned());
+            let checked = self
+                .hash(move || {
+                    let factor = StoredFactor::of(&record, &secret);
+                    let answer = Answer::RecoveryCode(&job_input);
+                    let before = reservation.before;
+                    job_challenge.verify(&job_user, answer, factor, before, &policy, now)
+                })
+                .await
+                .map_err(back)?;
+            let verified = match checked {
+                Ok(verified) => verified,
+                Err(refused) => {
+                    let kind = failure_kind(refused.error);
+                    self.settle_failure(
+                        user,
+                        reservation,
+                        refused.throttle,
+                        Some(kind),
+                        Some(&account.email),
+                    )
+                    .await
+                    .map_err(back)?;
+                    return Err(Refusal::unless_spent(
+                        spent.load(Relaxed),
+                        refused.challenge,
+                        refused.error,
+                    ));
+                }
+            };
+            let Commit::ConsumeRecoveryCode {
+                set,
+                remaining,
+                low,
+                ..
+            } = verified.commit
+            else {
+                // A recovery-code answer only ever consumes a code.
+                return Err(back(
+                    LoginError::RecoveryCode(twostep_recovery::RedeemError::NoMatch).into(),
+                ));
+            };
+            if !spent.load(Relaxed) {
+                if !self.consume(challenge, now).await.map_err(back)? {
+                    let _ = self.refund(user, reservation, false).await;
+                    return Err(Refusal::end(ServiceError::Replayed));
+                }
+                spent.store(true, Relaxed);
+            }
+            // The one-time write, conditional on the revision read with the codes.
+            let replaced = self
+                .store
+                .replace_recovery_codes(user, revision, set)
+                .await
+                .map_err(|e| Refusal::end(ServiceError::store(e)))?;
+            Ok(replaced.then_some(SignedIn {
+                recovery_codes: Some(super::RecoveryCodesLeft { remaining, low }),
+            }))
+        })
+        .await;
+        let signed_in = match outcome {
+            Ok(signed_in) => signed_in,
+            Err(refusal) => {
+                if matches!(
+                    refusal.error,
+                    ServiceError::Conflict | ServiceError::Backend { .. }
+                ) {
+                    let _ = self.refund(user, reservation, false).await;
+                }
+                return Err(refusal);
+            }
+        };
+        // The login counts from here: giving the reservation back and the notice are best
+        // effort and cannot turn it into a failure.
+        let _ = self.refund(user, reservation, true).await;
+        self.audit(user, AuditKind::LoginWithRecoveryCode);
+        if let Some(left) = signed_in.recovery_codes {
+            self.notify(
+                &account.email,
+                Notice::RecoveryCodeUsed {
+                    remaining: left.remaining,
+                },
+            )
+            .await;
+        }
+        Ok(signed_in)
+    }
+}

@@ -1,0 +1,919 @@
+//! The async [`Service`]: drives the machines against the application's traits.
+//!
+//! It owns no state besides its collaborators and policies. The pending state of each flow
+//! (an [`EmailCodeSent`], a [`LoginChallenge`], …) is handed back to the caller, which keeps
+//! it server-side — in its session store, keyed by the session — and passes it to the next
+//! call. What the service adds to the machines:
+//!
+//! - **Every flow completes at most once.** The write that completes a flow is conditional
+//!   on the account revision the flow saw when it began, or records the state's id
+//!   ([`Store::consume_state`]): a state completed, then cloned, restored from a snapshot or
+//!   raced, gets [`ServiceError::Replayed`] and changes nothing.
+//! - **N concurrent guesses never get more than the budget's worth of answers.** Email codes,
+//!   recovery codes and passwords are reserved before they are checked: a failure is recorded
+//!   with a compare-and-set first and given back when the machine says the attempt did not
+//!   count. TOTP codes, cheap to check, are settled optimistically: the step and the counters
+//!   are written together only if the counters are still as read, and no outcome is reported
+//!   before such a write.
+//! - **Argon2 never runs on the async workers.** Recovery codes are hashed and checked on
+//!   the blocking pool, at most [`ServiceBuilder::max_concurrent_hashes`] at once (each
+//!   evaluation holds its memory cost, 19 MiB by default), so a flood of recovery-code
+//!   guesses neither stalls other requests nor grows memory without bound.
+//! - Mail, audit events and sealing happen at the right moment, and only after the write
+//!   they report.
+//!
+//! It does not keep sessions, check first passwords, or rate-limit by IP address: those stay
+//! with the application.
+
+// Refusals hand the pending state back by value, like the machines do.
+#![allow(clippy::result_large_err)]
+
+mod disable;
+mod enable;
+mod login;
+mod mandate;
+mod reissue;
+
+use std::sync::Arc;
+
+use rand_core::UnwrapErr;
+use tokio::sync::Semaphore;
+use twostep_otp::{Rejection, Secret, UriError};
+use twostep_recovery::{RedeemError, SetError};
+
+use crate::app::{
+    AuditEvent, AuditKind, AuditLog, Clock, CredentialRecord, Directory, Mail, Mailer, Notice,
+    Reauthenticate, SealedSecret, Sealer, Store, StoredAccount, SystemClock,
+};
+use crate::disable::DisableError;
+use crate::email_code::EmailCodeError;
+use crate::enable::{EnableError, EnablePolicy};
+use crate::login::{LoginError, LoginPolicy};
+use crate::reissue::{ReissueError, ReissuePolicy};
+use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+use twostep_policy::{DisableRefused, Membership};
+
+pub use login::{EnrollmentReminder, LoginStep, RecoveryCodesLeft, SignedIn};
+
+#[cfg(doc)]
+use crate::{enable::EmailCodeSent, login::LoginChallenge};
+
+/// How often a conditional write is retried under contention before giving up: enough for a
+/// hundred concurrent requests, few enough that contention cannot amplify one request into
+/// thousands of queries.
+const MAX_RETRIES: usize = 128;
+
+/// The collaborator a [`ServiceError::Backend`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Collaborator {
+    /// The [`Store`].
+    Store,
+    /// The [`Mailer`].
+    Mail,
+    /// The password check ([`Reauthenticate`]).
+    Reauthenticate,
+    /// The [`Sealer`].
+    Seal,
+    /// The [`Directory`] of organisations.
+    Directory,
+    /// The blocking pool that hashes recovery codes (a hashing job panicked or was cancelled).
+    Hashing,
+}
+
+impl core::fmt::Display for Collaborator {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Store => "the credential store",
+            Self::Mail => "the mailer",
+            Self::Reauthenticate => "the password check",
+            Self::Seal => "the secret sealer",
+            Self::Directory => "the organisation directory",
+            Self::Hashing => "recovery-code hashing",
+        })
+    }
+}
+
+/// Why a service call did not go through. The texts are fit to show the user; the variants
+/// carry what an application needs to say more (a deadline, attempts left).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The pending state outlived its lifetime: start the flow again.
+    #[error("this step took too long; start again")]
+    Expired,
+    /// The pending state was completed already — by a copy of it, or a concurrent request —
+    /// or two-step verification changed since it began: start the flow again.
+    #[error("this step was already completed or is out of date; start again")]
+    Replayed,
+    /// The pending state belongs to another account than the one given.
+    #[error("this step belongs to another account")]
+    WrongUser,
+    /// The user has two-step verification on already.
+    #[error("two-step verification is already on")]
+    AlreadyEnabled,
+    /// The user does not have two-step verification on.
+    #[error("two-step verification is not on")]
+    NotEnabled,
+    /// Too many failed attempts. `until` is when attempts may resume (Unix time); `None`:
+    /// locked until an operator unlocks it ([`Service::unlock`]).
+    #[error("{}", locked_text(.until))]
+    Locked {
+        /// When attempts may resume; `None` for the hard lock.
+        until: Option<u64>,
+    },
+    /// The email code was wrong.
+    #[error("the email code is wrong; {attempts_left} attempts left")]
+    WrongEmailCode {
+        /// Attempts left for this code.
+        attempts_left: u8,
+    },
+    /// The email code expired or ran out of attempts: send a new one (the wizard goes on).
+    #[error("the email code has expired; send a new one")]
+    EmailCodeExpired,
+    /// A new email code may be sent only from `after` (Unix time).
+    #[error("a new code was sent a moment ago; wait a minute before asking again")]
+    ResendTooSoon {
+        /// When a new code may be sent.
+        after: u64,
+    },
+    /// The authenticator code was malformed, wrong or already used.
+    #[error("the authentication code was not accepted: {0}")]
+    Code(Rejection),
+    /// The recovery code was malformed, wrong or already used.
+    #[error("the recovery code was not accepted: {0}")]
+    RecoveryCode(RedeemError),
+    /// The password was wrong.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// "Done" without ticking "I saved my recovery codes".
+    #[error("save your recovery codes and confirm that you did")]
+    NotSaved,
+    /// An organisation requires two-step verification, so it cannot be turned off.
+    #[error(transparent)]
+    Mandated(#[from] DisableRefused),
+    /// An organisation policy change was refused.
+    #[error(transparent)]
+    Policy(#[from] twostep_policy::Refusal),
+    /// The configured issuer cannot appear in an authenticator app (see
+    /// [`twostep_otp::KeyUri::totp`]): a configuration error.
+    #[error("the setup screen cannot be shown: the issuer is not valid")]
+    Issuer(#[source] UriError),
+    /// Making recovery codes failed.
+    #[error("the recovery codes could not be made")]
+    RecoveryCodes(#[source] SetError),
+    /// Concurrent requests kept changing the account; this one did nothing.
+    #[error("another request changed two-step verification at the same time; try again")]
+    Conflict,
+    /// A collaborator failed; nothing was changed by this call beyond what its flow already
+    /// reported.
+    #[error("{collaborator} failed")]
+    Backend {
+        /// Which one.
+        collaborator: Collaborator,
+        /// Its error.
+        #[source]
+        source: crate::BoxError,
+    },
+}
+
+fn locked_text(until: &Option<u64>) -> &'static str {
+    match until {
+        Some(_) => "too many failed attempts; try again later",
+        None => {
+            "two-step verification is locked after too many failed attempts; ask support to unlock it"
+        }
+    }
+}
+
+impl ServiceError {
+    fn backend(
+        collaborator: Collaborator,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Backend {
+            collaborator,
+            source: Box::new(error),
+        }
+    }
+
+    fn store(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::backend(Collaborator::Store, error)
+    }
+
+    /// Whether the flow is over: the pending state cannot be used again.
+    fn ends_flow(&self) -> bool {
+        matches!(
+            self,
+            Self::Expired
+                | Self::Replayed
+                | Self::WrongUser
+                | Self::AlreadyEnabled
+                | Self::NotEnabled
+        )
+    }
+}
+
+impl From<Locked> for ServiceError {
+    fn from(locked: Locked) -> Self {
+        Self::Locked {
+            until: match locked {
+                Locked::Until(until) => Some(until),
+                Locked::Hard => None,
+            },
+        }
+    }
+}
+
+impl From<EmailCodeError> for ServiceError {
+    fn from(error: EmailCodeError) -> Self {
+        match error {
+            EmailCodeError::Wrong { attempts_left } => Self::WrongEmailCode { attempts_left },
+            EmailCodeError::Expired => Self::EmailCodeExpired,
+            EmailCodeError::ResendTooSoon(after) => Self::ResendTooSoon { after },
+        }
+    }
+}
+
+impl From<EnableError> for ServiceError {
+    fn from(error: EnableError) -> Self {
+        match error {
+            EnableError::Expired => Self::Expired,
+            EnableError::EmailCode(error) => error.into(),
+            EnableError::Locked(locked) => locked.into(),
+            EnableError::Code(rejection) => Self::Code(rejection),
+            EnableError::NotSaved => Self::NotSaved,
+            EnableError::RecoveryCodes(error) => Self::RecoveryCodes(error),
+            EnableError::Uri(error) => Self::Issuer(error),
+        }
+    }
+}
+
+impl From<LoginError> for ServiceError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::Expired => Self::Expired,
+            LoginError::WrongUser => Self::WrongUser,
+            LoginError::Locked(locked) => locked.into(),
+            LoginError::Code(rejection) => Self::Code(rejection),
+            LoginError::RecoveryCode(error) => Self::RecoveryCode(error),
+        }
+    }
+}
+
+impl From<ReissueError> for ServiceError {
+    fn from(error: ReissueError) -> Self {
+        match error {
+            ReissueError::WrongPassword => Self::WrongPassword,
+            ReissueError::Locked(locked) => locked.into(),
+            ReissueError::NotSaved => Self::NotSaved,
+            ReissueError::Expired => Self::Expired,
+            ReissueError::RecoveryCodes(error) => Self::RecoveryCodes(error),
+        }
+    }
+}
+
+impl From<DisableError> for ServiceError {
+    fn from(error: DisableError) -> Self {
+        match error {
+            DisableError::WrongPassword => Self::WrongPassword,
+            DisableError::Locked(locked) => locked.into(),
+            DisableError::Code(error) => error.into(),
+        }
+    }
+}
+
+/// A refused step: the pending state to keep, if it is still usable, and why.
+///
+/// It is an [`Error`](std::error::Error) whose text is the reason's, so `?` passes it on;
+/// `state` is `None` exactly when the flow must start again.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Refusal<S> {
+    /// The state to pass to the next attempt; `None` when the flow must start again
+    /// (expired, completed already, or the account changed meanwhile).
+    pub state: Option<S>,
+    /// Why.
+    pub error: ServiceError,
+}
+
+impl<S> Refusal<S> {
+    /// The state back, unless the error ends the flow.
+    fn new(state: S, error: impl Into<ServiceError>) -> Self {
+        let error = error.into();
+        Self {
+            state: (!error.ends_flow()).then_some(state),
+            error,
+        }
+    }
+
+    /// The flow is over.
+    fn end(error: impl Into<ServiceError>) -> Self {
+        Self {
+            state: None,
+            error: error.into(),
+        }
+    }
+
+    /// The state back, unless it was already consumed (`spent`) or the error ends the flow.
+    fn unless_spent(spent: bool, state: S, error: impl Into<ServiceError>) -> Self {
+        if spent {
+            Self::end(error)
+        } else {
+            Self::new(state, error)
+        }
+    }
+}
+
+impl<S> From<ServiceError> for Refusal<S> {
+    fn from(error: ServiceError) -> Self {
+        Self::end(error)
+    }
+}
+
+impl<S> core::fmt::Display for Refusal<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<S: core::fmt::Debug> std::error::Error for Refusal<S> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The text is the error's own: its cause comes next, not the error again.
+        std::error::Error::source(&self.error)
+    }
+}
+
+impl<S> From<Refusal<S>> for ServiceError {
+    /// The reason alone, for callers that drop the state on any refusal.
+    fn from(refusal: Refusal<S>) -> Self {
+        refusal.error
+    }
+}
+
+/// The policies of all flows.
+#[derive(Clone, Debug)]
+pub struct Policies {
+    /// The enable wizard.
+    pub enable: EnablePolicy,
+    /// The login step and disabling.
+    pub login: LoginPolicy,
+    /// Re-issuing recovery codes.
+    pub reissue: ReissuePolicy,
+}
+
+impl Policies {
+    /// The defaults for `issuer`, with one shared throttle.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            enable: EnablePolicy::new(issuer),
+            login: LoginPolicy::default(),
+            reissue: ReissuePolicy::default(),
+        }
+    }
+}
+
+/// A user's two-step verification at a glance, for settings pages and member lists. It
+/// carries no secret and no code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// When two-step verification was turned on (Unix time); `None` while it is off.
+    pub enabled_at: Option<u64>,
+    /// Unused recovery codes (0 while off).
+    pub recovery_codes_left: usize,
+    /// Whether so few recovery codes are left that the user should re-issue them.
+    pub recovery_codes_low: bool,
+    /// Whether checks are refused now, and until when.
+    pub locked: Option<Locked>,
+}
+
+impl Status {
+    /// Whether two-step verification is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled_at.is_some()
+    }
+
+    fn of(account: &StoredAccount, throttle: &ThrottlePolicy, now: u64) -> Self {
+        let credential = account.credential.as_ref();
+        Self {
+            enabled_at: credential.map(|c| c.enabled_at),
+            recovery_codes_left: credential.map_or(0, |c| c.recovery_codes.remaining()),
+            recovery_codes_low: credential.is_some_and(|c| c.recovery_codes.is_low()),
+            locked: account.throttle.check(throttle, now).err(),
+        }
+    }
+}
+
+/// The organisations' directory of an application without organisations: nobody belongs to
+/// any, so no mandate ever applies. The [`ServiceBuilder`]'s default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoOrganizations;
+
+impl Directory for NoOrganizations {
+    type Error = std::convert::Infallible;
+
+    async fn memberships(&self, _user: &str) -> Result<Vec<Membership>, Self::Error> {
+        Ok(Vec::new())
+    }
+
+    async fn members(&self, _org: &str) -> Result<Vec<Membership>, Self::Error> {
+        Ok(Vec::new())
+    }
+}
+
+/// Audit events as `tracing` events at `INFO` (target `twostep::audit`): the
+/// [`ServiceBuilder`]'s default. They carry no secret.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingAudit;
+
+impl AuditLog for TracingAudit {
+    fn record(&self, event: AuditEvent) {
+        tracing::info!(
+            target: "twostep::audit",
+            user_id = %event.user_id,
+            kind = ?event.kind,
+            at = event.at,
+            "two-step verification event"
+        );
+    }
+}
+
+/// Builds a [`Service`]: the store and the sealer first, then the mailer and the password
+/// check (both required: [`ServiceBuilder::build`] exists once they are set), and optionally
+/// the rest.
+///
+/// Defaults: the system clock, no organisations ([`NoOrganizations`]), audit events to
+/// `tracing` ([`TracingAudit`]), [`Policies::new`] with the issuer `"twostep"` (set yours with
+/// [`ServiceBuilder::issuer`]), and as many concurrent Argon2 evaluations as the machine has
+/// cores.
+#[must_use = "a builder does nothing until built"]
+pub struct ServiceBuilder<S, M, R, D> {
+    store: S,
+    mailer: M,
+    reauth: R,
+    directory: D,
+    sealer: Arc<dyn Sealer>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    policies: Policies,
+    max_concurrent_hashes: usize,
+}
+
+impl<S: Store> Service<S, (), (), NoOrganizations> {
+    /// Starts building a service over `store`, sealing TOTP secrets with `sealer`.
+    ///
+    /// ```
+    /// use twostep_enrollment::memory::{FixedPasswords, MemoryStore, PlaintextSealer, RecordingMailer};
+    /// use twostep_enrollment::Service;
+    ///
+    /// let service = Service::builder(MemoryStore::default(), PlaintextSealer)
+    ///     .mailer(RecordingMailer::default())
+    ///     .reauthenticate(FixedPasswords::default().with("alice", "correct horse"))
+    ///     .issuer("DFINERY")
+    ///     .build();
+    /// assert_eq!(service.policies().enable.issuer, "DFINERY");
+    /// ```
+    pub fn builder(
+        store: S,
+        sealer: impl Sealer + 'static,
+    ) -> ServiceBuilder<S, (), (), NoOrganizations> {
+        ServiceBuilder {
+            store,
+            mailer: (),
+            reauth: (),
+            directory: NoOrganizations,
+            sealer: Arc::new(sealer),
+            audit: Arc::new(TracingAudit),
+            clock: Arc::new(SystemClock),
+            policies: Policies::new("twostep"),
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, usize::from),
+        }
+    }
+}
+
+impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
+    /// Where email codes and security notices go.
+    pub fn mailer<M2: Mailer>(self, mailer: M2) -> ServiceBuilder<S, M2, R, D> {
+        ServiceBuilder {
+            store: self.store,
+            mailer,
+            reauth: self.reauth,
+            directory: self.directory,
+            sealer: self.sealer,
+            audit: self.audit,
+            clock: self.clock,
+            policies: self.policies,
+            max_concurrent_hashes: self.max_concurrent_hashes,
+        }
+    }
+
+    /// How passwords are checked again before re-issue and disable.
+    pub fn reauthenticate<R2: Reauthenticate>(self, reauth: R2) -> ServiceBuilder<S, M, R2, D> {
+        ServiceBuilder {
+            store: self.store,
+            mailer: self.mailer,
+            reauth,
+            directory: self.directory,
+            sealer: self.sealer,
+            audit: self.audit,
+            clock: self.clock,
+            policies: self.policies,
+            max_concurrent_hashes: self.max_concurrent_hashes,
+        }
+    }
+
+    /// Where organisation memberships come from, for mandates.
+    pub fn directory<D2: Directory>(self, directory: D2) -> ServiceBuilder<S, M, R, D2> {
+        ServiceBuilder {
+            store: self.store,
+            mailer: self.mailer,
+            reauth: self.reauth,
+            directory,
+            sealer: self.sealer,
+            audit: self.audit,
+            clock: self.clock,
+            policies: self.policies,
+            max_concurrent_hashes: self.max_concurrent_hashes,
+        }
+    }
+
+    /// Where audit events go.
+    pub fn audit(mut self, audit: impl AuditLog + 'static) -> Self {
+        self.audit = Arc::new(audit);
+        self
+    }
+
+    /// The clock (tests set one; the default is the system clock).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Every flow's policy at once.
+    pub fn policies(mut self, policies: Policies) -> Self {
+        self.policies = policies;
+        self
+    }
+
+    /// The service name authenticator apps show, e.g. `DFINERY`.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.policies.enable.issuer = issuer.into();
+        self
+    }
+
+    /// How many Argon2 evaluations (recovery codes) may run at once on the blocking pool;
+    /// more wait their turn. Each holds the hash's memory cost while it runs. At least 1.
+    pub fn max_concurrent_hashes(mut self, permits: usize) -> Self {
+        self.max_concurrent_hashes = permits.max(1);
+        self
+    }
+}
+
+impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> ServiceBuilder<S, M, R, D> {
+    /// The service.
+    pub fn build(self) -> Service<S, M, R, D> {
+        Service {
+            store: self.store,
+            mailer: self.mailer,
+            reauth: self.reauth,
+            directory: self.directory,
+            sealer: self.sealer,
+            audit: self.audit,
+            clock: self.clock,
+            policies: self.policies,
+            hashing: Arc::new(Semaphore::new(self.max_concurrent_hashes)),
+        }
+    }
+}
+
+/// The flows, wired to the application. Build one with [`Service::builder`]; share it
+/// (`Arc<Service<…>>`) between requests. Every method's future is `Send`.
+pub struct Service<S, M, R, D = NoOrganizations> {
+    store: S,
+    mailer: M,
+    reauth: R,
+    directory: D,
+    sealer: Arc<dyn Sealer>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    policies: Policies,
+    hashing: Arc<Semaphore>,
+}
+
+/// An attempt recorded as a failure ahead of its check.
+#[derive(Clone, Copy, Debug)]
+struct Reservation {
+    /// The counters before the reservation, as the machines take them.
+    before: Throttle,
+    /// The counters with the reservation: what stands if the attempt fails.
+    reserved: Throttle,
+    /// The budget it was taken from.
+    policy: ThrottlePolicy,
+    /// When.
+    now: u64,
+}
+
+/// The operating system's CSPRNG. It keeps no state, so futures holding it stay `Send`;
+/// like every CSPRNG handle it panics only if the operating system cannot give randomness.
+fn rng() -> UnwrapErr<getrandom::SysRng> {
+    UnwrapErr(getrandom::SysRng)
+}
+
+/// A copy of a secret, for a job on the blocking pool.
+fn copy_secret(secret: &Secret) -> Result<Secret, ServiceError> {
+    Secret::from_bytes(secret.expose_bytes())
+        .map_err(|e| ServiceError::backend(Collaborator::Seal, e))
+}
+
+impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+    /// The store, for the application's own maintenance (deleting users, rotating keys).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The policies.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// The user's two-step verification at a glance: on since when, recovery codes left and
+    /// whether they run low, and whether checks are locked.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn status(&self, user: &str) -> Result<Status, ServiceError> {
+        let account = self.account(user).await?;
+        Ok(Status::of(
+            &account,
+            &self.policies.login.throttle,
+            self.clock.now(),
+        ))
+    }
+
+    /// [`Service::status`] for many users in one store query ([`Store::accounts`]), in the
+    /// order given: for member lists.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn statuses(&self, users: &[&str]) -> Result<Vec<Status>, ServiceError> {
+        let accounts = self
+            .store
+            .accounts(users)
+            .await
+            .map_err(ServiceError::store)?;
+        let now = self.clock.now();
+        let throttle = &self.policies.login.throttle;
+        Ok(accounts
+            .iter()
+            .map(|account| Status::of(account, throttle, now))
+            .collect())
+    }
+
+    fn audit(&self, user_id: &str, kind: AuditKind) {
+        self.audit.record(AuditEvent {
+            user_id: user_id.to_owned(),
+            at: self.clock.now(),
+            kind,
+        });
+    }
+
+    /// Sends a security notice after the write it reports. Best effort: the write stands,
+    /// and failing the step now would only tell the user it did not happen.
+    async fn notify(&self, to: &str, notice: Notice) {
+        let mail = Mail::Notice {
+            to: to.to_owned(),
+            notice,
+        };
+        let _ = self.mailer.send(mail).await;
+    }
+
+    async fn account(&self, user: &str) -> Result<StoredAccount, ServiceError> {
+        self.store.account(user).await.map_err(ServiceError::store)
+    }
+
+    /// The account, which must have two-step verification on.
+    async fn enabled_account(&self, user: &str) -> Result<(CredentialRecord, u64), ServiceError> {
+        let account = self.account(user).await?;
+        let record = account.credential.ok_or(ServiceError::NotEnabled)?;
+        Ok((record, account.revision))
+    }
+
+    fn open(&self, user: &str, sealed: &SealedSecret) -> Result<Secret, ServiceError> {
+        self.sealer
+            .open(user, sealed)
+            .map_err(|source| ServiceError::Backend {
+                collaborator: Collaborator::Seal,
+                source,
+            })
+    }
+
+    /// Runs an Argon2 job on the blocking pool, once a permit is free.
+    async fn hash<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let permit = Arc::clone(&self.hashing)
+            .acquire_owned()
+            .await
+            .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        })
+        .await
+        .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))
+    }
+
+    /// Replaces the user's counters with `change(current)`, read and compare-and-set until
+    /// the write finds them as read. `first` is a guess at the current value that saves the
+    /// first read. Returns the counters before and after.
+    async fn update_throttle(
+        &self,
+        user: &str,
+        first: Option<Throttle>,
+        change: impl Fn(Throttle) -> Result<Throttle, ServiceError>,
+    ) -> Result<(Throttle, Throttle), ServiceError> {
+        let change = &change;
+        retry(move |attempt| async move {
+            let current = match first {
+                Some(current) if attempt == 0 => current,
+                _ => self
+                    .store
+                    .throttle(user)
+                    .await
+                    .map_err(ServiceError::store)?,
+            };
+            let new = change(current)?;
+            let written = self
+                .store
+                .compare_and_set_throttle(user, current, new)
+                .await
+                .map_err(ServiceError::store)?;
+            Ok(written.then_some((current, new)))
+        })
+        .await
+    }
+
+    /// Records a failure ahead of an attempt (refused while locked).
+    async fn reserve(
+        &self,
+        user: &str,
+        policy: ThrottlePolicy,
+        now: u64,
+    ) -> Result<Reservation, ServiceError> {
+        let (before, reserved) = self
+            .update_throttle(user, None, |current| {
+                current.check(&policy, now)?;
+                Ok(current.record_failure(&policy, now))
+            })
+            .await?;
+        Ok(Reservation {
+            before,
+            reserved,
+            policy,
+            now,
+        })
+    }
+
+    /// Gives a reservation back (see [`Throttle::refund`]). `succeeded` — a verified code —
+    /// also restarts the consecutive-failure count.
+    async fn refund(
+        &self,
+        user: &str,
+        reservation: Reservation,
+        succeeded: bool,
+    ) -> Result<(), ServiceError> {
+        // Most often the counters are still as the reservation left them: try that first.
+        let window = reservation.reserved.window_start;
+        self.update_throttle(user, Some(reservation.reserved), |current| {
+            Ok(current.refund(window, succeeded))
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Settles a reserved attempt as the machine judged it: `after` are the counters the
+    /// machine returned from `reservation.before`. An attempt that did not count (a typo
+    /// caught before any comparison, an expired state, a lock) gets its reservation back;
+    /// one that counted keeps it, is audited with `kind`, and — if it used up the budget —
+    /// audits the lock and mails the lockout notice to `email`, once, from the attempt that
+    /// crossed the line.
+    async fn settle_failure(
+        &self,
+        user: &str,
+        reservation: Reservation,
+        after: Throttle,
+        kind: Option<AuditKind>,
+        email: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        if after == reservation.before {
+            return self.refund(user, reservation, false).await;
+        }
+        if let Some(kind) = kind {
+            self.audit(user, kind);
+        }
+        self.failed(
+            user,
+            reservation.reserved,
+            &reservation.policy,
+            reservation.now,
+            email,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// After a counted failure that left the counters `after`: if they used up the budget,
+    /// the audit event and, where the address is known, the lockout notice.
+    async fn failed(
+        &self,
+        user: &str,
+        after: Throttle,
+        policy: &ThrottlePolicy,
+        now: u64,
+        email: Option<&str>,
+    ) {
+        if after.check(policy, now).is_err() {
+            self.audit(user, AuditKind::Locked);
+            if let Some(email) = email {
+                // The refusal stands whether or not the notice goes out.
+                self.notify(email, Notice::LockedOut).await;
+            }
+        }
+    }
+
+    /// What re-issue and disable start with: an attempt reserved, the password checked, the
+    /// machine's first step run on the blocking pool (re-issue hashes new codes there). A
+    /// right password gives its attempt back but is not a second factor: it does not restart
+    /// the consecutive-failure count towards the hard lock.
+    async fn reauthenticate<T, E>(
+        &self,
+        user: &str,
+        password: &str,
+        policy: ThrottlePolicy,
+        now: u64,
+        start: impl FnOnce(bool, Throttle) -> Result<(T, Throttle), (E, Throttle)> + Send + 'static,
+    ) -> Result<T, ServiceError>
+    where
+        T: Send + 'static,
+        E: Into<ServiceError> + Send + 'static,
+    {
+        let reservation = self.reserve(user, policy, now).await?;
+        let verified = match self.reauth.verify_password(user, password).await {
+            Ok(verified) => verified,
+            Err(error) => {
+                let _ = self.refund(user, reservation, false).await;
+                return Err(ServiceError::backend(Collaborator::Reauthenticate, error));
+            }
+        };
+        let before = reservation.before;
+        let started = match self.hash(move || start(verified, before)).await {
+            Ok(started) => started,
+            Err(error) => {
+                let _ = self.refund(user, reservation, false).await;
+                return Err(error);
+            }
+        };
+        match started {
+            Ok((state, _)) => {
+                self.refund(user, reservation, false).await?;
+                Ok(state)
+            }
+            // No address here for the lockout notice; the audit event still goes.
+            Err((error, after)) => {
+                self.settle_failure(user, reservation, after, None, None)
+                    .await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// An operator (or a support procedure with its own identity proofing) lifts a lock —
+    /// including the hard lock after 100 consecutive failures.
+    ///
+    /// # Errors
+    /// A store failure, or [`ServiceError::Conflict`] under extreme contention.
+    pub async fn unlock(&self, user: &str) -> Result<(), ServiceError> {
+        self.update_throttle(user, None, |current| Ok(current.unlocked()))
+            .await?;
+        self.audit(user, AuditKind::Unlocked);
+        Ok(())
+    }
+}
+
+/// Runs `attempt` (given its number, from 0) until it returns `Some` — each attempt reads,
+/// decides and makes one conditional write, and `None` means the write lost to a concurrent
+/// request — at most [`MAX_RETRIES`] times, then gives up with [`ServiceError::Conflict`].
+async fn retry<T, E, Fut>(mut attempt: impl FnMut(usize) -> Fut) -> Result<T, E>
+where
+    E: From<ServiceError>,
+    Fut: Future<Output = Result<Option<T>, E>>,
+{
+    for number in 0..MAX_RETRIES {
+        if let Some(done) = attempt(number).await? {
+            return Ok(done);
+        }
+    }
+    Err(ServiceError::Conflict.into())
+}

@@ -1,0 +1,101 @@
+//! Re-issuing recovery codes through the service.
+
+use super::{Refusal, Service, ServiceError, retry, rng};
+use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
+use crate::enable::Account;
+use crate::reissue::{self, Replacing, SaveNewCodes};
+
+impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+    /// Checks the password again and generates new codes to show (hashed on the blocking
+    /// pool). The old codes still work until [`Service::complete_reissue`].
+    ///
+    /// # Errors
+    /// Not enabled, locked, a wrong password (counted), or a backend failure.
+    pub async fn start_reissue(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<SaveNewCodes, ServiceError> {
+        let (record, revision) = self.enabled_account(user).await?;
+        let replacing = Replacing {
+            revision,
+            issue: record.recovery_codes.issue(),
+        };
+        let policy = self.policies.reissue;
+        let now = self.clock.now();
+        let owner = user.to_owned();
+        self.reauthenticate(
+            user,
+            password,
+            policy.throttle,
+            now,
+            move |verified, before| {
+                reissue::start(
+                    &owner,
+                    replacing,
+                    verified,
+                    before,
+                    &mut rng(),
+                    &policy,
+                    now,
+                )
+            },
+        )
+        .await
+    }
+
+    /// "Done", with whether "I saved them" is ticked: replaces the whole set at once, then
+    /// notifies `account`. It completes once, and only over the codes it was started for
+    /// (codes used from them meanwhile are retired all the same): after another re-issue, or
+    /// a disable and re-enable, it gets [`ServiceError::Replayed`] and the codes in place
+    /// stay.
+    ///
+    /// # Errors
+    /// A [`Refusal`]: not ticked (state back), expired, replayed or another account's (start
+    /// again), or a store failure.
+    pub async fn complete_reissue(
+        &self,
+        account: &Account,
+        state: SaveNewCodes,
+        saved: bool,
+    ) -> Result<(), Refusal<SaveNewCodes>> {
+        let reissued = state
+            .complete(saved, self.clock.now())
+            .map_err(|(state, error)| Refusal::new(state, error))?;
+        let user = account.user_id.as_str();
+        if reissued.user_id != user {
+            return Err(Refusal::end(ServiceError::WrongUser));
+        }
+        let replacing = reissued.replacing;
+        let new = &reissued.recovery_codes;
+        // First at the revision the re-issue began at; if something changed the credential
+        // since (a sign-in, a code used), at the current one — while the codes in place are
+        // still the issue this re-issue replaces.
+        retry(move |attempt| async move {
+            let revision = if attempt == 0 {
+                replacing.revision
+            } else {
+                let (record, revision) = self.enabled_account(user).await.map_err(|e| match e {
+                    ServiceError::NotEnabled => ServiceError::Replayed,
+                    other => other,
+                })?;
+                if record.recovery_codes.issue() != replacing.issue {
+                    return Err(ServiceError::Replayed);
+                }
+                revision
+            };
+            let replaced = self
+                .store
+                .replace_recovery_codes(user, revision, new.clone())
+                .await
+                .map_err(ServiceError::store)?;
+            Ok(replaced.then_some(()))
+        })
+        .await
+        .map_err(Refusal::end)?;
+        self.audit(user, AuditKind::RecoveryCodesReissued);
+        self.notify(&account.email, Notice::RecoveryCodesReissued)
+            .await;
+        Ok(())
+    }
+}
