@@ -1,0 +1,443 @@
+//! One test per bug found in the first edition of the service (each failed there): re-issue
+//! replays, a recovery-code typo at disable, the re-issue tick, addresses authenticator apps
+//! refuse, and two recovery codes redeemed at once. Completing each flow's state twice is the
+//! conformance suite's (`tests/conformance.rs`).
+// A failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::fast_hash;
+use twostep_enrollment::enable::Account;
+use twostep_enrollment::memory::{
+    FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
+    SettableClock,
+};
+use twostep_enrollment::{
+    AuditKind, Clock, CredentialRecord, LoginStep, Mail, Notice, Policies, Service, ServiceError,
+    StateId, Store, StoredAccount, Throttle,
+};
+use twostep_otp::Totp;
+use twostep_policy::{Membership, OrgPolicy, Role};
+use twostep_recovery::{RecoveryCodeSet, RedeemError};
+
+const T0: u64 = 1_764_288_000;
+const PASSWORD: &str = "correct horse";
+
+type Wired<S> = Service<S, Arc<RecordingMailer>, FixedPasswords, Arc<MemoryDirectory>>;
+
+struct World<S> {
+    service: Arc<Wired<S>>,
+    mailer: Arc<RecordingMailer>,
+    audit: Arc<RecordingAudit>,
+    clock: Arc<SettableClock>,
+    directory: Arc<MemoryDirectory>,
+}
+
+fn world_over<S: Store>(store: S) -> World<S> {
+    let mailer = Arc::new(RecordingMailer::default());
+    let audit = Arc::new(RecordingAudit::default());
+    let clock = Arc::new(SettableClock::at(T0));
+    let directory = Arc::new(MemoryDirectory::default());
+    let mut policies = Policies::new("DFINERY");
+    policies.enable.recovery_hash = fast_hash();
+    policies.reissue.recovery_hash = fast_hash();
+    let passwords = ["alice", "eve"]
+        .into_iter()
+        .fold(FixedPasswords::default(), |p, user| p.with(user, PASSWORD));
+    let service = Service::builder(store, PlaintextSealer)
+        .mailer(Arc::clone(&mailer))
+        .reauthenticate(passwords)
+        .directory(Arc::clone(&directory))
+        .audit(Arc::clone(&audit))
+        .clock(Arc::clone(&clock))
+        .policies(policies)
+        .build();
+    World {
+        service: Arc::new(service),
+        mailer,
+        audit,
+        clock,
+        directory,
+    }
+}
+
+fn world() -> World<MemoryStore> {
+    world_over(MemoryStore::default())
+}
+
+fn alice() -> Account {
+    Account {
+        user_id: "alice".into(),
+        email: "alice@example.com".into(),
+    }
+}
+
+impl<S: Store + 'static> World<S> {
+    /// Runs the wizard for `account`; returns its TOTP and recovery codes.
+    async fn enable(&self, account: &Account) -> (Totp, Vec<String>) {
+        self.clock.advance(30);
+        let sent = self.service.start_enable(account.clone()).await.unwrap();
+        let code = self.mailer.last_email_code(&account.email).unwrap();
+        let setup = self
+            .service
+            .verify_email(sent, code.expose())
+            .await
+            .unwrap();
+        let view = self.service.setup_view(&setup).unwrap();
+        let totp = view.key_uri.to_totp().unwrap();
+        let first = totp.generate(self.clock.now()).unwrap().to_string();
+        let save = self
+            .service
+            .confirm_authenticator(setup, &first)
+            .await
+            .unwrap();
+        let codes = common::shown(save.codes());
+        self.service.complete_enable(save, true).await.unwrap();
+        (totp, codes)
+    }
+
+    async fn sign_in(&self, account: &Account, input: &str) -> Result<(), ServiceError> {
+        let challenge = self
+            .service
+            .begin_login(&account.user_id)
+            .await?
+            .into_challenge()
+            .expect("a second step");
+        self.service.verify_login(account, challenge, input).await?;
+        Ok(())
+    }
+
+    fn count(&self, kind: AuditKind) -> usize {
+        self.audit
+            .events()
+            .iter()
+            .filter(|e| e.kind == kind)
+            .count()
+    }
+
+    async fn throttle(&self, user: &str) -> Throttle {
+        self.service.store().throttle(user).await.unwrap()
+    }
+}
+
+/// Re-issue's "Done" completed once, then a copy of its state after the user signed in with
+/// a new code: the copy must not store the set again with every code unused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replayed_reissue_done_does_not_revive_used_codes() {
+    let w = world();
+    w.enable(&alice()).await;
+    let save = w.service.start_reissue("alice", PASSWORD).await.unwrap();
+    let new_codes = common::shown(save.codes());
+    let snapshot = serde_json::to_string(&save).unwrap();
+    w.service
+        .complete_reissue(&alice(), save, true)
+        .await
+        .unwrap();
+    w.sign_in(&alice(), &new_codes[0]).await.unwrap();
+
+    let replay = serde_json::from_str(&snapshot).unwrap();
+    let refused = w
+        .service
+        .complete_reissue(&alice(), replay, true)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused.error, ServiceError::Replayed), "{refused}");
+    assert!(refused.state.is_none(), "start again");
+    let error = w.sign_in(&alice(), &new_codes[0]).await.unwrap_err();
+    assert!(
+        matches!(error, ServiceError::RecoveryCode(RedeemError::NoMatch)),
+        "new code #1 works once: {error}"
+    );
+    let status = w.service.status("alice").await.unwrap();
+    assert_eq!(status.recovery_codes_left, new_codes.len() - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_of_100_concurrent_reissue_dones_wins_with_one_event_and_one_notice() {
+    let w = world();
+    w.enable(&alice()).await;
+    w.mailer.take();
+    let save = w.service.start_reissue("alice", PASSWORD).await.unwrap();
+    let snapshot = serde_json::to_string(&save).unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(100));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (service, barrier) = (Arc::clone(&w.service), Arc::clone(&barrier));
+        let copy = serde_json::from_str(&snapshot).unwrap();
+        tasks.spawn(async move {
+            barrier.wait().await;
+            service.complete_reissue(&alice(), copy, true).await.is_ok()
+        });
+    }
+    let mut winners = 0;
+    while let Some(won) = tasks.join_next().await {
+        winners += usize::from(won.unwrap());
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(w.count(AuditKind::RecoveryCodesReissued), 1);
+    let notices = w
+        .mailer
+        .take()
+        .into_iter()
+        .filter(|mail| {
+            matches!(
+                mail,
+                Mail::Notice {
+                    notice: Notice::RecoveryCodesReissued,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(notices, 1);
+}
+
+/// A typo in a recovery code (its check symbol is off) is caught before anything is compared:
+/// at disable, as at login, it costs no attempt and audits no failure.
+#[tokio::test]
+async fn a_recovery_code_typo_at_disable_costs_nothing() {
+    let w = world();
+    let (_, codes) = w.enable(&alice()).await;
+    let mut typo = codes[0].clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'A' { 'B' } else { 'A' });
+    let state = w.service.start_disable("alice", PASSWORD).await.unwrap();
+    let before = w.throttle("alice").await;
+    let failures = w.count(AuditKind::SecondStepFailed);
+
+    let refused = w
+        .service
+        .confirm_disable(&alice(), state, &typo)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused.error,
+            ServiceError::RecoveryCode(RedeemError::Malformed(_))
+        ),
+        "{refused}"
+    );
+    assert_eq!(w.throttle("alice").await, before, "no attempt spent");
+    assert_eq!(
+        w.count(AuditKind::SecondStepFailed),
+        failures,
+        "no failure audited"
+    );
+    let state = refused.state.expect("the step is still usable");
+    w.service
+        .confirm_disable(&alice(), state, &codes[0])
+        .await
+        .unwrap();
+    assert!(!w.service.status("alice").await.unwrap().is_enabled());
+}
+
+#[tokio::test]
+async fn reissue_done_without_the_tick_is_refused_and_keeps_the_codes() {
+    let w = world();
+    let (_, old_codes) = w.enable(&alice()).await;
+    let save = w.service.start_reissue("alice", PASSWORD).await.unwrap();
+    let new_codes = common::shown(save.codes());
+    let refused = w
+        .service
+        .complete_reissue(&alice(), save, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused.error, ServiceError::NotSaved), "{refused}");
+    w.sign_in(&alice(), &old_codes[0]).await.unwrap();
+    let save = refused.state.expect("the new codes are still shown");
+    assert_eq!(common::shown(save.codes()), new_codes);
+    w.service
+        .complete_reissue(&alice(), save, true)
+        .await
+        .unwrap();
+    w.sign_in(&alice(), &new_codes[0]).await.unwrap();
+}
+
+/// Users whose addresses a Key URI label cannot carry as they are.
+const ADDRESSES: [(&str, &str); 4] = [
+    ("colon", "\"a:b\"@example.com"),
+    ("control", "tab\there@example.com"),
+    ("bidi", "eve\u{202E}moc.liame@example.com"),
+    ("blank", " \u{200F} "),
+];
+
+/// Addresses the application accepted but Key URI labels cannot carry: each member, held to
+/// the wizard by a mandate, sets 2FA up and signs in with it — nobody reaches a dead end.
+#[tokio::test]
+async fn every_accepted_address_can_enroll_under_a_mandate() {
+    let w = world();
+    let ada = Account {
+        user_id: "ada".into(),
+        email: "ada@example.com".into(),
+    };
+    w.directory
+        .join(Membership::new("acme", "ada", Role::Owner, 0));
+    w.enable(&ada).await;
+    for (user, _) in ADDRESSES {
+        w.directory
+            .join(Membership::new("acme", user, Role::Member, 0));
+    }
+    w.service.set_mandate("ada", "acme", 0).await.unwrap();
+    for (user, email) in ADDRESSES {
+        let account = Account {
+            user_id: user.into(),
+            email: email.into(),
+        };
+        assert!(
+            matches!(
+                w.service.begin_login(user).await.unwrap(),
+                LoginStep::EnrollmentRequired { .. }
+            ),
+            "{user}"
+        );
+        let sent = w.service.start_enable(account.clone()).await.unwrap();
+        let code = w.mailer.last_email_code(email).unwrap();
+        let setup = w.service.verify_email(sent, code.expose()).await.unwrap();
+        let view = w.service.setup_view(&setup).expect(user);
+        assert!(
+            !view.account.contains(':') && !view.account.contains('\u{202E}'),
+            "{user}: {:?}",
+            view.account
+        );
+        let totp = view.key_uri.to_totp().unwrap();
+        let first = totp.generate(w.clock.now()).unwrap().to_string();
+        let save = w
+            .service
+            .confirm_authenticator(setup, &first)
+            .await
+            .unwrap();
+        w.service.complete_enable(save, true).await.unwrap();
+        w.clock.advance(30);
+        let code = totp.generate(w.clock.now()).unwrap().to_string();
+        w.sign_in(&account, &code).await.expect(user);
+    }
+}
+
+/// A store whose first two recovery-code replacements wait for each other, so both read the
+/// same codes before either writes: the race, every time.
+struct TwoAtOnce {
+    inner: MemoryStore,
+    arrivals: AtomicUsize,
+    gate: tokio::sync::Barrier,
+}
+
+impl Store for TwoAtOnce {
+    type Error = <MemoryStore as Store>::Error;
+
+    async fn account(&self, user: &str) -> Result<StoredAccount, Self::Error> {
+        self.inner.account(user).await
+    }
+
+    async fn create_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        record: CredentialRecord,
+    ) -> Result<bool, Self::Error> {
+        self.inner.create_credential(user, revision, record).await
+    }
+
+    async fn accept_step(
+        &self,
+        user: &str,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, Self::Error> {
+        self.inner.accept_step(user, step, expected, new).await
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: &str,
+        revision: u64,
+        new: RecoveryCodeSet,
+    ) -> Result<bool, Self::Error> {
+        if self.arrivals.fetch_add(1, Ordering::SeqCst) < 2 {
+            self.gate.wait().await;
+        }
+        self.inner.replace_recovery_codes(user, revision, new).await
+    }
+
+    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+        self.inner.remove_credential(user, revision).await
+    }
+
+    async fn consume_state(
+        &self,
+        user: &str,
+        id: StateId,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, Self::Error> {
+        self.inner.consume_state(user, id, expires_at, now).await
+    }
+
+    async fn compare_and_set_throttle(
+        &self,
+        user: &str,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, Self::Error> {
+        self.inner
+            .compare_and_set_throttle(user, expected, new)
+            .await
+    }
+
+    async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
+        self.inner.org_policy(org).await
+    }
+
+    async fn compare_and_set_org_policy(
+        &self,
+        org: &str,
+        expected: Option<&OrgPolicy>,
+        new: OrgPolicy,
+    ) -> Result<bool, Self::Error> {
+        self.inner
+            .compare_and_set_org_policy(org, expected, new)
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_recovery_codes_redeemed_at_the_same_moment_both_sign_in() {
+    let w = world_over(TwoAtOnce {
+        inner: MemoryStore::default(),
+        arrivals: AtomicUsize::new(0),
+        gate: tokio::sync::Barrier::new(2),
+    });
+    let (_, codes) = w.enable(&alice()).await;
+    // Enabling wrote no recovery codes through `replace_recovery_codes`: the gate is still
+    // closed for the two sign-ins below.
+    let mut tasks = tokio::task::JoinSet::new();
+    for code in [codes[0].clone(), codes[1].clone()] {
+        let service = Arc::clone(&w.service);
+        let challenge = service
+            .begin_login("alice")
+            .await
+            .unwrap()
+            .into_challenge()
+            .unwrap();
+        tasks.spawn(async move { service.verify_login(&alice(), challenge, &code).await });
+    }
+    while let Some(outcome) = tasks.join_next().await {
+        let signed_in = outcome.unwrap();
+        assert!(signed_in.is_ok(), "a right code refused: {signed_in:?}");
+    }
+    let status = w.service.status("alice").await.unwrap();
+    assert_eq!(
+        status.recovery_codes_left,
+        codes.len() - 2,
+        "both codes used"
+    );
+    assert_eq!(
+        w.throttle("alice").await.consecutive_failures,
+        0,
+        "neither counted as a failure"
+    );
+}
