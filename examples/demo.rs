@@ -1,4 +1,4 @@
-//! The twostep demo: the whole flow of the seed guide, screen by screen, in the terminal.
+//! The twostep demo: every two-step verification flow, screen by screen, in the terminal.
 //!
 //! `cargo run --example demo` walks through it against an embedded SQLite database (a file
 //! in a fresh temp dir; nothing to install), or against PostgreSQL with

@@ -1,5 +1,5 @@
 //! The web console (`cargo run --example web`) driven through real headless Chromium by
-//! ChromeDriver: every screen of the seed guide, the way a user clicks through it, with the
+//! ChromeDriver: every screen of the console, the way a user clicks through it, with the
 //! authenticator app played by `twostep-otp` from the key shown on the page.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,

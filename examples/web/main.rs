@@ -1,4 +1,4 @@
-//! The twostep web console: the seed guide's screens in a browser, on twostep.
+//! The twostep web console: every two-step verification screen in a browser, on twostep.
 //!
 //! `cargo run --example web` serves a small SaaS console on <http://127.0.0.1:3000>: sign-up
 //! and sign-in, **Account management** with the two-step verification tab (enable wizard,

@@ -1,4 +1,4 @@
-//! Disabling two-step verification (seed step 5) as a sans-IO machine: password re-entry,
+//! Disabling two-step verification as a sans-IO machine: password re-entry,
 //! then an authenticator code **or** a recovery code.
 //!
 //! On success the caller removes the secret, the recovery codes and the replay state in one

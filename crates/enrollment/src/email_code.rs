@@ -1,4 +1,4 @@
-//! The email code of the enable wizard's first step (seed step 2.1): a short code mailed to
+//! The email code of the enable wizard's first step: a short code mailed to
 //! the login address, single use, hashed at rest, short-lived, with a few attempts and a
 //! resend cooldown.
 //!

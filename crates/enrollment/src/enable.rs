@@ -1,4 +1,4 @@
-//! The enable wizard (seed step 2) as a sans-IO state machine.
+//! The enable wizard as a sans-IO state machine.
 //!
 //! ```text
 //! start ──► EmailCodeSent ──verify_email──► AuthenticatorSetup ──confirm──► SaveRecoveryCodes ──complete(saved)──► Enabled

@@ -1,4 +1,4 @@
-//! The second step at login (seed step 3) as a sans-IO machine.
+//! The second step at login as a sans-IO machine.
 //!
 //! After the application has checked the password, [`begin`] says whether a second step is
 //! needed. If so, the half-authenticated session holds a [`LoginChallenge`]: bound to one

@@ -1,4 +1,4 @@
-//! Re-issuing recovery codes (seed step 4) as a sans-IO machine: password re-entry → new
+//! Re-issuing recovery codes as a sans-IO machine: password re-entry → new
 //! codes shown and saved with the same tick-box → the old set replaced, all at once.
 //!
 //! Until [`SaveNewCodes::complete`] the old codes keep working; abandoning leaves them valid.

@@ -1,4 +1,4 @@
-//! The async service end to end against the in-memory store: every flow of the seed guide,
+//! The async service end to end against the in-memory store: every flow (enable, login, re-issue, disable),
 //! concurrency (100 tasks with one code), lockout, and what never leaks.
 
 mod common;

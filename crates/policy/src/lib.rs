@@ -1,38 +1,4 @@
-//! # twostep-policy
-//!
-//! Organisation-wide two-step verification mandates (seed step 1): an org **owner** or
-//! **admin** who has completed their own 2FA setup can require 2FA of every member, with an
-//! optional grace period.
-//!
-//! Everything here is a pure function of data and `now`:
-//!
-//! - [`OrgPolicy::set_mandate`] / [`OrgPolicy::clear_mandate`] / [`OrgPolicy::set_grace`]:
-//!   only owners and admins of the org, and only with 2FA *enabled* (a pending enrollment does
-//!   not count); typed [`Refusal`]s say why not.
-//! - [`OrgPolicy::preview`]: before switching on, the members who would be affected and their
-//!   deadlines.
-//! - [`requirement`]: what a user must do across all their orgs — nothing, enroll before a
-//!   deadline, or enroll now. The strictest org wins. A member's deadline is fixed when the
-//!   mandate starts applying to them (switch-on, or joining later) with the grace period in
-//!   force at that moment, and never moves when the policy is edited afterwards.
-//! - [`may_disable`]: no while any org of the user mandates 2FA; the refusal names the org.
-//!
-//! It stores nothing and knows no users: the application maps its roles onto [`Role`] and
-//! passes memberships and policies in; `twostep-enrollment` enforces the answers at login and
-//! when disabling.
-//!
-//! ```
-//! use twostep_policy::{Membership, OrgPolicy, Requirement, Role, TwoFactor, requirement};
-//!
-//! let day = 86_400;
-//! let admin = Membership::new("acme", "ada", Role::Admin, 0);
-//! let member = Membership::new("acme", "bob", Role::Member, 0);
-//! let policy = OrgPolicy::new("acme").set_mandate(&admin, TwoFactor::Enabled, 7 * day, 100)?;
-//!
-//! let bob = requirement(&[(&member, &policy)], TwoFactor::None, 100 + day);
-//! assert_eq!(bob, Requirement::EnrollBy { org_id: "acme".into(), deadline: 100 + 7 * day });
-//! # Ok::<(), twostep_policy::Refusal>(())
-//! ```
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};

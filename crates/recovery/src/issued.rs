@@ -1,4 +1,4 @@
-//! Newly issued codes, and the two ways the user saves them (seed step 2.4): the clipboard
+//! Newly issued codes, and the two ways the user saves them: the clipboard
 //! text and a download file, in English or Korean.
 //!
 //! This is the only place plaintext codes exist. Nothing here is stored; render it once in
