@@ -67,10 +67,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         if revision != state.revision() {
             return Err(Refusal::end(ServiceError::Replayed));
         }
-        let reservation = match self.reserve(user, policy.throttle, now).await {
-            Ok(reservation) => reservation,
-            Err(error) => return Err(Refusal::new(state, error)),
-        };
+        let (reservation, state) = self.reserve_for(user, policy.throttle, now, state).await?;
         let secret = match self
             .open(user, &record.secret)
             .and_then(|s| copy_secret(&s))
@@ -97,13 +94,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             Ok(Err((state, error, after))) => {
                 let kind = Some(AuditKind::SecondStepFailed);
                 let email = Some(account.email.as_str());
-                if let Err(backend) = self
+                let settled = self
                     .settle_failure(user, reservation, after, kind, email)
-                    .await
-                {
-                    return Err(Refusal::new(state, backend));
-                }
-                return Err(Refusal::new(state, error));
+                    .await;
+                return Err(Refusal::after(settled, state, error));
             }
             Err(error) => {
                 let _ = self.refund(user, reservation, false).await;

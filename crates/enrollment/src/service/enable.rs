@@ -85,10 +85,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let now = self.clock.now();
         let user = state.account().user_id.clone();
         let policy = &self.policies.enable;
-        let reservation = match self.reserve(&user, policy.throttle, now).await {
-            Ok(reservation) => reservation,
-            Err(error) => return Err(Refusal::new(state, error)),
-        };
+        let (reservation, state) = self.reserve_for(&user, policy.throttle, now, state).await?;
         let (id, expires_at) = (state.id(), state.expires_at());
         match state.verify_email(input, &mut rng(), policy, now) {
             Ok(next) => {
@@ -109,13 +106,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                     reservation.reserved
                 };
                 let email = refused.state.account().email.clone();
-                if let Err(error) = self
+                let settled = self
                     .settle_failure(&user, reservation, after, None, Some(&email))
-                    .await
-                {
-                    return Err(Refusal::new(refused.state, error));
-                }
-                Err(Refusal::new(refused.state, refused.error))
+                    .await;
+                Err(Refusal::after(settled, refused.state, refused.error))
             }
         }
     }
@@ -143,10 +137,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let user = state.account().user_id.clone();
         let email = state.account().email.clone();
         let policy = self.policies.enable.clone();
-        let reservation = match self.reserve(&user, policy.throttle, now).await {
-            Ok(reservation) => reservation,
-            Err(error) => return Err(Refusal::new(state, error)),
-        };
+        let (reservation, state) = self.reserve_for(&user, policy.throttle, now, state).await?;
         let input = Zeroizing::new(input.to_owned());
         let before = reservation.before;
         let confirmed = self
@@ -158,13 +149,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 Err(error) => Err(Refusal::end(error)),
             },
             Ok(Err((refused, after))) => {
-                if let Err(error) = self
+                let settled = self
                     .settle_failure(&user, reservation, after, None, Some(&email))
-                    .await
-                {
-                    return Err(Refusal::new(refused.state, error));
-                }
-                Err(Refusal::new(refused.state, refused.error))
+                    .await;
+                Err(Refusal::after(settled, refused.state, refused.error))
             }
             Err(error) => {
                 let _ = self.refund(&user, reservation, false).await;

@@ -245,10 +245,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
         let user = account.user_id.as_str();
         let policy = self.policies.login;
-        let reservation = match self.reserve(user, policy.throttle, now).await {
-            Ok(reservation) => reservation,
-            Err(error) => return Err(Refusal::new(challenge, error)),
-        };
+        let (reservation, challenge) = self
+            .reserve_for(user, policy.throttle, now, challenge)
+            .await?;
         let input = &Zeroizing::new(input.to_owned());
         let spent = &AtomicBool::new(false);
         let challenge = &challenge;

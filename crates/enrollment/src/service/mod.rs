@@ -315,6 +315,15 @@ impl<S> Refusal<S> {
         }
     }
 
+    /// The state back with `error` — or with the store's error, if settling the attempt's
+    /// reservation failed first (`settled`).
+    fn after(settled: Result<(), ServiceError>, state: S, error: impl Into<ServiceError>) -> Self {
+        match settled {
+            Ok(()) => Self::new(state, error),
+            Err(failure) => Self::new(state, failure),
+        }
+    }
+
     /// The state back, unless it was already consumed (`spent`) or the error ends the flow.
     fn unless_spent(spent: bool, state: S, error: impl Into<ServiceError>) -> Self {
         if spent {
@@ -774,6 +783,20 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             policy,
             now,
         })
+    }
+
+    /// [`Service::reserve`] for a step of `state`: refused with the state back while locked.
+    async fn reserve_for<T>(
+        &self,
+        user: &str,
+        policy: ThrottlePolicy,
+        now: u64,
+        state: T,
+    ) -> Result<(Reservation, T), Refusal<T>> {
+        match self.reserve(user, policy, now).await {
+            Ok(reservation) => Ok((reservation, state)),
+            Err(error) => Err(Refusal::new(state, error)),
+        }
     }
 
     /// Gives a reservation back (see [`Throttle::refund`]). `succeeded` — a verified code —
