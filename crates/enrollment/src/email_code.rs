@@ -69,7 +69,7 @@ pub enum EmailCodeError {
     #[error("the email code has expired; request a new one")]
     Expired,
     /// A new code may be sent only after the given Unix time.
-    #[error("a new code can be sent after {0}")]
+    #[error("a new code was sent a moment ago; wait before asking for another")]
     ResendTooSoon(u64),
 }
 

@@ -91,7 +91,7 @@ pub enum EnableError {
     #[error(transparent)]
     Locked(#[from] Locked),
     /// The authenticator code was malformed, wrong or replayed.
-    #[error("the authenticator code was not accepted: {0}")]
+    #[error("the authenticator code was not accepted")]
     Code(#[from] Rejection),
     /// "Done" without ticking "I saved my recovery codes".
     #[error("save your recovery codes and confirm that you did")]

@@ -153,10 +153,10 @@ pub enum LoginError {
     #[error(transparent)]
     Locked(#[from] Locked),
     /// The TOTP code was malformed, wrong or already used.
-    #[error("the authentication code was not accepted: {0}")]
+    #[error("the authentication code was not accepted")]
     Code(#[from] Rejection),
     /// The recovery code was malformed, wrong or already used.
-    #[error("the recovery code was not accepted: {0}")]
+    #[error("the recovery code was not accepted")]
     RecoveryCode(#[from] RedeemError),
 }
 

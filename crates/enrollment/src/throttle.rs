@@ -37,7 +37,7 @@ impl Default for ThrottlePolicy {
 #[non_exhaustive]
 pub enum Locked {
     /// Too many failures in this window; try again at the given Unix time.
-    #[error("too many failed attempts; try again after {0}")]
+    #[error("too many failed attempts; try again later")]
     Until(u64),
     /// Too many consecutive failures; the factor is locked until it is unlocked.
     #[error("two-step verification is locked after too many failed attempts")]

@@ -441,3 +441,64 @@ async fn two_recovery_codes_redeemed_at_the_same_moment_both_sign_in() {
         "neither counted as a failure"
     );
 }
+
+/// An error and its causes, as an error reporter prints them.
+fn chain(error: &dyn std::error::Error) -> Vec<String> {
+    let mut texts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        texts.push(cause.to_string());
+        source = cause.source();
+    }
+    texts
+}
+
+/// Texts fit to show a user: no raw Unix time ("try again after 1796190712") and no cause
+/// repeated ("the code was already used: the code was already used").
+#[test]
+fn error_texts_show_no_timestamp_and_repeat_no_cause() {
+    use twostep_enrollment::email_code::EmailCodeError;
+    use twostep_enrollment::enable::EnableError;
+    use twostep_enrollment::login::LoginError;
+    use twostep_enrollment::{Collaborator, Locked};
+    use twostep_otp::Rejection;
+
+    let at = 1_796_190_712;
+    let errors: Vec<Box<dyn std::error::Error>> = vec![
+        Box::new(ServiceError::Locked { until: Some(at) }),
+        Box::new(ServiceError::Locked { until: None }),
+        Box::new(ServiceError::ResendTooSoon { after: at }),
+        Box::new(ServiceError::Code(Rejection::Replayed)),
+        Box::new(ServiceError::RecoveryCode(RedeemError::NoMatch)),
+        Box::new(ServiceError::from(LoginError::Code(Rejection::Replayed))),
+        Box::new(ServiceError::Backend {
+            collaborator: Collaborator::Store,
+            source: "connection refused".into(),
+        }),
+        Box::new(LoginError::Code(Rejection::Replayed)),
+        Box::new(LoginError::RecoveryCode(RedeemError::NoMatch)),
+        Box::new(EnableError::EmailCode(EmailCodeError::ResendTooSoon(at))),
+        Box::new(EnableError::Code(Rejection::Mismatch)),
+        Box::new(Locked::Until(at)),
+    ];
+    for error in &errors {
+        let texts = chain(error.as_ref());
+        let line = texts.join(": ");
+        assert!(
+            !line.contains(&at.to_string()),
+            "a raw timestamp in {line:?}"
+        );
+        for pair in texts.windows(2) {
+            assert!(!pair[0].contains(&pair[1]), "a repeated cause in {line:?}");
+        }
+    }
+    let backend = chain(&ServiceError::Backend {
+        collaborator: Collaborator::Mail,
+        source: "relay down".into(),
+    });
+    assert_eq!(
+        backend,
+        ["the mailer failed", "relay down"],
+        "says who failed"
+    );
+}
