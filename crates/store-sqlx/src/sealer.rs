@@ -159,7 +159,8 @@ impl core::fmt::Debug for AeadSealer {
 }
 
 fn cipher(key: &SealingKey) -> XChaCha20Poly1305 {
-    XChaCha20Poly1305::new(key.key.as_slice().into())
+    // A view of the key as the cipher's array type: no copy left behind to zeroize.
+    XChaCha20Poly1305::new((&*key.key).into())
 }
 
 impl AeadSealer {
@@ -201,7 +202,7 @@ impl AeadSealer {
         let aad = associated_data(key_id, user);
         let sealed = cipher
             .encrypt(
-                XNonce::from_slice(&nonce),
+                &XNonce::from(nonce),
                 Payload {
                     msg: secret.expose_bytes(),
                     aad: &aad,
@@ -230,11 +231,12 @@ impl AeadSealer {
             .ciphertext
             .split_at_checked(NONCE_LEN)
             .ok_or(SealError::Tampered)?;
+        let nonce = <&XNonce>::try_from(nonce).map_err(|_| SealError::Tampered)?;
         let aad = associated_data(&sealed.key_id, user);
         let opened = Zeroizing::new(
             cipher
                 .decrypt(
-                    XNonce::from_slice(nonce),
+                    nonce,
                     Payload {
                         msg: body,
                         aad: &aad,
