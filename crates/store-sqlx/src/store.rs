@@ -4,7 +4,7 @@
 //! read; only the schema differs (`migrations/sqlite`, `migrations/postgres`).
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Row};
 
 use twostep_enrollment::{
@@ -13,8 +13,54 @@ use twostep_enrollment::{
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+/// The schema's migrations for one database: version, description (as sqlx's `migrate!`
+/// would name them, so databases it migrated stay valid) and SQL, embedded at build time.
+/// Embedding them here rather than with `migrate!` spares applications sqlx's `macros`
+/// feature, which builds the database drivers a second time for the proc macro.
+#[derive(Debug)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[
+    (1, "accounts", include_str!("../migrations/sqlite/0001_accounts.sql")),
+    (
+        2,
+        "revisions and consumed states",
+        include_str!("../migrations/sqlite/0002_revisions_and_consumed_states.sql"),
+    ),
+]);
+
+const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
+    (1, "accounts", include_str!("../migrations/postgres/0001_accounts.sql")),
+    (
+        2,
+        "revisions and consumed states",
+        include_str!("../migrations/postgres/0002_revisions_and_consumed_states.sql"),
+    ),
+]);
+
+type Resolved = Result<Vec<Migration>, sqlx::error::BoxDynError>;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> core::pin::Pin<Box<dyn core::future::Future<Output = Resolved> + Send + 'static>> {
+        let migrations = self
+            .0
+            .iter()
+            .map(|&(version, description, sql)| {
+                let (description, sql) = (description.into(), sql.into());
+                Migration::new(version, description, MigrationType::Simple, sql, false)
+            })
+            .collect();
+        Box::pin(core::future::ready(Ok(migrations)))
+    }
+}
+
+impl Embedded {
+    async fn migrator(self) -> Result<Migrator, StoreError> {
+        Migrator::new(self).await.map_err(StoreError::Migrate)
+    }
+}
 
 /// A database failure, or a stored value this crate cannot read back. Never carries a secret,
 /// a code or a connection password.
@@ -130,11 +176,15 @@ impl SqlStore {
                     .execute(&mut *conn)
                     .await?;
                 SQLITE_MIGRATIONS
+                    .migrator()
+                    .await?
                     .run(&mut *conn)
                     .await
                     .map_err(StoreError::Migrate)
             }
             "PostgreSQL" => POSTGRES_MIGRATIONS
+                .migrator()
+                .await?
                 .run(&mut *conn)
                 .await
                 .map_err(StoreError::Migrate),
