@@ -22,6 +22,6 @@ pub use twostep_enrollment as enrollment;
 #[doc(inline)]
 pub use twostep_policy as policy;
 
-#[cfg(feature = "store-sqlx")]
+#[cfg(any(feature = "store-sqlx", feature = "postgres"))]
 #[doc(inline)]
 pub use twostep_store_sqlx as store_sqlx;
