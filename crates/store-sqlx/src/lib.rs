@@ -1,8 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-mod sealer;
 mod store;
 
-pub use sealer::{AeadSealer, SealError, SealingKey};
 pub use store::{SqlStore, StoreError};
+/// The sealer lives in `twostep-sealer` (usable without sqlx); re-exported here for the
+/// applications that use both.
+pub use twostep_sealer::{AeadSealer, SealError, SealingKey};

@@ -21,7 +21,11 @@ use twostep_recovery::RecoveryCodeSet;
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
 const SQLITE_MIGRATIONS: Embedded = Embedded(&[
-    (1, "accounts", include_str!("../migrations/sqlite/0001_accounts.sql")),
+    (
+        1,
+        "accounts",
+        include_str!("../migrations/sqlite/0001_accounts.sql"),
+    ),
     (
         2,
         "revisions and consumed states",
@@ -30,7 +34,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
-    (1, "accounts", include_str!("../migrations/postgres/0001_accounts.sql")),
+    (
+        1,
+        "accounts",
+        include_str!("../migrations/postgres/0001_accounts.sql"),
+    ),
     (
         2,
         "revisions and consumed states",

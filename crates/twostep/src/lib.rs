@@ -22,6 +22,10 @@ pub use twostep_enrollment as enrollment;
 #[doc(inline)]
 pub use twostep_policy as policy;
 
+#[cfg(feature = "sealer")]
+#[doc(inline)]
+pub use twostep_sealer as sealer;
+
 #[cfg(any(feature = "store-sqlx", feature = "postgres"))]
 #[doc(inline)]
 pub use twostep_store_sqlx as store_sqlx;

@@ -1,15 +1,5 @@
-//! [`AeadSealer`]: TOTP secrets sealed with XChaCha20-Poly1305 before they reach the database.
-//!
-//! Each ciphertext is `nonce (24 bytes) ‖ ciphertext ‖ tag (16 bytes)` under the key named by
-//! its `key_id`; the associated data binds it to that key id and to the user, so a row copied
-//! to another user (or relabelled with another key id) does not open. Nonces are random
-//! (192 bits: no counter to keep, no collision worth counting). Keys rotate: the sealer seals
-//! with its current key, opens with any key it still holds, and
-//! [`SqlStore::rotate_secrets`](crate::SqlStore::rotate_secrets) re-seals what an old key
-//! sealed.
-//!
-//! What it does not do: keep keys. Load them from your secret manager or environment
-//! ([`SealingKey::from_base64`]) and never store them beside the database.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -40,7 +30,7 @@ pub enum SealError {
     #[error("the system random number generator failed")]
     Randomness,
     /// The opened bytes are not a valid secret.
-    #[error("the opened secret is invalid: {0}")]
+    #[error("the opened secret is invalid")]
     Secret(#[from] twostep_otp::SecretError),
 }
 
@@ -80,13 +70,13 @@ impl SealingKey {
     /// A key from standard base64 (what [`SealingKey::to_base64`] writes).
     ///
     /// ```
-    /// use twostep_store_sqlx::SealingKey;
+    /// use twostep_sealer::SealingKey;
     ///
     /// let key = SealingKey::generate("2026-11")?;
     /// let again = SealingKey::from_base64("2026-11", &key.to_base64())?;
     /// assert_eq!(again.id(), "2026-11");
     /// assert!(SealingKey::from_base64("x", "c2hvcnQ=").is_err());
-    /// # Ok::<(), twostep_store_sqlx::SealError>(())
+    /// # Ok::<(), twostep_sealer::SealError>(())
     /// ```
     ///
     /// # Errors
@@ -125,7 +115,7 @@ impl SealingKey {
 /// ```
 /// use twostep_enrollment::Sealer;
 /// use twostep_otp::Secret;
-/// use twostep_store_sqlx::{AeadSealer, SealingKey};
+/// use twostep_sealer::{AeadSealer, SealingKey};
 ///
 /// let old_key = SealingKey::generate("2025")?;
 /// let old_key_text = old_key.to_base64(); // what your secret manager keeps
