@@ -123,16 +123,20 @@ impl QrImage {
     }
 
     /// Unicode half blocks, two modules per character cell, for a terminal with a dark
-    /// background: light modules are drawn as blocks, dark ones as spaces.
+    /// background: light modules are drawn as blocks, dark ones as spaces. Every line ends
+    /// with a newline, the last one too, so what is printed after it starts on a line of its
+    /// own.
     pub fn to_terminal(&self) -> Zeroizing<String> {
-        Zeroizing::new(
+        let mut text = Zeroizing::new(
             self.code
                 .render::<unicode::Dense1x2>()
                 .dark_color(unicode::Dense1x2::Light)
                 .light_color(unicode::Dense1x2::Dark)
                 .quiet_zone(true)
                 .build(),
-        )
+        );
+        text.push('\n');
+        text
     }
 }
 

@@ -91,6 +91,7 @@ fn svg_decodes_to_the_exact_uri() {
 fn terminal_rendering_decodes_to_the_exact_uri() {
     for uri in uris() {
         let text = uri.to_qr().expect("fits").to_terminal();
+        assert!(text.ends_with('\n'), "the last line is ended too");
         // Each character is two modules stacked; blocks are light (for dark terminals).
         let mut rows: Vec<Vec<bool>> = Vec::new(); // true = dark module
         for line in text.lines() {
