@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The repository's README, whose snippets are compiled and run as doctests.
 #[cfg(all(doctest, feature = "qr", feature = "test-util", feature = "store-sqlx"))]
