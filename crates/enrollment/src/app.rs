@@ -69,6 +69,11 @@ pub struct StoredAccount {
     pub revision: u64,
 }
 
+/// How long after a consumed state's `expires_at` a store may forget it (see
+/// [`Store::consume_state`]): a margin for clocks that differ between servers and for checks
+/// that finish after the state expired.
+pub const FORGET_CONSUMED_AFTER_SECONDS: u64 = 3_600;
+
 /// The identity of one pending state (a login challenge, an email code): what
 /// [`Store::consume_state`] records, so that copies of the state cannot complete it again.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,8 +126,8 @@ impl core::fmt::Debug for StateId {
 ///   restored from a snapshot, or raced — completes at most once, and never after the
 ///   credential changed under it.
 /// - `consume_state` records a pending state's id once: `Ok(true)` the first time, `Ok(false)`
-///   ever after (until `expires_at` has passed, when the state can no longer be used anyway
-///   and the store may forget it).
+///   ever after — at least until [`FORGET_CONSUMED_AFTER_SECONDS`] past its `expires_at`,
+///   long after the service refuses the state as expired.
 /// - `accept_step` settles the step and the counters together: both change or neither. A
 ///   login with a TOTP code is then two round trips — [`Store::account`] and `accept_step` —
 ///   the least any correct store can do.
@@ -289,8 +294,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Records that the pending state `id` of `user` completed: `Ok(true)` the first time,
-    /// `Ok(false)` if it was recorded before. Entries whose `expires_at` is at or before `now`
-    /// may be forgotten: such states are refused before they get here.
+    /// `Ok(false)` if it was recorded before. An entry may be forgotten once `now` is
+    /// [`FORGET_CONSUMED_AFTER_SECONDS`] past its `expires_at`.
     fn consume_state(
         &self,
         user: &str,

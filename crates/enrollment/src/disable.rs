@@ -2,8 +2,10 @@
 //! then an authenticator code **or** a recovery code.
 //!
 //! On success the caller removes the secret, the recovery codes and the replay state in one
-//! atomic write. A code used here is consumed like at login: apply [`Disabled::commit`]
-//! in the same transaction, so a code cannot both disable and log in.
+//! atomic write, conditional on the account's revision when the password was checked
+//! ([`ConfirmWithCode::revision`]): a sign-in with the same code moves the revision on, so a
+//! code cannot both disable and sign in. [`Disabled::commit`] says what the code would have
+//! consumed, for a caller that keeps more than the one credential row.
 
 use rand_core::CryptoRng;
 

@@ -188,8 +188,7 @@ pub struct NewCredential {
     pub enabled_at: u64,
 }
 
-/// What the authenticator-setup screen shows.
-#[derive(Debug)]
+/// What the authenticator-setup screen shows. `Debug` shows neither the key nor the URI.
 #[non_exhaustive]
 pub struct SetupView {
     /// The otpauth:// URI behind the QR code (render it with `KeyUri::to_qr` and feature
@@ -201,6 +200,15 @@ pub struct SetupView {
     pub account: String,
     /// The key type to choose in the app: "time based".
     pub time_based: bool,
+}
+
+impl core::fmt::Debug for SetupView {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SetupView")
+            .field("account", &self.account)
+            .field("time_based", &self.time_based)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Starts the wizard for `account`, whose stored revision is `revision` (see
@@ -265,6 +273,11 @@ impl EmailCodeSent {
     /// When the code now pending expires (Unix time).
     pub fn expires_at(&self) -> u64 {
         self.challenge.expires_at()
+    }
+
+    /// Wrong attempts the code now pending still allows.
+    pub fn attempts_left(&self) -> u8 {
+        self.challenge.attempts_left()
     }
 
     /// Sends a new code in place of the old one, after the cooldown.
@@ -429,7 +442,6 @@ impl AuthenticatorSetup {
                 ));
             }
         };
-        let throttle = throttle.record_success();
         match RecoveryCodeSet::generate(rng, policy.recovery_codes, &policy.recovery_hash, now) {
             Ok((issued, set)) => Ok((
                 SaveRecoveryCodes {
@@ -441,8 +453,9 @@ impl AuthenticatorSetup {
                     issued,
                     set,
                 },
-                throttle,
+                throttle.record_success(),
             )),
+            // The code was right but nothing could be made: not a guess, nothing to count.
             Err(error) => Err((
                 Refused {
                     state: self,

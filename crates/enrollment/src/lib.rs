@@ -17,8 +17,9 @@ pub mod snapshot;
 mod throttle;
 
 pub use app::{
-    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
-    Notice, Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount, SystemClock,
+    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Directory,
+    FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Notice, Reauthenticate, SealedSecret, Sealer,
+    StateId, Store, StoredAccount, SystemClock,
 };
 pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
 pub use service::{

@@ -9,8 +9,9 @@
 //! A success returns the [`Commit`] the caller must apply atomically before letting the user
 //! in: accepting the TOTP step (`UPDATE … SET last_step = $new WHERE last_step < $new`) or
 //! replacing the recovery-code set. If that write finds the step or code already taken by a
-//! concurrent request, the login fails as a replay — this is what makes one code succeed
-//! exactly once across requests and servers.
+//! concurrent request, the login must be checked again against what that request left (the
+//! service does): a replayed code then fails, another right one succeeds — this is what makes
+//! one code succeed exactly once across requests and servers.
 
 use twostep_otp::{Rejection, Secret, Totp, TotpParams, Window};
 use twostep_recovery::{RecoveryCodeSet, RedeemError, Slot};

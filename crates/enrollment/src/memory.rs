@@ -12,8 +12,9 @@ use twostep_policy::{Membership, OrgPolicy};
 use twostep_recovery::RecoveryCodeSet;
 
 use crate::app::{
-    AuditEvent, AuditLog, BoxError, Clock, CredentialRecord, Directory, Mail, Mailer,
-    Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount,
+    AuditEvent, AuditLog, BoxError, Clock, CredentialRecord, Directory,
+    FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Reauthenticate, SealedSecret, Sealer, StateId,
+    Store, StoredAccount,
 };
 use crate::email_code::EmailCode;
 use crate::throttle::Throttle;
@@ -145,7 +146,8 @@ impl Store for MemoryStore {
         now: u64,
     ) -> Result<bool, Poisoned> {
         self.with(|t| {
-            t.consumed.retain(|_, expiry| *expiry > now);
+            t.consumed
+                .retain(|_, expiry| expiry.saturating_add(FORGET_CONSUMED_AFTER_SECONDS) > now);
             match t.consumed.entry((user.to_owned(), id)) {
                 Entry::Occupied(_) => false,
                 Entry::Vacant(entry) => {

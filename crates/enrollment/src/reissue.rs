@@ -79,9 +79,9 @@ pub struct SaveNewCodes {
 pub struct Reissued {
     /// Whose codes.
     pub user_id: String,
-    /// The codes it replaces: replace them only while the codes in place are still that
-    /// issue (codes used from it meanwhile are retired all the same), never over a re-issue,
-    /// or a credential disabled and enabled again, since — so a re-issue completes once.
+    /// The codes it replaces. Replace them only while the codes in place are still that issue
+    /// (codes used from it meanwhile are retired all the same); never over another re-issue,
+    /// or over a credential disabled and enabled again. So a re-issue completes once.
     pub replacing: Replacing,
     /// The new set; replacing the old one invalidates every old code.
     pub recovery_codes: RecoveryCodeSet,

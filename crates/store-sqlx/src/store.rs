@@ -8,7 +8,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Row};
 
 use twostep_enrollment::{
-    BoxError, CredentialRecord, SealedSecret, Sealer, StateId, Store, StoredAccount, Throttle,
+    BoxError, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, Sealer, StateId,
+    Store, StoredAccount, Throttle,
 };
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
@@ -200,20 +201,33 @@ impl SqlStore {
         }
     }
 
-    /// Deletes everything twostep keeps about `user` — credential, recovery codes and
-    /// counters — for when the account itself is deleted. Returns whether there was anything.
+    /// Deletes what twostep keeps about `user` — credential, recovery codes, counters and
+    /// completed states — in one transaction, for when the account itself is deleted (or, by
+    /// an operator, to let a user who lost the sealing key's secrets enroll again). Only the
+    /// user id and its revision stay, moved on, so a pending state from before cannot complete
+    /// for a new account that reuses the id. Returns whether there was a credential or
+    /// counters.
     ///
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn forget_user(&self, user: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM twostep_consumed_states WHERE user_id = $1")
             .bind(user)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        let result = sqlx::query("DELETE FROM twostep_accounts WHERE user_id = $1")
-            .bind(user)
-            .execute(&self.pool)
-            .await?;
+        let result = sqlx::query(
+            "UPDATE twostep_accounts SET secret_key_id = NULL, secret_ciphertext = NULL, \
+                 totp_params = NULL, last_accepted_step = NULL, recovery_codes = NULL, \
+                 enabled_at = NULL, window_start = 0, window_failures = 0, \
+                 consecutive_failures = 0, revision = revision + 1 \
+             WHERE user_id = $1 AND (secret_ciphertext IS NOT NULL OR window_start <> 0 \
+               OR window_failures <> 0 OR consecutive_failures <> 0)",
+        )
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(changed_one(&result))
     }
 
@@ -565,16 +579,18 @@ impl Store for SqlStore {
         expires_at: u64,
         now: u64,
     ) -> Result<bool, StoreError> {
-        // Expired entries are swept by about one call in 256 (ids are random), so the table
+        // Entries are forgotten an hour after their state expired (clocks differ between
+        // servers); they are swept by about one call in 256 (ids are random), so the table
         // stays small without a second statement on every login.
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let forget_before = now.saturating_sub(FORGET_CONSUMED_AFTER_SECONDS);
+        let forget_before = i64::try_from(forget_before).unwrap_or(i64::MAX);
         if id.as_bytes()[0] == 0 {
             sqlx::query("DELETE FROM twostep_consumed_states WHERE expires_at <= $1")
-                .bind(now)
+                .bind(forget_before)
                 .execute(&self.pool)
                 .await?;
         }
-        // A new entry, or one whose state has expired (it may be forgotten) taken anew.
+        // A new entry, or one old enough to be forgotten taken anew.
         let result = sqlx::query(
             "INSERT INTO twostep_consumed_states (user_id, state_id, expires_at) \
              VALUES ($1, $2, $3) ON CONFLICT (user_id, state_id) DO UPDATE \
@@ -585,7 +601,7 @@ impl Store for SqlStore {
         .bind(id.as_bytes().to_vec())
         // Beyond SQL's integers is as good as never.
         .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
-        .bind(now)
+        .bind(forget_before)
         .execute(&self.pool)
         .await?;
         Ok(changed_one(&result))

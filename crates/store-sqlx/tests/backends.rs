@@ -409,3 +409,39 @@ async fn embedded_migrations_match_the_files() {
     enroll(&store, "alice", NOW).await;
     assert!(store.account("alice").await.unwrap().credential.is_some());
 }
+
+/// Forgetting a user clears credential, counters and completed states in one transaction,
+/// but moves the revision on: a wizard started before cannot enable 2FA for a new account
+/// that reuses the id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_user_keeps_only_a_revision_nothing_before_can_complete() {
+    for db in Db::all().await {
+        let (store, name) = (db.store(), db.name());
+        let wizard_began_at = store.account("alice").await.unwrap().revision;
+        let enrolled = enroll(store, "alice", NOW).await;
+        let policy = ThrottlePolicy::default();
+        let failed = Throttle::default().record_failure(&policy, NOW);
+        assert!(
+            store
+                .compare_and_set_throttle("alice", Throttle::default(), failed)
+                .await
+                .unwrap()
+        );
+        assert!(store.forget_user("alice").await.unwrap(), "{name}");
+        let account = store.account("alice").await.unwrap();
+        assert!(account.credential.is_none(), "{name}");
+        assert_eq!(account.throttle, Throttle::default(), "{name}");
+        assert!(account.revision > 1, "{name}: the revision moved on");
+        assert!(
+            !store
+                .create_credential("alice", wizard_began_at, enrolled.record.clone())
+                .await
+                .unwrap(),
+            "{name}: a wizard from before the deletion cannot complete"
+        );
+        assert!(
+            !store.forget_user("alice").await.unwrap(),
+            "{name}: nothing left"
+        );
+    }
+}

@@ -27,7 +27,9 @@ use twostep_recovery::{HashParams, RecoveryCodeSet};
 
 mod flows;
 
-use crate::app::{CredentialRecord, SealedSecret, StateId, Store, StoredAccount};
+use crate::app::{
+    CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, StateId, Store, StoredAccount,
+};
 use crate::throttle::{Throttle, ThrottlePolicy};
 
 /// Concurrent contenders in each race.
@@ -368,6 +370,14 @@ async fn states_are_consumed_once<S: Store>(store: S) {
     assert!(
         !store.consume_state("u", id, 200, 99).await.expect("store"),
         "still refused until it expires"
+    );
+    let late = 100 + FORGET_CONSUMED_AFTER_SECONDS - 1;
+    assert!(
+        !store
+            .consume_state("u", id, 100, late)
+            .await
+            .expect("store"),
+        "and for an hour after: clocks differ between servers"
     );
     assert_eq!(
         store.account("u").await.expect("store"),

@@ -111,16 +111,19 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         }
         // The one write: a code used, a sign-in or a re-issue since the password step moved
         // the revision on, and then this removes nothing.
-        let removed = self
-            .store
-            .remove_credential(user, revision)
-            .await
-            .map_err(|e| Refusal::end(ServiceError::store(e)))?;
-        let _ = self.refund(user, reservation, removed).await;
-        if !removed {
-            return Err(Refusal::end(ServiceError::Replayed));
+        let removed = self.store.remove_credential(user, revision).await;
+        if matches!(removed, Ok(true)) {
+            // Audited at once, before any other await: a dropped request cannot lose it.
+            self.audit(user, AuditKind::Disabled);
         }
-        self.audit(user, AuditKind::Disabled);
+        let _ = self
+            .refund(user, reservation, matches!(removed, Ok(true)))
+            .await;
+        match removed {
+            Ok(true) => {}
+            Ok(false) => return Err(Refusal::end(ServiceError::Replayed)),
+            Err(error) => return Err(Refusal::end(ServiceError::store(error))),
+        }
         self.notify(&account.email, Notice::Disabled).await;
         Ok(())
     }

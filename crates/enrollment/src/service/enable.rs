@@ -8,8 +8,7 @@ use crate::app::{
     AuditKind, CredentialRecord, Directory, Mail, Mailer, Notice, Reauthenticate, Store,
 };
 use crate::enable::{
-    self, Account, AuthenticatorSetup, EmailCodeMail, EmailCodeSent, EnableError,
-    SaveRecoveryCodes, SetupView,
+    self, Account, AuthenticatorSetup, EmailCodeMail, EmailCodeSent, SaveRecoveryCodes, SetupView,
 };
 
 impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
@@ -86,24 +85,25 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let user = state.account().user_id.clone();
         let policy = &self.policies.enable;
         let (reservation, state) = self.reserve_for(&user, policy.throttle, now, state).await?;
-        let (id, expires_at) = (state.id(), state.expires_at());
+        let (id, expires_at, attempts) = (state.id(), state.expires_at(), state.attempts_left());
         match state.verify_email(input, &mut rng(), policy, now) {
             Ok(next) => {
                 // Proof of the mailbox, not a second factor: the attempt goes back either way.
-                let consumed = self.store.consume_state(&user, id, expires_at, now).await;
+                let consumed = self.consume_once(&user, id, expires_at).await;
                 let _ = self.refund(&user, reservation, false).await;
                 match consumed {
                     Ok(true) => Ok(next),
                     Ok(false) => Err(Refusal::end(ServiceError::Replayed)),
-                    Err(error) => Err(Refusal::end(ServiceError::store(error))),
+                    Err(error) => Err(Refusal::end(error)),
                 }
             }
             Err(refused) => {
-                // The wizard's expiry is not a guess; a wrong or used-up code is.
-                let after = if matches!(refused.error, EnableError::Expired) {
-                    reservation.before
-                } else {
+                // Counted only when a code was compared: the code lost an attempt. An expired
+                // wizard, or a code already dead, compared nothing.
+                let after = if refused.state.attempts_left() < attempts {
                     reservation.reserved
+                } else {
+                    reservation.before
                 };
                 let email = refused.state.account().email.clone();
                 let settled = self
@@ -144,10 +144,11 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             .hash(move || state.confirm(&input, before, &mut rng(), &policy, now))
             .await;
         match confirmed {
-            Ok(Ok((next, _))) => match self.refund(&user, reservation, true).await {
-                Ok(()) => Ok(next),
-                Err(error) => Err(Refusal::end(error)),
-            },
+            Ok(Ok((next, _))) => {
+                // Best effort: the code was right, and the step stands either way.
+                let _ = self.refund(&user, reservation, true).await;
+                Ok(next)
+            }
             Ok(Err((refused, after))) => {
                 let settled = self
                     .settle_failure(&user, reservation, after, None, Some(&email))

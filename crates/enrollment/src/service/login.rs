@@ -70,6 +70,21 @@ impl LoginStep {
     }
 }
 
+/// A refusal that ended the flow only because the retries gave up: the challenge back,
+/// unless it was spent.
+fn keep_unless_spent(
+    refusal: Refusal<LoginChallenge>,
+    spent: &AtomicBool,
+    challenge: &LoginChallenge,
+) -> Refusal<LoginChallenge> {
+    match refusal.error {
+        ServiceError::Conflict if refusal.state.is_none() && !spent.load(Relaxed) => {
+            Refusal::new(challenge.clone(), ServiceError::Conflict)
+        }
+        _ => refusal,
+    }
+}
+
 /// The audit event for a counted failure at the second step.
 fn failure_kind(error: LoginError) -> AuditKind {
     match error {
@@ -132,16 +147,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     }
 
     /// Records that `challenge` completed. `Ok(false)`: a copy of it already did.
-    async fn consume(&self, challenge: &LoginChallenge, now: u64) -> Result<bool, ServiceError> {
-        self.store
-            .consume_state(
-                challenge.user_id(),
-                challenge.id(),
-                challenge.expires_at(),
-                now,
-            )
-            .await
-            .map_err(ServiceError::store)
+    async fn consume(&self, challenge: &LoginChallenge) -> Result<bool, ServiceError> {
+        let (user, id, expires_at) = (challenge.user_id(), challenge.id(), challenge.expires_at());
+        self.consume_once(user, id, expires_at).await
     }
 
     /// The second step with a TOTP code, checked optimistically: the account is read once, the
@@ -181,7 +189,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                         return Err(back(ServiceError::Code(Rejection::Mismatch)));
                     };
                     if !spent.load(Relaxed) {
-                        if !self.consume(challenge, now).await.map_err(back)? {
+                        if !self.consume(challenge).await.map_err(back)? {
                             return Err(Refusal::end(ServiceError::Replayed));
                         }
                         spent.store(true, Relaxed);
@@ -229,6 +237,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             }
         })
         .await
+        .map_err(|refusal| keep_unless_spent(refusal, spent, challenge))
     }
 
     /// The second step with a recovery code. Each check costs an Argon2 evaluation, too much
@@ -250,6 +259,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             .await?;
         let input = &Zeroizing::new(input.to_owned());
         let spent = &AtomicBool::new(false);
+        // Whether the attempt was settled as the machine judged it (a counted failure, or a
+        // typo given back): every other way out gives the reservation back.
+        let settled = &AtomicBool::new(false);
         let challenge = &challenge;
         let outcome = retry(move |_| async move {
             let back = |error| Refusal::unless_spent(spent.load(Relaxed), challenge.clone(), error);
@@ -271,6 +283,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 Ok(verified) => verified,
                 Err(refused) => {
                     let kind = failure_kind(refused.error);
+                    settled.store(true, Relaxed);
                     self.settle_failure(
                         user,
                         reservation,
@@ -300,8 +313,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 ));
             };
             if !spent.load(Relaxed) {
-                if !self.consume(challenge, now).await.map_err(back)? {
-                    let _ = self.refund(user, reservation, false).await;
+                if !self.consume(challenge).await.map_err(back)? {
                     return Err(Refusal::end(ServiceError::Replayed));
                 }
                 spent.store(true, Relaxed);
@@ -320,19 +332,17 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let signed_in = match outcome {
             Ok(signed_in) => signed_in,
             Err(refusal) => {
-                if matches!(
-                    refusal.error,
-                    ServiceError::Conflict | ServiceError::Backend { .. }
-                ) {
+                if !settled.load(Relaxed) {
                     let _ = self.refund(user, reservation, false).await;
                 }
-                return Err(refusal);
+                return Err(keep_unless_spent(refusal, spent, challenge));
             }
         };
-        // The login counts from here: giving the reservation back and the notice are best
+        // The login counts from here, audited at once (before any other await, so a dropped
+        // request cannot lose the record); giving the reservation back and the notice are best
         // effort and cannot turn it into a failure.
-        let _ = self.refund(user, reservation, true).await;
         self.audit(user, AuditKind::LoginWithRecoveryCode);
+        let _ = self.refund(user, reservation, true).await;
         if let Some(left) = signed_in.recovery_codes {
             self.notify(
                 &account.email,

@@ -8,7 +8,8 @@
 //! - **Every flow completes at most once.** The write that completes a flow is conditional
 //!   on the account revision the flow saw when it began, or records the state's id
 //!   ([`Store::consume_state`]): a state completed, then cloned, restored from a snapshot or
-//!   raced, gets [`ServiceError::Replayed`] and changes nothing.
+//!   raced, gets a typed error — [`ServiceError::Replayed`], or `AlreadyEnabled` /
+//!   `NotEnabled` when the copy's own flow already changed the account — and changes nothing.
 //! - **N concurrent guesses never get more than the budget's worth of answers.** Email codes,
 //!   recovery codes and passwords are reserved before they are checked: a failure is recorded
 //!   with a compare-and-set first and given back when the machine says the attempt did not
@@ -574,7 +575,7 @@ impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
     /// How many Argon2 evaluations (recovery codes) may run at once on the blocking pool;
     /// more wait their turn. Each holds the hash's memory cost while it runs. At least 1.
     pub fn max_concurrent_hashes(mut self, permits: usize) -> Self {
-        self.max_concurrent_hashes = permits.max(1);
+        self.max_concurrent_hashes = permits.clamp(1, Semaphore::MAX_PERMITS);
         self
     }
 }
@@ -726,12 +727,16 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             .acquire_owned()
             .await
             .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        })
-        .await
-        .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))
+        // Outside a tokio runtime there is no blocking pool: an error, not a panic.
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))?;
+        runtime
+            .spawn_blocking(move || {
+                let _permit = permit;
+                job()
+            })
+            .await
+            .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))
     }
 
     /// Replaces the user's counters with `change(current)`, read and compare-and-set until
@@ -783,6 +788,25 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             policy,
             now,
         })
+    }
+
+    /// Records that the pending state `id` completed: `Ok(false)` if a copy of it already did.
+    /// The clock is read again here, as late as possible: a check that outlived the state
+    /// (a wait for the hashing pool, a slow store) must not complete it after it expired.
+    async fn consume_once(
+        &self,
+        user: &str,
+        id: crate::app::StateId,
+        expires_at: u64,
+    ) -> Result<bool, ServiceError> {
+        let now = self.clock.now();
+        if now >= expires_at {
+            return Err(ServiceError::Expired);
+        }
+        self.store
+            .consume_state(user, id, expires_at, now)
+            .await
+            .map_err(ServiceError::store)
     }
 
     /// [`Service::reserve`] for a step of `state`: refused with the state back while locked.
