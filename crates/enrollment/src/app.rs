@@ -74,6 +74,17 @@ pub struct StoredAccount {
 /// that finish after the state expired.
 pub const FORGET_CONSUMED_AFTER_SECONDS: u64 = 3_600;
 
+/// A pending state to record as completed (see [`Store::consume_state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsumedState {
+    /// The state's id.
+    pub id: StateId,
+    /// When the state expires (Unix time).
+    pub expires_at: u64,
+    /// Now (Unix time).
+    pub now: u64,
+}
+
 /// The identity of one pending state (a login challenge, an email code): what
 /// [`Store::consume_state`] records, so that copies of the state cannot complete it again.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -303,6 +314,29 @@ pub trait Store: Send + Sync {
         expires_at: u64,
         now: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// A login's completing write: [`Store::consume_state`] for `state`, then — only if that
+    /// recorded it — [`Store::accept_step`]. Returns whether the state was recorded and
+    /// whether the step was accepted. The provided method makes the two calls; a store that
+    /// can do both in one round trip (PostgreSQL: one statement) overrides it.
+    fn consume_state_then_accept_step(
+        &self,
+        user: &str,
+        state: ConsumedState,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> impl Future<Output = Result<(bool, bool), Self::Error>> + Send {
+        async move {
+            if !self
+                .consume_state(user, state.id, state.expires_at, state.now)
+                .await?
+            {
+                return Ok((false, false));
+            }
+            Ok((true, self.accept_step(user, step, expected, new).await?))
+        }
+    }
 
     /// The user's failure counters.
     fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send {
@@ -684,6 +718,17 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         now: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         (**self).consume_state(user, id, expires_at, now)
+    }
+
+    fn consume_state_then_accept_step(
+        &self,
+        user: &str,
+        state: ConsumedState,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> impl Future<Output = Result<(bool, bool), Self::Error>> + Send {
+        (**self).consume_state_then_accept_step(user, state, step, expected, new)
     }
 
     fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send {

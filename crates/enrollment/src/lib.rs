@@ -17,7 +17,7 @@ pub mod snapshot;
 mod throttle;
 
 pub use app::{
-    AuditEvent, AuditKind, AuditLog, BoxError, Clock, CredentialRecord, Directory,
+    AuditEvent, AuditKind, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord, Directory,
     FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Notice, Reauthenticate, SealedSecret, Sealer,
     StateId, Store, StoredAccount, SystemClock,
 };

@@ -8,8 +8,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Row};
 
 use twostep_enrollment::{
-    BoxError, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, Sealer, StateId,
-    Store, StoredAccount, Throttle,
+    BoxError, ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, Sealer,
+    StateId, Store, StoredAccount, Throttle,
 };
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
@@ -288,6 +288,66 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// [`Store::consume_state_then_accept_step`] as two statements in one transaction. The
+    /// first is a write, so the transaction holds SQLite's write lock from its start and
+    /// concurrent ones queue instead of deadlocking on an upgrade.
+    async fn consume_then_accept_in_one_transaction(
+        &self,
+        user: &str,
+        state: ConsumedState,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<(bool, bool), StoreError> {
+        let forget_before = self.sweep_consumed(state.id, state.now).await?;
+        let mut tx = self.pool.begin().await?;
+        let consumed = sqlx::query(CONSUME_STATE)
+            .bind(user)
+            .bind(state.id.as_bytes().to_vec())
+            .bind(i64::try_from(state.expires_at).unwrap_or(i64::MAX))
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
+        if !changed_one(&consumed) {
+            return Ok((false, false));
+        }
+        let accepted = sqlx::query(ACCEPT_STEP)
+            .bind(user)
+            .bind(to_db(step, "TOTP step")?)
+            .bind_throttle(throttle_columns(expected)?)
+            .bind_throttle(throttle_columns(new)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((true, changed_one(&accepted)))
+    }
+
+    /// Whether the pool is on PostgreSQL (else SQLite).
+    fn is_postgres(&self) -> bool {
+        matches!(
+            self.pool.connect_options().database_url.scheme(),
+            "postgres" | "postgresql"
+        )
+    }
+
+    /// Forgets consumed states an hour after they expired (clocks differ between servers),
+    /// swept by about one call in 256 (ids are random) so the table stays small without a
+    /// second statement on every login. Returns the expiry before which an entry may be
+    /// taken anew.
+    async fn sweep_consumed(&self, id: StateId, now: u64) -> Result<i64, StoreError> {
+        let forget_before = now.saturating_sub(FORGET_CONSUMED_AFTER_SECONDS);
+        let forget_before = i64::try_from(forget_before).unwrap_or(i64::MAX);
+        if id.as_bytes()[0] == 0 {
+            sqlx::query("DELETE FROM twostep_consumed_states WHERE expires_at <= $1")
+                .bind(forget_before)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(forget_before)
+    }
+}
+
 // ---- Conversions between Rust values and columns ----
 
 fn to_db(value: u64, what: &'static str) -> Result<i64, StoreError> {
@@ -375,6 +435,20 @@ const ACCOUNT_COLUMNS: &str = "SELECT secret_key_id, secret_ciphertext, totp_par
 /// How many users one batch read asks for at most (well under every database's limit on
 /// bound parameters).
 const BATCH: usize = 500;
+
+/// Records a completed state: a new entry, or one old enough to be forgotten taken anew.
+const CONSUME_STATE: &str = "INSERT INTO twostep_consumed_states (user_id, state_id, expires_at) \
+    VALUES ($1, $2, $3) ON CONFLICT (user_id, state_id) DO UPDATE \
+    SET expires_at = excluded.expires_at \
+    WHERE twostep_consumed_states.expires_at <= $4";
+
+/// The replay check and the counters' compare-and-set in one statement: a concurrent login
+/// with the same code, or a concurrent failure, makes this one match nothing.
+const ACCEPT_STEP: &str = "UPDATE twostep_accounts SET last_accepted_step = $2, \
+    revision = revision + 1, window_start = $6, window_failures = $7, consecutive_failures = $8 \
+    WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
+    AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
+    AND window_start = $3 AND window_failures = $4 AND consecutive_failures = $5";
 
 /// The counters alone: what reserving and refunding an attempt read.
 const SELECT_THROTTLE: &str = "SELECT window_start, window_failures, consecutive_failures \
@@ -521,21 +595,13 @@ impl Store for SqlStore {
         expected: Throttle,
         new: Throttle,
     ) -> Result<bool, StoreError> {
-        // The replay check and the counters' compare-and-set in one statement: a concurrent
-        // login with the same code, or a concurrent failure, makes this one match nothing.
-        let result = sqlx::query(
-            "UPDATE twostep_accounts SET last_accepted_step = $2, revision = revision + 1, \
-                 window_start = $6, window_failures = $7, consecutive_failures = $8 \
-             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
-               AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
-               AND window_start = $3 AND window_failures = $4 AND consecutive_failures = $5",
-        )
-        .bind(user)
-        .bind(to_db(step, "TOTP step")?)
-        .bind_throttle(throttle_columns(expected)?)
-        .bind_throttle(throttle_columns(new)?)
-        .execute(&self.pool)
-        .await?;
+        let result = sqlx::query(ACCEPT_STEP)
+            .bind(user)
+            .bind(to_db(step, "TOTP step")?)
+            .bind_throttle(throttle_columns(expected)?)
+            .bind_throttle(throttle_columns(new)?)
+            .execute(&self.pool)
+            .await?;
         Ok(changed_one(&result))
     }
 
@@ -579,32 +645,68 @@ impl Store for SqlStore {
         expires_at: u64,
         now: u64,
     ) -> Result<bool, StoreError> {
-        // Entries are forgotten an hour after their state expired (clocks differ between
-        // servers); they are swept by about one call in 256 (ids are random), so the table
-        // stays small without a second statement on every login.
-        let forget_before = now.saturating_sub(FORGET_CONSUMED_AFTER_SECONDS);
-        let forget_before = i64::try_from(forget_before).unwrap_or(i64::MAX);
-        if id.as_bytes()[0] == 0 {
-            sqlx::query("DELETE FROM twostep_consumed_states WHERE expires_at <= $1")
-                .bind(forget_before)
-                .execute(&self.pool)
-                .await?;
-        }
+        let forget_before = self.sweep_consumed(id, now).await?;
         // A new entry, or one old enough to be forgotten taken anew.
-        let result = sqlx::query(
-            "INSERT INTO twostep_consumed_states (user_id, state_id, expires_at) \
-             VALUES ($1, $2, $3) ON CONFLICT (user_id, state_id) DO UPDATE \
-             SET expires_at = excluded.expires_at \
-             WHERE twostep_consumed_states.expires_at <= $4",
+        let result = sqlx::query(CONSUME_STATE)
+            .bind(user)
+            .bind(id.as_bytes().to_vec())
+            // Beyond SQL's integers is as good as never.
+            .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
+            .bind(forget_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(changed_one(&result))
+    }
+
+    /// On PostgreSQL one statement records the challenge and, if it did, accepts the step:
+    /// a login with a TOTP code stays two round trips. On SQLite (no data-modifying CTEs) the
+    /// two statements in one transaction: one commit.
+    async fn consume_state_then_accept_step(
+        &self,
+        user: &str,
+        state: ConsumedState,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<(bool, bool), StoreError> {
+        if !self.is_postgres() {
+            return self
+                .consume_then_accept_in_one_transaction(user, state, step, expected, new)
+                .await;
+        }
+        let forget_before = self.sweep_consumed(state.id, state.now).await?;
+        // Data-modifying CTEs run on one snapshot; the UPDATE sees the INSERT's RETURNING.
+        let row = sqlx::query(
+            "WITH consumed AS ( \
+                 INSERT INTO twostep_consumed_states (user_id, state_id, expires_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (user_id, state_id) DO UPDATE \
+                 SET expires_at = excluded.expires_at \
+                 WHERE twostep_consumed_states.expires_at <= $4 \
+                 RETURNING 1 \
+             ), accepted AS ( \
+                 UPDATE twostep_accounts SET last_accepted_step = $5, revision = revision + 1, \
+                     window_start = $9, window_failures = $10, consecutive_failures = $11 \
+                 WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
+                   AND (last_accepted_step IS NULL OR last_accepted_step < $5) \
+                   AND window_start = $6 AND window_failures = $7 \
+                   AND consecutive_failures = $8 \
+                   AND EXISTS (SELECT 1 FROM consumed) \
+                 RETURNING 1 \
+             ) \
+             SELECT (SELECT count(*) FROM consumed), (SELECT count(*) FROM accepted)",
         )
         .bind(user)
-        .bind(id.as_bytes().to_vec())
-        // Beyond SQL's integers is as good as never.
-        .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
+        .bind(state.id.as_bytes().to_vec())
+        .bind(i64::try_from(state.expires_at).unwrap_or(i64::MAX))
         .bind(forget_before)
-        .execute(&self.pool)
+        .bind(to_db(step, "TOTP step")?)
+        .bind_throttle(throttle_columns(expected)?)
+        .bind_throttle(throttle_columns(new)?)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(changed_one(&result))
+        let consumed: i64 = row.try_get(0)?;
+        let accepted: i64 = row.try_get(1)?;
+        Ok((consumed == 1, accepted == 1))
     }
 
     async fn compare_and_set_throttle(

@@ -28,7 +28,8 @@ use twostep_recovery::{HashParams, RecoveryCodeSet};
 mod flows;
 
 use crate::app::{
-    CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, StateId, Store, StoredAccount,
+    ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, StateId, Store,
+    StoredAccount,
 };
 use crate::throttle::{Throttle, ThrottlePolicy};
 
@@ -77,6 +78,7 @@ where
     removal_is_conditional_on_the_revision(make().await).await;
     counters_leave_the_revision_alone(make().await).await;
     states_are_consumed_once(make().await).await;
+    a_login_records_its_challenge_with_its_step(make().await).await;
     accounts_are_read_together_in_order(make().await).await;
     throttle_is_compare_and_set(make().await).await;
     org_policies_are_compare_and_set(make().await).await;
@@ -386,6 +388,47 @@ async fn states_are_consumed_once<S: Store>(store: S) {
     );
 }
 
+async fn a_login_records_its_challenge_with_its_step<S: Store>(store: S) {
+    store
+        .create_credential("u", 0, sample_record(1))
+        .await
+        .expect("store");
+    let challenge = |byte| ConsumedState {
+        id: StateId::from_bytes([byte; 16]),
+        expires_at: 1_000,
+        now: 10,
+    };
+    let throttle = store.throttle("u").await.expect("store");
+    let succeeded = throttle.record_success();
+    let login = |byte, step| {
+        store.consume_state_then_accept_step("u", challenge(byte), step, throttle, succeeded)
+    };
+    assert_eq!(
+        login(1, 5).await.expect("store"),
+        (true, true),
+        "a fresh challenge and a newer step: both recorded"
+    );
+    assert_eq!(
+        login(1, 6).await.expect("store"),
+        (false, false),
+        "the same challenge again: nothing, not even a newer step"
+    );
+    assert_eq!(
+        login(2, 5).await.expect("store"),
+        (true, false),
+        "a fresh challenge with a used step: the challenge is spent, the step refused"
+    );
+    let account = store.account("u").await.expect("store");
+    assert_eq!(
+        (
+            account.credential.and_then(|c| c.last_accepted_step),
+            account.revision
+        ),
+        (Some(5), 2),
+        "one step accepted, one revision for it"
+    );
+}
+
 async fn accounts_are_read_together_in_order<S: Store>(store: S) {
     store
         .create_credential("b", 0, sample_record(1))
@@ -555,6 +598,25 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     assert_eq!(
         winners, 1,
         "one of {CONTENDERS} concurrent completions of one state wins"
+    );
+
+    let throttle = store.throttle("u").await.expect("store");
+    let winners = race(&store, move |store, i| async move {
+        let challenge = ConsumedState {
+            id: StateId::from_bytes([2; 16]),
+            expires_at: u64::MAX,
+            now: 1,
+        };
+        let step = 1_000 + i as u64;
+        let (consumed, _) = store
+            .consume_state_then_accept_step("u", challenge, step, throttle, throttle)
+            .await?;
+        Ok(consumed)
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {CONTENDERS} concurrent logins with one challenge records it"
     );
 
     let read = store.account("u").await.expect("store").revision;

@@ -154,7 +154,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
 
     /// The second step with a TOTP code, checked optimistically: the account is read once, the
     /// code verified in memory, and the step and the counters settled by one conditional write
-    /// — two round trips for a right code, three with the challenge's one-time record. No
+    /// — two round trips for a right code (the challenge is recorded with the step). No
     /// outcome is reported unless that write (or, for a wrong code, the failure's
     /// compare-and-set) finds the counters as they were read; when it does not, the attempt
     /// starts over from a fresh read. So every reported outcome is serialised with every
@@ -188,17 +188,29 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                         // A TOTP answer only ever commits a step.
                         return Err(back(ServiceError::Code(Rejection::Mismatch)));
                     };
-                    if !spent.load(Relaxed) {
-                        if !self.consume(challenge).await.map_err(back)? {
+                    let (expected, new) = (stored.throttle, verified.throttle);
+                    let accepted = if spent.load(Relaxed) {
+                        self.store
+                            .accept_step(user, step, expected, new)
+                            .await
+                            .map_err(|e| Refusal::end(ServiceError::store(e)))?
+                    } else {
+                        // Recording the challenge and accepting the step go together: one
+                        // round trip where the store can.
+                        let state = self
+                            .completion(challenge.id(), challenge.expires_at())
+                            .map_err(back)?;
+                        let (consumed, accepted) = self
+                            .store
+                            .consume_state_then_accept_step(user, state, step, expected, new)
+                            .await
+                            .map_err(|e| back(ServiceError::store(e)))?;
+                        if !consumed {
                             return Err(Refusal::end(ServiceError::Replayed));
                         }
                         spent.store(true, Relaxed);
-                    }
-                    let accepted = self
-                        .store
-                        .accept_step(user, step, stored.throttle, verified.throttle)
-                        .await
-                        .map_err(|e| Refusal::end(ServiceError::store(e)))?;
+                        accepted
+                    };
                     if !accepted {
                         // A concurrent login took the step (the next read shows a replay) or
                         // the counters moved: read again.

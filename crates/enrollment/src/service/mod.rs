@@ -43,8 +43,9 @@ use twostep_otp::{Rejection, Secret, UriError};
 use twostep_recovery::{RedeemError, SetError};
 
 use crate::app::{
-    AuditEvent, AuditKind, AuditLog, Clock, CredentialRecord, Directory, Mail, Mailer, Notice,
-    Reauthenticate, SealedSecret, Sealer, Store, StoredAccount, SystemClock,
+    AuditEvent, AuditKind, AuditLog, Clock, ConsumedState, CredentialRecord, Directory, Mail,
+    Mailer, Notice, Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount,
+    SystemClock,
 };
 use crate::disable::DisableError;
 use crate::email_code::EmailCodeError;
@@ -790,21 +791,31 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         })
     }
 
-    /// Records that the pending state `id` completed: `Ok(false)` if a copy of it already did.
-    /// The clock is read again here, as late as possible: a check that outlived the state
-    /// (a wait for the hashing pool, a slow store) must not complete it after it expired.
-    async fn consume_once(
-        &self,
-        user: &str,
-        id: crate::app::StateId,
-        expires_at: u64,
-    ) -> Result<bool, ServiceError> {
+    /// The pending state `id`, to record as completed. The clock is read again here, as late
+    /// as possible: a check that outlived the state (a wait for the hashing pool, a slow
+    /// store) must not complete it after it expired.
+    fn completion(&self, id: StateId, expires_at: u64) -> Result<ConsumedState, ServiceError> {
         let now = self.clock.now();
         if now >= expires_at {
             return Err(ServiceError::Expired);
         }
+        Ok(ConsumedState {
+            id,
+            expires_at,
+            now,
+        })
+    }
+
+    /// Records that the pending state `id` completed: `Ok(false)` if a copy of it already did.
+    async fn consume_once(
+        &self,
+        user: &str,
+        id: StateId,
+        expires_at: u64,
+    ) -> Result<bool, ServiceError> {
+        let state = self.completion(id, expires_at)?;
         self.store
-            .consume_state(user, id, expires_at, now)
+            .consume_state(user, state.id, state.expires_at, state.now)
             .await
             .map_err(ServiceError::store)
     }
