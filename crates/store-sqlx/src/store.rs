@@ -304,9 +304,7 @@ impl SqlStore {
         let mut tx = self.pool.begin().await?;
         let consumed = sqlx::query(CONSUME_STATE)
             .bind(user)
-            .bind(state.id.as_bytes().to_vec())
-            .bind(i64::try_from(state.expires_at).unwrap_or(i64::MAX))
-            .bind(forget_before)
+            .bind_consumed(state.id, state.expires_at, forget_before)
             .execute(&mut *tx)
             .await?;
         if !changed_one(&consumed) {
@@ -314,9 +312,7 @@ impl SqlStore {
         }
         let accepted = sqlx::query(ACCEPT_STEP)
             .bind(user)
-            .bind(to_db(step, "TOTP step")?)
-            .bind_throttle(throttle_columns(expected)?)
-            .bind_throttle(throttle_columns(new)?)
+            .bind_step(step, expected, new)?
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -386,6 +382,16 @@ trait BindColumns {
     fn bind_throttle(self, columns: [i64; 3]) -> Self;
     /// The six credential columns.
     fn bind_record(self, columns: RecordColumns) -> Self;
+    /// A consumed state after its user: id, expiry, and the expiry before which an entry may
+    /// be taken anew.
+    fn bind_consumed(self, id: StateId, expires_at: u64, forget_before: i64) -> Self;
+    /// A step to accept and the counters' compare-and-set: step, expected, new.
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] for values SQL's integers cannot hold.
+    fn bind_step(self, step: u64, expected: Throttle, new: Throttle) -> Result<Self, StoreError>
+    where
+        Self: Sized;
 }
 
 impl BindColumns for AnyQuery<'_> {
@@ -400,6 +406,20 @@ impl BindColumns for AnyQuery<'_> {
             .bind(columns.last_step)
             .bind(columns.codes)
             .bind(columns.enabled_at)
+    }
+
+    fn bind_consumed(self, id: StateId, expires_at: u64, forget_before: i64) -> Self {
+        self.bind(id.as_bytes().to_vec())
+            // Beyond SQL's integers is as good as never.
+            .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
+            .bind(forget_before)
+    }
+
+    fn bind_step(self, step: u64, expected: Throttle, new: Throttle) -> Result<Self, StoreError> {
+        Ok(self
+            .bind(to_db(step, "TOTP step")?)
+            .bind_throttle(throttle_columns(expected)?)
+            .bind_throttle(throttle_columns(new)?))
     }
 }
 
@@ -597,9 +617,7 @@ impl Store for SqlStore {
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(ACCEPT_STEP)
             .bind(user)
-            .bind(to_db(step, "TOTP step")?)
-            .bind_throttle(throttle_columns(expected)?)
-            .bind_throttle(throttle_columns(new)?)
+            .bind_step(step, expected, new)?
             .execute(&self.pool)
             .await?;
         Ok(changed_one(&result))
@@ -646,13 +664,9 @@ impl Store for SqlStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         let forget_before = self.sweep_consumed(id, now).await?;
-        // A new entry, or one old enough to be forgotten taken anew.
         let result = sqlx::query(CONSUME_STATE)
             .bind(user)
-            .bind(id.as_bytes().to_vec())
-            // Beyond SQL's integers is as good as never.
-            .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
-            .bind(forget_before)
+            .bind_consumed(id, expires_at, forget_before)
             .execute(&self.pool)
             .await?;
         Ok(changed_one(&result))
@@ -696,12 +710,8 @@ impl Store for SqlStore {
              SELECT (SELECT count(*) FROM consumed), (SELECT count(*) FROM accepted)",
         )
         .bind(user)
-        .bind(state.id.as_bytes().to_vec())
-        .bind(i64::try_from(state.expires_at).unwrap_or(i64::MAX))
-        .bind(forget_before)
-        .bind(to_db(step, "TOTP step")?)
-        .bind_throttle(throttle_columns(expected)?)
-        .bind_throttle(throttle_columns(new)?)
+        .bind_consumed(state.id, state.expires_at, forget_before)
+        .bind_step(step, expected, new)?
         .fetch_one(&self.pool)
         .await?;
         let consumed: i64 = row.try_get(0)?;
