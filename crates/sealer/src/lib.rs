@@ -324,6 +324,15 @@ mod tests {
     }
 
     #[test]
+    fn the_cipher_wipes_its_key_copy_on_drop() {
+        // Holds only with chacha20poly1305's `zeroize` feature: without it the expanded key
+        // inside every `XChaCha20Poly1305` stays in memory after `SealingKey` is wiped.
+        fn wipes_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let sealer = AeadSealer::new(SealingKey::from_bytes("k", [3; 32]));
+        wipes_on_drop(&sealer.current.1);
+    }
+
+    #[test]
     fn nothing_secret_in_debug_or_errors() {
         let key = SealingKey::from_bytes("k", [0xAB; 32]);
         let text = key.to_base64();
