@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use twostep_enrollment::enable::Account;
+use twostep_enrollment::Account;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer, SettableClock,
 };

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use twostep::enrollment::enable::Account;
+use twostep::enrollment::Account;
 use twostep::enrollment::memory::{
     FixedPasswords, MemoryDirectory, RecordingAudit, RecordingMailer, SettableClock,
 };

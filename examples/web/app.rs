@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
-use twostep::enrollment::enable::Account;
+use twostep::enrollment::Account;
 use twostep::enrollment::{Refusal, Service, ServiceError};
 use twostep::policy::Role;
 use twostep::recovery::DownloadFile;

@@ -3,18 +3,18 @@
 //!
 //! The pending states of the flows (the wizard's new key, the recovery codes on screen, a
 //! login challenge) are secrets, so they stay here and never travel in a cookie or a form.
-//! An application running several servers would keep them in a shared store instead, through
-//! `twostep::enrollment::snapshot`. Sessions end after [`IDLE_TIMEOUT`] without a request.
+//! An application running several servers would keep them, sealed (`Service::seal`), in a
+//! shared store instead. Sessions end after [`IDLE_TIMEOUT`] without a request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rand::RngExt as _;
-use twostep::enrollment::disable::ConfirmWithCode;
-use twostep::enrollment::login::LoginChallenge;
-use twostep::enrollment::reissue::SaveNewCodes;
-use twostep::enrollment::snapshot::PendingEnable;
+use twostep::enrollment::ConfirmWithCode;
+use twostep::enrollment::LoginChallenge;
+use twostep::enrollment::PendingEnable;
+use twostep::enrollment::SaveNewCodes;
 
 /// The session cookie's name.
 pub(crate) const COOKIE: &str = "twostep_session";

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
-use twostep::enrollment::enable::SetupView;
-use twostep::enrollment::snapshot::PendingEnable;
+use twostep::enrollment::PendingEnable;
+use twostep::enrollment::SetupView;
 use twostep::enrollment::{Refusal, ServiceError};
 use twostep::recovery::Locale;
 
@@ -51,8 +51,9 @@ pub(crate) async fn enable_page(State(app): Shared, Extension(SessionId(id)): Si
         Some(PendingEnable::EmailCodeSent(sent)) => Ok(WizardScreen::EmailCode {
             sent_to: sent.account().email.clone(),
         }),
-        Some(PendingEnable::AuthenticatorSetup(setup)) => setup
-            .view(policy)
+        Some(PendingEnable::AuthenticatorSetup(setup)) => app
+            .service
+            .setup_view(setup)
             .map(|view| WizardScreen::Setup(Box::new(view)))
             .map_err(|error| error.to_string()),
         Some(PendingEnable::SaveRecoveryCodes(save)) => Ok(WizardScreen::RecoveryCodes(

@@ -1,5 +1,5 @@
 //! The Service under arbitrary sequences of every flow's operations — with copies of pending
-//! states restored from snapshots, and concurrent submissions of copies — over the in-memory
+//! states sealed and opened again, and concurrent submissions of copies — over the in-memory
 //! store on a multi-thread runtime, with time jumps. Invariants:
 //! - every pending state completes at most once, whatever its copies do;
 //! - a TOTP step signs in once (each accepted step is newer than the last), and a recovery
@@ -14,17 +14,13 @@ use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use twostep_enrollment::disable::ConfirmWithCode;
-use twostep_enrollment::enable::Account;
-use twostep_enrollment::login::LoginChallenge;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer, SettableClock,
 };
-use twostep_enrollment::reissue::SaveNewCodes;
-use twostep_enrollment::snapshot::PendingEnable;
-use twostep_enrollment::{Clock, Policies, Service, Store, ThrottlePolicy};
+use twostep_enrollment::{
+    Account, Clock, ConfirmWithCode, LoginChallenge, PendingEnable, PendingState, Policies,
+    SaveNewCodes, Service, Store, ThrottlePolicy,
+};
 use twostep_otp::Totp;
 use twostep_recovery::HashParams;
 
@@ -135,9 +131,15 @@ fn alice() -> Account {
     }
 }
 
-fn copy<T: Serialize + DeserializeOwned>(state: &T) -> T {
-    let json = serde_json::to_string(state).expect("a state serializes");
-    serde_json::from_str(&json).expect("its snapshot restores")
+/// A copy of a state as a session store hands it back: sealed, then opened. `None` once the
+/// state expired (it no longer seals).
+fn copy<T: PendingState>(service: &Wired, state: &T) -> Option<T> {
+    let sealed = service.seal(state).ok()?;
+    Some(
+        service
+            .open("alice", &sealed)
+            .expect("a state just sealed opens"),
+    )
 }
 
 fn pick<T>(pool: &mut Vec<T>, index: u8) -> Option<T> {
@@ -543,10 +545,13 @@ impl World {
             0 if !self.enables.is_empty() => {
                 let i = usize::from(state) % self.enables.len();
                 let entry = &self.enables[i];
+                let Some(state) = copy(&self.service, &entry.pending.state) else {
+                    return;
+                };
                 let copied = EnableState {
                     pending: Pending {
                         lineage: entry.pending.lineage,
-                        state: copy(&entry.pending.state),
+                        state,
                     },
                     totp: entry.totp.clone(),
                     codes: entry.codes.clone(),
@@ -556,19 +561,25 @@ impl World {
             1 if !self.logins.is_empty() => {
                 let i = usize::from(state) % self.logins.len();
                 let p = &self.logins[i];
+                let Some(state) = copy(&self.service, &p.state) else {
+                    return;
+                };
                 let copied = Pending {
                     lineage: p.lineage,
-                    state: copy(&p.state),
+                    state,
                 };
                 self.logins.push(copied);
             }
             2 if !self.reissues.is_empty() => {
                 let i = usize::from(state) % self.reissues.len();
                 let (p, codes) = &self.reissues[i];
+                let Some(state) = copy(&self.service, &p.state) else {
+                    return;
+                };
                 let copied = (
                     Pending {
                         lineage: p.lineage,
-                        state: copy(&p.state),
+                        state,
                     },
                     codes.clone(),
                 );
@@ -577,9 +588,12 @@ impl World {
             3 if !self.disables.is_empty() => {
                 let i = usize::from(state) % self.disables.len();
                 let p = &self.disables[i];
+                let Some(state) = copy(&self.service, &p.state) else {
+                    return;
+                };
                 let copied = Pending {
                     lineage: p.lineage,
-                    state: copy(&p.state),
+                    state,
                 };
                 self.disables.push(copied);
             }
@@ -600,11 +614,10 @@ impl World {
             };
             let mut tasks = tokio::task::JoinSet::new();
             for _ in 0..copies {
-                let (service, typed, challenge) = (
-                    Arc::clone(&self.service),
-                    typed.clone(),
-                    copy(&pending.state),
-                );
+                let Some(challenge) = copy(&self.service, &pending.state) else {
+                    break;
+                };
+                let (service, typed) = (Arc::clone(&self.service), typed.clone());
                 tasks.spawn(async move {
                     service
                         .verify_login(&alice(), challenge, &typed)
@@ -627,7 +640,10 @@ impl World {
             };
             let mut tasks = tokio::task::JoinSet::new();
             for _ in 0..copies {
-                let (service, save) = (Arc::clone(&self.service), copy(&pending.state));
+                let Some(save) = copy(&self.service, &pending.state) else {
+                    break;
+                };
+                let service = Arc::clone(&self.service);
                 tasks.spawn(
                     async move { service.complete_reissue(&alice(), save, true).await.is_ok() },
                 );

@@ -134,7 +134,7 @@ impl core::fmt::Debug for StateId {
 ///   [`StoredAccount::revision`]; counters and policies do not touch it. The writes that
 ///   complete a flow (`create_credential`, `replace_recovery_codes`, `remove_credential`) are
 ///   conditional on the revision the flow saw when it began, so a pending state — cloned,
-///   restored from a snapshot, or raced — completes at most once, and never after the
+///   sealed and opened again, or raced — completes at most once, and never after the
 ///   credential changed under it.
 /// - `consume_state` records a pending state's id once: `Ok(true)` the first time, `Ok(false)`
 ///   ever after — at least until [`FORGET_CONSUMED_AFTER_SECONDS`] past its `expires_at`,

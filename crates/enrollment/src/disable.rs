@@ -4,12 +4,11 @@
 //! On success the caller removes the secret, the recovery codes and the replay state in one
 //! atomic write, conditional on the account's revision when the password was checked
 //! ([`ConfirmWithCode::revision`]): a sign-in with the same code moves the revision on, so a
-//! code cannot both disable and sign in. [`Disabled::commit`] says what the code would have
-//! consumed, for a caller that keeps more than the one credential row.
+//! code cannot both disable and sign in.
 
 use rand_core::CryptoRng;
 
-use crate::login::{Answer, Commit, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
+use crate::login::{Answer, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
 use crate::throttle::{Locked, Throttle};
 
 /// Why disabling did not go through.
@@ -27,24 +26,12 @@ pub enum DisableError {
     Code(#[from] LoginError),
 }
 
-/// The password was re-entered correctly; now a code is needed. Serializes like the
-/// [`LoginChallenge`] inside it (no secret).
+/// The password was re-entered correctly; now a code is needed. It holds no secret. Keep it
+/// in the session ([`Service::seal`](crate::Service::seal)).
 #[derive(Debug)]
 pub struct ConfirmWithCode {
     challenge: LoginChallenge,
     revision: u64,
-}
-
-/// Disabling went through: remove the credential atomically, then notify.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Disabled {
-    /// Whose second factor to remove.
-    pub user_id: String,
-    /// The code's own write (step accepted or recovery code used), for the same transaction.
-    pub commit: Commit,
-    /// The counters to store.
-    pub throttle: Throttle,
 }
 
 /// First screen: the application checked the password again. `revision` is the account's
@@ -54,7 +41,7 @@ pub struct Disabled {
 /// # Errors
 /// [`DisableError::Locked`], or [`DisableError::WrongPassword`] (counted as a failure); with
 /// the counters to store.
-pub fn start<R: CryptoRng + ?Sized>(
+pub(crate) fn start<R: CryptoRng + ?Sized>(
     user_id: &str,
     revision: u64,
     password_verified: bool,
@@ -96,7 +83,7 @@ impl ConfirmWithCode {
 
     /// The account's revision when the password was checked: remove the credential only
     /// while it is still this one.
-    pub fn revision(&self) -> u64 {
+    pub(crate) fn revision(&self) -> u64 {
         self.revision
     }
 
@@ -115,11 +102,9 @@ impl ConfirmWithCode {
     }
 
     /// Second screen: an authenticator code or a recovery code, checked exactly as at login.
-    ///
-    /// # Errors
-    /// [`DisableError::Code`], with this step back and the counters to store.
+    /// Counts like a login's answer; the counters to store come back with a refusal.
     #[allow(clippy::result_large_err)] // the state is handed back by value
-    pub fn confirm(
+    pub(crate) fn confirm(
         self,
         session_user: &str,
         answer: Answer<'_>,
@@ -127,16 +112,13 @@ impl ConfirmWithCode {
         throttle: Throttle,
         policy: &LoginPolicy,
         now: u64,
-    ) -> Result<Disabled, (Self, DisableError, Throttle)> {
+    ) -> Result<(), (Self, DisableError, Throttle)> {
         match self
             .challenge
             .verify(session_user, answer, factor, throttle, policy, now)
         {
-            Ok(verified) => Ok(Disabled {
-                user_id: verified.user_id,
-                commit: verified.commit,
-                throttle: verified.throttle,
-            }),
+            // The service removes the credential; what the code would have consumed goes with it.
+            Ok(_) => Ok(()),
             Err(refused) => Err((
                 Self {
                     challenge: refused.challenge,

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 /// Digits of an email code.
-pub const EMAIL_CODE_DIGITS: usize = 6;
+pub(crate) const EMAIL_CODE_DIGITS: usize = 6;
 
 /// Lifetimes and limits of email codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub enum EmailCodeError {
 
 /// The server-side record of a sent email code.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmailChallenge {
+pub(crate) struct EmailChallenge {
     salt: [u8; 16],
     hash: [u8; 32],
     sent_at: u64,
@@ -85,7 +85,7 @@ pub struct EmailChallenge {
 
 impl EmailChallenge {
     /// A new code and its challenge.
-    pub fn issue<R: CryptoRng + ?Sized>(
+    pub(crate) fn issue<R: CryptoRng + ?Sized>(
         rng: &mut R,
         policy: &EmailCodePolicy,
         now: u64,
@@ -114,7 +114,11 @@ impl EmailChallenge {
     ///
     /// # Errors
     /// [`EmailCodeError::ResendTooSoon`] inside the cooldown.
-    pub fn check_resend(&self, policy: &EmailCodePolicy, now: u64) -> Result<(), EmailCodeError> {
+    pub(crate) fn check_resend(
+        &self,
+        policy: &EmailCodePolicy,
+        now: u64,
+    ) -> Result<(), EmailCodeError> {
         let allowed_at = self.sent_at.saturating_add(policy.resend_cooldown_seconds);
         if now < allowed_at {
             Err(EmailCodeError::ResendTooSoon(allowed_at))
@@ -129,7 +133,7 @@ impl EmailChallenge {
     /// # Errors
     /// [`EmailCodeError::Expired`] after the lifetime or the last attempt, or
     /// [`EmailCodeError::Wrong`].
-    pub fn verify(&self, input: &str, now: u64) -> Result<(), (Self, EmailCodeError)> {
+    pub(crate) fn verify(&self, input: &str, now: u64) -> Result<(), (Self, EmailCodeError)> {
         if now >= self.expires_at || self.attempts_left == 0 {
             return Err((self.clone(), EmailCodeError::Expired));
         }
@@ -167,12 +171,12 @@ impl EmailChallenge {
     }
 
     /// When the code expires (Unix time).
-    pub fn expires_at(&self) -> u64 {
+    pub(crate) fn expires_at(&self) -> u64 {
         self.expires_at
     }
 
     /// Attempts left.
-    pub fn attempts_left(&self) -> u8 {
+    pub(crate) fn attempts_left(&self) -> u8 {
         self.attempts_left
     }
 }

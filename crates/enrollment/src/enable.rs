@@ -107,7 +107,7 @@ pub enum EnableError {
 /// A step that did not advance: the state to keep (possibly updated, e.g. one attempt fewer)
 /// and why.
 #[derive(Debug)]
-pub struct Refused<S> {
+pub(crate) struct Refused<S> {
     /// The state to keep. After [`EnableError::Expired`] it is dead: start again.
     pub state: S,
     /// Why the step did not advance.
@@ -117,7 +117,7 @@ pub struct Refused<S> {
 /// The mail with the email code, for the application's mailer.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct EmailCodeMail {
+pub(crate) struct EmailCodeMail {
     /// The recipient: the account's login email.
     pub to: String,
     /// The code to put in the body.
@@ -159,7 +159,7 @@ pub struct SaveRecoveryCodes {
 /// The wizard is done: write [`Enabled::credential`] atomically, then send the notice.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Enabled {
+pub(crate) struct Enabled {
     /// The credential to store, in one atomic write.
     pub credential: NewCredential,
     /// The account's revision when the wizard started: create the credential only while it
@@ -173,7 +173,7 @@ pub struct Enabled {
 /// A credential ready to store.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct NewCredential {
+pub(crate) struct NewCredential {
     /// The application's user id.
     pub user_id: String,
     /// The TOTP secret; seal it at rest.
@@ -214,7 +214,7 @@ impl core::fmt::Debug for SetupView {
 /// Starts the wizard for `account`, whose stored revision is `revision` (see
 /// [`StoredAccount::revision`](crate::StoredAccount::revision)), and sends the first email
 /// code.
-pub fn start<R: CryptoRng + ?Sized>(
+pub(crate) fn start<R: CryptoRng + ?Sized>(
     account: Account,
     revision: u64,
     rng: &mut R,
@@ -266,7 +266,7 @@ impl EmailCodeSent {
 
     /// The id of the code now pending: a right code completes this step once (record it with
     /// [`Store::consume_state`](crate::Store::consume_state) before moving on).
-    pub fn id(&self) -> StateId {
+    pub(crate) fn id(&self) -> StateId {
         self.challenge.id()
     }
 
@@ -285,7 +285,7 @@ impl EmailCodeSent {
     /// # Errors
     /// [`EmailCodeError::ResendTooSoon`] inside the cooldown; [`EnableError::Expired`] after
     /// the wizard's lifetime.
-    pub fn resend<R: CryptoRng + ?Sized>(
+    pub(crate) fn resend<R: CryptoRng + ?Sized>(
         self,
         rng: &mut R,
         policy: &EnablePolicy,
@@ -317,7 +317,7 @@ impl EmailCodeSent {
     /// # Errors
     /// [`EnableError::EmailCode`] for a wrong or expired code (the returned state has one
     /// attempt fewer); [`EnableError::Expired`] after the wizard's lifetime.
-    pub fn verify_email<R: CryptoRng + ?Sized>(
+    pub(crate) fn verify_email<R: CryptoRng + ?Sized>(
         self,
         input: &str,
         rng: &mut R,
@@ -382,7 +382,7 @@ impl AuthenticatorSetup {
     /// # Errors
     /// [`EnableError::Uri`] if the policy's issuer cannot appear in a Key URI (a colon, for
     /// example): a configuration error, the same for every user.
-    pub fn view(&self, policy: &EnablePolicy) -> Result<SetupView, EnableError> {
+    pub(crate) fn view(&self, policy: &EnablePolicy) -> Result<SetupView, EnableError> {
         let secret = Secret::from_bytes(self.secret.expose_bytes())
             .map_err(|_| EnableError::Uri(UriError::Label))?;
         let account = twostep_otp::fit_name(&self.account.email);
@@ -402,7 +402,7 @@ impl AuthenticatorSetup {
     /// # Errors
     /// [`EnableError::Locked`] before checking when the budget is spent; [`EnableError::Code`]
     /// for a malformed or wrong code; [`EnableError::Expired`]; [`EnableError::RecoveryCodes`].
-    pub fn confirm<R: CryptoRng + ?Sized>(
+    pub(crate) fn confirm<R: CryptoRng + ?Sized>(
         self,
         input: &str,
         throttle: Throttle,
@@ -468,7 +468,7 @@ impl AuthenticatorSetup {
 }
 
 impl SaveRecoveryCodes {
-    #[allow(clippy::type_complexity)] // the fields, for the snapshot
+    #[allow(clippy::type_complexity)] // the fields, for the sealed state
     pub(crate) fn parts(
         &self,
     ) -> (
@@ -532,7 +532,7 @@ impl SaveRecoveryCodes {
     ///
     /// # Errors
     /// [`EnableError::NotSaved`] without the tick; [`EnableError::Expired`].
-    pub fn complete(
+    pub(crate) fn complete(
         self,
         saved: bool,
         policy: &EnablePolicy,

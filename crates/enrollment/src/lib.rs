@@ -5,27 +5,39 @@
 mod app;
 #[cfg(feature = "test-util")]
 pub mod conformance;
-pub mod disable;
-pub mod email_code;
-pub mod enable;
-pub mod login;
+mod disable;
+mod email_code;
+mod enable;
+mod login;
 #[cfg(feature = "test-util")]
 pub mod memory;
-pub mod reissue;
+mod reissue;
+mod sealed;
 mod service;
-pub mod snapshot;
+mod snapshot;
 mod throttle;
+
+#[cfg(test)]
+mod tests;
 
 pub use app::{
     AuditEvent, AuditKind, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord, Directory,
     FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Notice, Reauthenticate, SealedSecret, Sealer,
     StateId, Store, StoredAccount, SystemClock,
 };
-pub use email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
+pub use disable::ConfirmWithCode;
+pub use email_code::{EmailCode, EmailCodePolicy};
+pub use enable::{
+    Account, AuthenticatorSetup, EmailCodeSent, EnablePolicy, SaveRecoveryCodes, SetupView,
+};
+pub use login::{LoginChallenge, LoginPolicy};
+pub use reissue::{ReissuePolicy, SaveNewCodes};
+pub use sealed::{PendingState, SealedState, StateKey};
 pub use service::{
     Collaborator, EnrollmentReminder, LoginStep, NoOrganizations, Policies, RecoveryCodesLeft,
     Refusal, Service, ServiceBuilder, ServiceError, SignedIn, Status, TracingAudit,
 };
+pub use snapshot::PendingEnable;
 
 /// The RNG traits the machines take, re-exported so an application names the same version.
 pub use rand_core;

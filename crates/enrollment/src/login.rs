@@ -14,7 +14,7 @@
 //! one code succeed exactly once across requests and servers.
 
 use twostep_otp::{Rejection, Secret, Totp, TotpParams, Window};
-use twostep_recovery::{RecoveryCodeSet, RedeemError, Slot};
+use twostep_recovery::{RecoveryCodeSet, RedeemError};
 
 use rand_core::CryptoRng;
 
@@ -43,13 +43,9 @@ impl Default for LoginPolicy {
     }
 }
 
-/// The pending second step of one login. It holds no secret; it serializes with a schema
-/// version for the half-authenticated session.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(
-    try_from = "crate::snapshot::StoredChallenge",
-    into = "crate::snapshot::StoredChallenge"
-)]
+/// The pending second step of one login: bound to one user, short-lived, completed once. It
+/// holds no secret. Keep it in the half-signed-in session ([`Service::seal`](crate::Service::seal)).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginChallenge {
     id: StateId,
     user_id: String,
@@ -58,7 +54,7 @@ pub struct LoginChallenge {
 
 /// What the user typed at the second step.
 #[derive(Clone, Copy, Debug)]
-pub enum Answer<'a> {
+pub(crate) enum Answer<'a> {
     /// The code the authenticator app shows.
     Totp(&'a str),
     /// One of the saved recovery codes.
@@ -68,7 +64,7 @@ pub enum Answer<'a> {
 impl<'a> Answer<'a> {
     /// One input box for both: 6 to 8 digits (spaces and dashes aside) is a TOTP code,
     /// anything else is tried as a recovery code.
-    pub fn guess(input: &'a str) -> Self {
+    pub(crate) fn guess(input: &'a str) -> Self {
         let digits = input.bytes().filter(|b| *b != b' ' && *b != b'-');
         let (count, all_digits) = digits.fold((0usize, true), |(n, ok), b| {
             (n + 1, ok && b.is_ascii_digit())
@@ -83,7 +79,7 @@ impl<'a> Answer<'a> {
 
 /// The stored second factor, as the login step reads it.
 #[derive(Clone, Copy, Debug)]
-pub struct StoredFactor<'a> {
+pub(crate) struct StoredFactor<'a> {
     /// The TOTP secret, unsealed for this check.
     pub secret: &'a Secret,
     /// Its parameters.
@@ -96,7 +92,7 @@ pub struct StoredFactor<'a> {
 
 impl<'a> StoredFactor<'a> {
     /// The factor as stored in `record`, with its secret unsealed.
-    pub fn of(record: &'a CredentialRecord, secret: &'a Secret) -> Self {
+    pub(crate) fn of(record: &'a CredentialRecord, secret: &'a Secret) -> Self {
         Self {
             secret,
             params: record.params,
@@ -109,7 +105,7 @@ impl<'a> StoredFactor<'a> {
 /// The write that makes a login count, to apply atomically before the user is let in.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Commit {
+pub(crate) enum Commit {
     /// Accept this TOTP step if the stored last step is still lower.
     AcceptStep {
         /// The step.
@@ -119,8 +115,6 @@ pub enum Commit {
     ConsumeRecoveryCode {
         /// The set with the code marked used.
         set: RecoveryCodeSet,
-        /// Which code.
-        slot: Slot,
         /// Unused codes left.
         remaining: usize,
         /// Whether to urge the user to re-issue.
@@ -131,9 +125,7 @@ pub enum Commit {
 /// A successful second step.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Verified {
-    /// The user now fully signed in — once `commit` is applied.
-    pub user_id: String,
+pub(crate) struct Verified {
     /// What to write atomically.
     pub commit: Commit,
     /// The counters to store.
@@ -164,7 +156,7 @@ pub enum LoginError {
 /// A refused second step: the challenge to keep (unless expired) and the counters to store.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Refused {
+pub(crate) struct Refused {
     /// The challenge, still usable until it expires.
     pub challenge: LoginChallenge,
     /// Why.
@@ -175,7 +167,7 @@ pub struct Refused {
 
 /// After the password: `None` when the user has no second factor, else the challenge, with a
 /// random id of its own.
-pub fn begin<R: CryptoRng + ?Sized>(
+pub(crate) fn begin<R: CryptoRng + ?Sized>(
     user_id: &str,
     has_second_factor: bool,
     rng: &mut R,
@@ -201,7 +193,7 @@ impl LoginChallenge {
     /// The challenge's id: a verified answer completes it once (record it with
     /// [`Store::consume_state`](crate::Store::consume_state) before the login counts), so a
     /// copy of the challenge cannot sign in again.
-    pub fn id(&self) -> StateId {
+    pub(crate) fn id(&self) -> StateId {
         self.id
     }
 
@@ -224,7 +216,7 @@ impl LoginChallenge {
     /// # Errors
     /// A [`Refused`] with the challenge back, the reason and the counters to store.
     #[allow(clippy::result_large_err)] // the challenge is handed back by value
-    pub fn verify(
+    pub(crate) fn verify(
         self,
         session_user: &str,
         answer: Answer<'_>,
@@ -264,13 +256,11 @@ impl LoginChallenge {
                     remaining: redeemed.remaining,
                     low: redeemed.low,
                     set: redeemed.set,
-                    slot: redeemed.slot,
                 })
                 .map_err(LoginError::from),
         };
         match outcome {
             Ok(commit) => Ok(Verified {
-                user_id: self.user_id,
                 commit,
                 throttle: throttle.record_success(),
             }),

@@ -56,7 +56,7 @@ pub enum ReissueError {
 
 /// The codes a re-issue replaces, as read when it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Replacing {
+pub(crate) struct Replacing {
     /// The account's revision (see [`StoredAccount::revision`](crate::StoredAccount::revision)).
     pub revision: u64,
     /// The issue of the codes in place ([`RecoveryCodeSet::issue`]).
@@ -76,7 +76,7 @@ pub struct SaveNewCodes {
 /// The new set to store in place of the old one.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Reissued {
+pub(crate) struct Reissued {
     /// Whose codes.
     pub user_id: String,
     /// The codes it replaces. Replace them only while the codes in place are still that issue
@@ -93,7 +93,7 @@ pub struct Reissued {
 /// # Errors
 /// [`ReissueError::Locked`] when the budget is spent, [`ReissueError::WrongPassword`] (a
 /// failure on the throttle), [`ReissueError::RecoveryCodes`]; with the counters to store.
-pub fn start<R: CryptoRng + ?Sized>(
+pub(crate) fn start<R: CryptoRng + ?Sized>(
     user_id: &str,
     replacing: Replacing,
     password_verified: bool,
@@ -167,7 +167,7 @@ impl SaveNewCodes {
     /// # Errors
     /// [`ReissueError::NotSaved`] (the state comes back) or [`ReissueError::Expired`].
     #[allow(clippy::result_large_err)] // the state is handed back by value
-    pub fn complete(self, saved: bool, now: u64) -> Result<Reissued, (Self, ReissueError)> {
+    pub(crate) fn complete(self, saved: bool, now: u64) -> Result<Reissued, (Self, ReissueError)> {
         if now >= self.expires_at {
             return Err((self, ReissueError::Expired));
         }

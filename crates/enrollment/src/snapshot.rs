@@ -1,12 +1,6 @@
-//! Snapshots of the flows' pending states, for keeping them between two requests in a
-//! server-side session store.
-//!
-//! A [`PendingEnable`] holds whichever step the wizard is at; a [`SaveNewCodes`] the new codes
-//! of a re-issue; a [`LoginChallenge`] (and the [`ConfirmWithCode`] of disabling) a pending
-//! second step. Every serialized form carries a schema version. The first two carry
-//! **secrets**: the new TOTP key (base32) and the plaintext recovery codes shown. Keep it server-side only — in the session store's database or
-//! memory, never in a cookie, a hidden form field or a log. Decoding is defensive: an unknown
-//! version, a short key, a malformed code or an invalid stored set is a typed error.
+//! The plaintext of sealed pending states (see [`crate::sealed`]): each flow's state as JSON,
+//! with a schema version, decoded defensively — an unknown version, a short key, a malformed
+//! code or a set that does not fit is refused. Only the sealer reads and writes it.
 
 use serde::{Deserialize, Serialize};
 use twostep_otp::Secret;
@@ -14,18 +8,18 @@ use twostep_recovery::{IssuedCodes, RecoveryCode, RecoveryCodeSet};
 use zeroize::Zeroizing;
 
 use crate::app::StateId;
-use crate::disable::ConfirmWithCode;
 use crate::email_code::EmailChallenge;
 use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
 use crate::login::LoginChallenge;
 use crate::reissue::{Replacing, SaveNewCodes};
+use crate::sealed::{decode_json, encode_json};
 
-/// The schema version written into snapshots. Version 2 added the account revision and the
-/// challenges' ids (which make every state complete once); version 1 snapshots are refused
-/// (start again).
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// The schema version inside sealed states. Version 3 is the first sealed one; the plain JSON
+/// snapshots of versions 1 and 2 do not open at all.
+const SNAPSHOT_VERSION: u32 = 3;
 
-/// The enable wizard at any of its pending steps.
+/// The enable wizard at any of its pending steps: what to keep between its requests, sealed
+/// ([`Service::seal`](crate::Service::seal)).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PendingEnable {
@@ -37,25 +31,42 @@ pub enum PendingEnable {
     SaveRecoveryCodes(SaveRecoveryCodes),
 }
 
-/// A snapshot that cannot be restored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SnapshotError {
-    /// Written by another schema version.
-    #[error("unsupported snapshot version {0}")]
-    Version(u32),
-    /// The TOTP key is not valid base32 of at least 128 bits.
-    #[error("the snapshot's key is invalid")]
-    Secret,
-    /// A recovery code does not parse (wrong shape or check symbol).
-    #[error("a recovery code in the snapshot is invalid")]
-    RecoveryCode,
-    /// A snapshot of another flow (a login challenge offered as a disable step, or the reverse).
-    #[error("the snapshot belongs to another flow")]
-    WrongFlow,
-    /// The shown codes do not fit the set (another count).
-    #[error("the snapshot's recovery codes do not fit its set")]
-    Mismatch,
+impl PendingEnable {
+    /// The account being set up.
+    pub fn account(&self) -> &Account {
+        match self {
+            Self::EmailCodeSent(state) => state.account(),
+            Self::AuthenticatorSetup(state) => state.account(),
+            Self::SaveRecoveryCodes(state) => state.account(),
+        }
+    }
+
+    /// When the wizard started (Unix time): its lifetime counts from here.
+    pub(crate) fn started_at(&self) -> u64 {
+        match self {
+            Self::EmailCodeSent(state) => state.parts().2,
+            Self::AuthenticatorSetup(state) => state.parts().2,
+            Self::SaveRecoveryCodes(state) => state.parts().2,
+        }
+    }
+}
+
+impl From<EmailCodeSent> for PendingEnable {
+    fn from(state: EmailCodeSent) -> Self {
+        Self::EmailCodeSent(state)
+    }
+}
+
+impl From<AuthenticatorSetup> for PendingEnable {
+    fn from(state: AuthenticatorSetup) -> Self {
+        Self::AuthenticatorSetup(state)
+    }
+}
+
+impl From<SaveRecoveryCodes> for PendingEnable {
+    fn from(state: SaveRecoveryCodes) -> Self {
+        Self::SaveRecoveryCodes(state)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -86,73 +97,65 @@ enum StoredStep {
     },
 }
 
-impl Serialize for PendingEnable {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (account, revision, started_at, step) = match self {
-            Self::EmailCodeSent(state) => {
-                let (account, revision, started_at, challenge) = state.parts();
-                (
-                    account,
-                    revision,
-                    started_at,
-                    StoredStep::EmailCodeSent {
-                        challenge: challenge.clone(),
-                    },
-                )
-            }
-            Self::AuthenticatorSetup(state) => {
-                let (account, revision, started_at, secret) = state.parts();
-                (
-                    account,
-                    revision,
-                    started_at,
-                    StoredStep::AuthenticatorSetup {
-                        secret: secret.to_base32(),
-                    },
-                )
-            }
-            Self::SaveRecoveryCodes(state) => {
-                let (account, revision, started_at, secret, confirmed_step, issued, set) =
-                    state.parts();
-                let codes = show_codes(issued);
-                let step = StoredStep::SaveRecoveryCodes {
-                    secret: secret.to_base32(),
-                    confirmed_step,
-                    codes,
-                    set: set.clone(),
-                };
-                (account, revision, started_at, step)
-            }
-        };
-        Stored {
-            version: SNAPSHOT_VERSION,
-            user_id: account.user_id.clone(),
-            email: account.email.clone(),
-            revision,
-            started_at,
-            step,
+pub(crate) fn encode_enable(state: &PendingEnable, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
+    let (account, revision, started_at, step) = match state {
+        PendingEnable::EmailCodeSent(state) => {
+            let (account, revision, started_at, challenge) = state.parts();
+            (
+                account,
+                revision,
+                started_at,
+                StoredStep::EmailCodeSent {
+                    challenge: challenge.clone(),
+                },
+            )
         }
-        .serialize(serializer)
-    }
+        PendingEnable::AuthenticatorSetup(state) => {
+            let (account, revision, started_at, secret) = state.parts();
+            (
+                account,
+                revision,
+                started_at,
+                StoredStep::AuthenticatorSetup {
+                    secret: secret.to_base32(),
+                },
+            )
+        }
+        PendingEnable::SaveRecoveryCodes(state) => {
+            let (account, revision, started_at, secret, confirmed_step, issued, set) =
+                state.parts();
+            let codes = show_codes(issued);
+            let step = StoredStep::SaveRecoveryCodes {
+                secret: secret.to_base32(),
+                confirmed_step,
+                codes,
+                set: set.clone(),
+            };
+            (account, revision, started_at, step)
+        }
+    };
+    let stored = Stored {
+        version: SNAPSHOT_VERSION,
+        user_id: account.user_id.clone(),
+        email: account.email.clone(),
+        revision,
+        started_at,
+        step,
+    };
+    encode_json(&stored, out)
 }
 
-impl<'de> Deserialize<'de> for PendingEnable {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = Stored::deserialize(deserializer)?;
-        restore(stored).map_err(serde::de::Error::custom)
-    }
-}
-
-fn restore(stored: Stored) -> Result<PendingEnable, SnapshotError> {
+pub(crate) fn decode_enable(bytes: &[u8]) -> Option<PendingEnable> {
+    let stored: Stored = decode_json(bytes)?;
     if stored.version != SNAPSHOT_VERSION {
-        return Err(SnapshotError::Version(stored.version));
+        return None;
     }
     let account = Account {
         user_id: stored.user_id,
         email: stored.email,
     };
-    let secret = |text: &str| Secret::from_base32(text).map_err(|_| SnapshotError::Secret);
-    Ok(match stored.step {
+    let secret = |text: &str| Secret::from_base32(text).ok();
+    Some(match stored.step {
         StoredStep::EmailCodeSent { challenge } => PendingEnable::EmailCodeSent(
             EmailCodeSent::from_parts(account, stored.revision, stored.started_at, challenge),
         ),
@@ -185,18 +188,15 @@ fn restore(stored: Stored) -> Result<PendingEnable, SnapshotError> {
 }
 
 /// Restores shown recovery codes, checking each and their count against the set.
-fn restore_codes(
-    codes: &[Zeroizing<String>],
-    set: &RecoveryCodeSet,
-) -> Result<IssuedCodes, SnapshotError> {
+fn restore_codes(codes: &[Zeroizing<String>], set: &RecoveryCodeSet) -> Option<IssuedCodes> {
     if codes.len() != set.len() {
-        return Err(SnapshotError::Mismatch);
+        return None;
     }
     let codes = codes
         .iter()
-        .map(|code| RecoveryCode::parse(code).map_err(|_| SnapshotError::RecoveryCode))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(IssuedCodes::new(codes, set.created_at()))
+        .map(|code| RecoveryCode::parse(code).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some(IssuedCodes::new(codes, set.created_at()))
 }
 
 fn show_codes(issued: &IssuedCodes) -> Vec<Zeroizing<String>> {
@@ -218,58 +218,42 @@ struct StoredReissue {
     set: RecoveryCodeSet,
 }
 
-impl Serialize for SaveNewCodes {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (user_id, replacing, expires_at, issued, set) = self.parts();
-        StoredReissue {
-            version: SNAPSHOT_VERSION,
-            user_id: user_id.to_owned(),
-            revision: replacing.revision,
-            replaces_issue: replacing.issue,
-            expires_at,
-            codes: show_codes(issued),
-            set: set.clone(),
-        }
-        .serialize(serializer)
+pub(crate) fn encode_reissue(state: &SaveNewCodes, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
+    let (user_id, replacing, expires_at, issued, set) = state.parts();
+    let stored = StoredReissue {
+        version: SNAPSHOT_VERSION,
+        user_id: user_id.to_owned(),
+        revision: replacing.revision,
+        replaces_issue: replacing.issue,
+        expires_at,
+        codes: show_codes(issued),
+        set: set.clone(),
+    };
+    encode_json(&stored, out)
+}
+
+pub(crate) fn decode_reissue(bytes: &[u8]) -> Option<SaveNewCodes> {
+    let stored: StoredReissue = decode_json(bytes)?;
+    if stored.version != SNAPSHOT_VERSION {
+        return None;
     }
+    let issued = restore_codes(&stored.codes, &stored.set)?;
+    Some(SaveNewCodes::from_parts(
+        stored.user_id,
+        Replacing {
+            revision: stored.revision,
+            issue: stored.replaces_issue,
+        },
+        stored.expires_at,
+        issued,
+        stored.set,
+    ))
 }
 
-impl<'de> Deserialize<'de> for SaveNewCodes {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = StoredReissue::deserialize(deserializer)?;
-        if stored.version != SNAPSHOT_VERSION {
-            return Err(serde::de::Error::custom(SnapshotError::Version(
-                stored.version,
-            )));
-        }
-        let issued = restore_codes(&stored.codes, &stored.set).map_err(serde::de::Error::custom)?;
-        Ok(Self::from_parts(
-            stored.user_id,
-            Replacing {
-                revision: stored.revision,
-                issue: stored.replaces_issue,
-            },
-            stored.expires_at,
-            issued,
-            stored.set,
-        ))
-    }
-}
-
-/// Which flow a serialized challenge belongs to: a login challenge must never restore as a
-/// disable step (which would skip the password), nor the reverse.
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Flow {
-    Login,
-    Disable,
-}
-
-/// The serialized form of a [`LoginChallenge`] and of a disable step.
+/// The plaintext of a [`LoginChallenge`] and of a disable step (which adds the revision).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredChallenge {
     version: u32,
-    flow: Flow,
     id: [u8; 16],
     user_id: String,
     expires_at: u64,
@@ -279,10 +263,9 @@ pub(crate) struct StoredChallenge {
 }
 
 impl StoredChallenge {
-    fn new(challenge: &LoginChallenge, flow: Flow, revision: Option<u64>) -> Self {
+    pub(crate) fn of(challenge: &LoginChallenge, revision: Option<u64>) -> Self {
         Self {
             version: SNAPSHOT_VERSION,
-            flow,
             id: *challenge.id().as_bytes(),
             user_id: challenge.user_id().to_owned(),
             expires_at: challenge.expires_at(),
@@ -290,47 +273,12 @@ impl StoredChallenge {
         }
     }
 
-    fn restore(self, flow: Flow) -> Result<(LoginChallenge, Option<u64>), SnapshotError> {
+    pub(crate) fn restore(self) -> Option<(LoginChallenge, Option<u64>)> {
         if self.version != SNAPSHOT_VERSION {
-            return Err(SnapshotError::Version(self.version));
-        }
-        if self.flow != flow {
-            return Err(SnapshotError::WrongFlow);
+            return None;
         }
         let challenge =
             LoginChallenge::from_parts(StateId::from_bytes(self.id), self.user_id, self.expires_at);
-        Ok((challenge, self.revision))
-    }
-}
-
-impl From<LoginChallenge> for StoredChallenge {
-    fn from(challenge: LoginChallenge) -> Self {
-        Self::new(&challenge, Flow::Login, None)
-    }
-}
-
-impl TryFrom<StoredChallenge> for LoginChallenge {
-    type Error = SnapshotError;
-
-    fn try_from(stored: StoredChallenge) -> Result<Self, SnapshotError> {
-        Ok(stored.restore(Flow::Login)?.0)
-    }
-}
-
-impl Serialize for ConfirmWithCode {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        StoredChallenge::new(self.challenge(), Flow::Disable, Some(self.revision()))
-            .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for ConfirmWithCode {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = StoredChallenge::deserialize(deserializer)?;
-        let (challenge, revision) = stored
-            .restore(Flow::Disable)
-            .map_err(serde::de::Error::custom)?;
-        let revision = revision.ok_or(serde::de::Error::missing_field("revision"))?;
-        Ok(Self::from_parts(challenge, revision))
+        Some((challenge, self.revision))
     }
 }

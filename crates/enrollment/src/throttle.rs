@@ -44,20 +44,17 @@ pub enum Locked {
     Hard,
 }
 
-/// One account's failure counters.
+/// One account's failure counters, as a [`Store`](crate::Store) keeps them: the service
+/// counts and checks them; a store only reads, compares and writes them whole.
 ///
 /// ```
 /// use twostep_enrollment::{Locked, Throttle, ThrottlePolicy};
 ///
-/// let policy = ThrottlePolicy::default();
-/// let mut throttle = Throttle::default();
-/// for second in 0..5 {
-///     throttle.check(&policy, second)?;
-///     throttle = throttle.record_failure(&policy, second);
-/// }
-/// assert_eq!(throttle.check(&policy, 10), Err(Locked::Until(900)));
-/// assert_eq!(throttle.check(&policy, 900), Ok(()));
-/// # Ok::<(), Locked>(())
+/// let policy = ThrottlePolicy::default(); // 5 failures per 15 minutes
+/// let spent = Throttle { window_start: 0, window_failures: 5, consecutive_failures: 5 };
+/// assert_eq!(spent.check(&policy, 10), Err(Locked::Until(900)));
+/// assert_eq!(spent.check(&policy, 900), Ok(()));
+/// assert_eq!(Throttle::default().check(&policy, 10), Ok(()));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Throttle {
@@ -137,7 +134,7 @@ impl Throttle {
 
     /// The counters after an operator unlocks the factor.
     #[must_use]
-    pub fn unlocked(&self) -> Self {
+    pub(crate) fn unlocked(&self) -> Self {
         Self::default()
     }
 }

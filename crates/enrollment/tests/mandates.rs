@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::fast_hash;
-use twostep_enrollment::enable::Account;
+use twostep_enrollment::Account;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
     SettableClock,
@@ -75,8 +75,9 @@ async fn enable(world: &World, user: &str) {
         .verify_email(sent, code.expose())
         .await
         .unwrap();
-    let totp = setup
-        .view(&world.service.policies().enable)
+    let totp = world
+        .service
+        .setup_view(&setup)
         .unwrap()
         .key_uri
         .to_totp()

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use twostep_enrollment::enable::Account;
+use twostep_enrollment::Account;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingMailer,
 };
@@ -65,10 +65,10 @@ async fn every_service_future_can_be_spawned() {
 #[allow(dead_code)]
 fn pending_state_steps_are_send(s: Arc<Wired>) {
     fn send<T: Send>(_: T) {}
-    use twostep_enrollment::disable::ConfirmWithCode;
-    use twostep_enrollment::enable::{AuthenticatorSetup, SaveRecoveryCodes};
-    use twostep_enrollment::login::LoginChallenge;
-    use twostep_enrollment::reissue::SaveNewCodes;
+    use twostep_enrollment::ConfirmWithCode;
+    use twostep_enrollment::LoginChallenge;
+    use twostep_enrollment::SaveNewCodes;
+    use twostep_enrollment::{AuthenticatorSetup, SaveRecoveryCodes};
     fn any<T>() -> T {
         unimplemented!("never called: the function is only type-checked")
     }

@@ -5,16 +5,16 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{contains_token, fast_hash};
-use twostep_enrollment::enable::{Account, SaveRecoveryCodes};
-use twostep_enrollment::login::LoginChallenge;
+use common::{contains_token, fast_hash, one_typo, shown};
+use twostep_enrollment::LoginChallenge;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
     SettableClock,
 };
+use twostep_enrollment::{Account, SaveRecoveryCodes};
 use twostep_enrollment::{
-    AuditKind, Clock, Directory, Mail, Mailer, Notice, Policies, Reauthenticate, Service,
-    ServiceError, Store,
+    AuditKind, Clock, Directory, Mail, Mailer, Notice, PendingEnable, Policies, Reauthenticate,
+    Service, ServiceError, Store,
 };
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::RedeemError;
@@ -69,7 +69,7 @@ fn alice() -> Account {
 async fn enable(world: &World) -> (Totp, Vec<String>) {
     world.clock.advance(30);
     let (totp, save) = to_recovery_codes(world).await;
-    let codes = common::shown(save.codes());
+    let codes = shown(save.codes());
     world.service.complete_enable(save, true).await.unwrap();
     (totp, codes)
 }
@@ -99,8 +99,8 @@ async fn to_recovery_codes(world: &World) -> (Totp, SaveRecoveryCodes) {
     let sent = service.start_enable(account).await.unwrap();
     let code = world.mailer.last_email_code(EMAIL).expect("a mailed code");
     let setup = service.verify_email(sent, code.expose()).await.unwrap();
-    let totp = setup
-        .view(&service.policies().enable)
+    let totp = service
+        .setup_view(&setup)
         .unwrap()
         .key_uri
         .to_totp()
@@ -472,7 +472,7 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
         .start_reissue("alice", "correct horse")
         .await
         .unwrap();
-    let new_codes: Vec<String> = common::shown(save.codes());
+    let new_codes: Vec<String> = shown(save.codes());
     // Until "Done", the old codes still work.
     let challenge = new_challenge(service).await;
     assert!(
@@ -613,12 +613,13 @@ async fn no_secret_or_code_reaches_events_errors_or_debug_output() {
 /// A form posted twice reads the same session twice: two copies of one pending state.
 #[tokio::test]
 async fn double_submits_change_nothing_twice() {
-    use twostep_enrollment::snapshot::PendingEnable;
     let world = world();
     let service = &world.service;
     let (totp, save) = to_recovery_codes(&world).await;
-    let session = serde_json::to_string(&PendingEnable::SaveRecoveryCodes(save)).unwrap();
-    let copy = || match serde_json::from_str(&session).unwrap() {
+    let session = service
+        .seal(&PendingEnable::SaveRecoveryCodes(save))
+        .unwrap();
+    let copy = || match service.open("alice", &session).unwrap() {
         PendingEnable::SaveRecoveryCodes(save) => save,
         _ => panic!("the same step"),
     };
@@ -680,7 +681,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .await
         .unwrap();
     show(format!("{setup:?}"));
-    let view = setup.view(&service.policies().enable).unwrap();
+    let view = service.setup_view(&setup).unwrap();
     show(format!("{:?} {:?}", view.key_uri, view.manual_key));
     secrets.push(view.manual_key.replace(' ', ""));
     let view_key_grouped = view.manual_key.to_string();
@@ -697,8 +698,13 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .await
         .unwrap();
     show(format!("{save:?} {:?}", save.codes()));
+    let sealed = service.seal(&PendingEnable::from(save)).unwrap();
+    show(format!("{sealed:?} {}", sealed.as_str()));
+    let Ok(PendingEnable::SaveRecoveryCodes(save)) = service.open("alice", &sealed) else {
+        panic!("the same step")
+    };
     secrets.extend(save.codes().codes().iter().map(ToString::to_string));
-    let codes: Vec<String> = common::shown(save.codes());
+    let codes: Vec<String> = shown(save.codes());
     service.complete_enable(save, true).await.unwrap();
 
     world.clock.advance(30);
@@ -707,7 +713,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     let challenge = new_challenge(service).await;
     show(format!(
         "{challenge:?} {}",
-        serde_json::to_string(&challenge).unwrap()
+        service.seal(&challenge).unwrap().as_str()
     ));
     let refused = service
         .verify_login(&alice(), challenge, &first)
@@ -720,7 +726,7 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .unwrap();
     show(format!("{signed_in:?}"));
     let challenge = new_challenge(service).await;
-    let typo = common::one_typo(&codes[0]);
+    let typo = one_typo(&codes[0]);
     let refused = service
         .verify_login(&alice(), challenge, &typo)
         .await
@@ -833,8 +839,8 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
     let sent = service.start_enable(account).await.unwrap();
     let code = mailer.0.last_email_code(EMAIL).unwrap();
     let setup = service.verify_email(sent, code.expose()).await.unwrap();
-    let totp = setup
-        .view(&service.policies().enable)
+    let totp = service
+        .setup_view(&setup)
         .unwrap()
         .key_uri
         .to_totp()
@@ -843,7 +849,7 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
         .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string())
         .await
         .unwrap();
-    let codes: Vec<String> = common::shown(save.codes());
+    let codes: Vec<String> = shown(save.codes());
     service
         .complete_enable(save, true)
         .await
@@ -861,7 +867,6 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
 /// the account's budget hold across all of them.
 #[tokio::test]
 async fn replayed_session_copies_cannot_multiply_email_code_attempts() {
-    use twostep_enrollment::snapshot::PendingEnable;
     let world = world();
     let service = &world.service;
     let account = Account {
@@ -875,10 +880,10 @@ async fn replayed_session_copies_cannot_multiply_email_code_attempts() {
     } else {
         "000000"
     };
-    let session = serde_json::to_string(&PendingEnable::EmailCodeSent(sent)).unwrap();
+    let session = service.seal(&PendingEnable::EmailCodeSent(sent)).unwrap();
     let mut locked = 0;
     for _ in 0..10 {
-        let PendingEnable::EmailCodeSent(copy) = serde_json::from_str(&session).unwrap() else {
+        let Ok(PendingEnable::EmailCodeSent(copy)) = service.open("alice", &session) else {
             panic!("same step")
         };
         let refused = service.verify_email(copy, wrong).await.unwrap_err();

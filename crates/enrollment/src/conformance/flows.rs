@@ -1,13 +1,11 @@
 //! Every flow of the service over the store under test, each pending state completed twice:
-//! a copy completed after the original, a snapshot restored after the flow moved on, and
+//! a copy completed after the original, a sealed copy opened after the flow moved on, and
 //! 20 copies at once. Exactly one completion may succeed; the others get a typed error, no
 //! state to retry with, and change nothing.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use twostep_otp::Totp;
 use twostep_recovery::HashParams;
 
@@ -15,7 +13,7 @@ use crate::app::Store;
 use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
 use crate::memory::{FixedPasswords, PlaintextSealer, RecordingMailer, SettableClock};
 use crate::snapshot::PendingEnable;
-use crate::{Refusal, Service, ServiceError};
+use crate::{PendingState, Refusal, Service, ServiceError};
 
 const T0: u64 = 1_764_288_000;
 const USER: &str = "alice";
@@ -57,14 +55,6 @@ fn account() -> Account {
         user_id: USER.into(),
         email: EMAIL.into(),
     }
-}
-
-/// `n` copies of a state, each restored from its snapshot.
-fn copies<T: Serialize + DeserializeOwned>(state: &T, n: usize) -> Vec<T> {
-    let snapshot = serde_json::to_string(state).expect("a state serializes");
-    (0..n)
-        .map(|_| serde_json::from_str(&snapshot).expect("its snapshot restores"))
-        .collect()
 }
 
 fn two<T>(mut states: Vec<T>) -> (T, T) {
@@ -113,6 +103,19 @@ where
 }
 
 impl<S: Store + 'static> World<S> {
+    /// `n` copies of a state, each opened from one sealed copy, as a session store would
+    /// hand them back.
+    fn copies<T: PendingState>(&self, state: &T, n: usize) -> Vec<T> {
+        let sealed = self.service.seal(state).expect("a live state seals");
+        (0..n)
+            .map(|_| {
+                self.service
+                    .open(USER, &sealed)
+                    .expect("its sealed copy opens")
+            })
+            .collect()
+    }
+
     fn code(&self, totp: &Totp) -> String {
         totp.generate(crate::Clock::now(&*self.clock))
             .expect("after T0")
@@ -213,7 +216,7 @@ fn save_state(pending: PendingEnable) -> SaveRecoveryCodes {
 async fn enable_completes_once<S: Store + 'static>(w: World<S>) {
     let (totp, save) = w.to_save().await;
     let pending = PendingEnable::SaveRecoveryCodes(save);
-    let mut three = copies(&pending, 3).into_iter().map(save_state);
+    let mut three = w.copies(&pending, 3).into_iter().map(save_state);
     let (first, second, third) = (
         three.next().expect("3"),
         three.next().expect("3"),
@@ -249,7 +252,7 @@ async fn enable_completes_once<S: Store + 'static>(w: World<S>) {
     assert!(!w.is_enabled().await, "nothing was stored");
 
     let (_, save) = w.to_save().await;
-    let states = copies(&PendingEnable::SaveRecoveryCodes(save), COPIES);
+    let states = w.copies(&PendingEnable::SaveRecoveryCodes(save), COPIES);
     let service = Arc::clone(&w.service);
     let winners = race(states.into_iter().map(save_state).collect(), |state| {
         let service = Arc::clone(&service);
@@ -270,7 +273,7 @@ async fn email_code_passes_once<S: Store + 'static>(w: World<S>) {
         other => panic!("restored another step: {other:?}"),
     };
     let pending = PendingEnable::EmailCodeSent(sent);
-    let (first, second) = two(copies(&pending, 2));
+    let (first, second) = two(w.copies(&pending, 2));
     w.service
         .verify_email(sent_state(first), code.expose())
         .await
@@ -288,7 +291,7 @@ async fn email_code_passes_once<S: Store + 'static>(w: World<S>) {
 
     let sent = w.start().await;
     let code = w.mailer.last_email_code(EMAIL).expect("a mailed code");
-    let states = copies(&PendingEnable::EmailCodeSent(sent), COPIES);
+    let states = w.copies(&PendingEnable::EmailCodeSent(sent), COPIES);
     let service = Arc::clone(&w.service);
     let winners = race(states.into_iter().map(sent_state).collect(), |state| {
         let (service, code) = (Arc::clone(&service), code.clone());
@@ -312,7 +315,7 @@ async fn login_challenge_signs_in_once<S: Store + 'static>(w: World<S>) {
         .into_challenge()
         .expect("a second step");
     let (first, second) = (challenge.clone(), challenge.clone());
-    let restored = two(copies(&challenge, 2)).0;
+    let restored = two(w.copies(&challenge, 2)).0;
     w.service
         .verify_login(&account(), first, &w.code(&totp))
         .await
@@ -359,7 +362,7 @@ async fn login_challenge_signs_in_once<S: Store + 'static>(w: World<S>) {
         .expect("a second step");
     let code = w.code(&totp);
     let service = Arc::clone(&w.service);
-    let winners = race(copies(&challenge, COPIES), |challenge| {
+    let winners = race(w.copies(&challenge, COPIES), |challenge| {
         let (service, code) = (Arc::clone(&service), code.clone());
         async move { service.verify_login(&account(), challenge, &code).await }
     })
@@ -383,7 +386,7 @@ async fn reissue_completes_once<S: Store + 'static>(w: World<S>) {
         .iter()
         .map(ToString::to_string)
         .collect();
-    let (first, second) = two(copies(&state, 2));
+    let (first, second) = two(w.copies(&state, 2));
     w.service
         .complete_reissue(&account(), state, true)
         .await
@@ -415,7 +418,7 @@ async fn reissue_completes_once<S: Store + 'static>(w: World<S>) {
         .await
         .expect("password");
     let service = Arc::clone(&w.service);
-    let winners = race(copies(&state, COPIES), |state| {
+    let winners = race(w.copies(&state, COPIES), |state| {
         let service = Arc::clone(&service);
         async move { service.complete_reissue(&account(), state, true).await }
     })
@@ -434,7 +437,7 @@ async fn disable_completes_once<S: Store + 'static>(w: World<S>) {
         .start_disable(USER, PASSWORD)
         .await
         .expect("password");
-    let (first, second) = two(copies(&state, 2));
+    let (first, second) = two(w.copies(&state, 2));
     w.service
         .confirm_disable(&account(), state, &w.code(&totp))
         .await
@@ -462,7 +465,7 @@ async fn disable_completes_once<S: Store + 'static>(w: World<S>) {
     let code = w.code(&totp);
     let service = Arc::clone(&w.service);
     // One copy of the stale step from before joins the race; it must lose like the others.
-    let mut states = copies(&state, COPIES - 1);
+    let mut states = w.copies(&state, COPIES - 1);
     states.push(second);
     let winners = race(states, |state| {
         let (service, code) = (Arc::clone(&service), code.clone());

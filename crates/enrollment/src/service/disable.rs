@@ -69,7 +69,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         }
         let (reservation, state) = self.reserve_for(user, policy.throttle, now, state).await?;
         let secret = match self
-            .open(user, &record.secret)
+            .open_secret(user, &record.secret)
             .and_then(|s| copy_secret(&s))
         {
             Ok(secret) => secret,

@@ -176,7 +176,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             let Some(record) = stored.credential else {
                 return Err(Refusal::end(ServiceError::NotEnabled));
             };
-            let secret = self.open(user, &record.secret).map_err(back)?;
+            let secret = self.open_secret(user, &record.secret).map_err(back)?;
             let factor = StoredFactor::of(&record, &secret);
             let answer = Answer::Totp(input);
             match challenge
@@ -278,7 +278,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let outcome = retry(move |_| async move {
             let back = |error| Refusal::unless_spent(spent.load(Relaxed), challenge.clone(), error);
             let (record, revision) = self.enabled_account(user).await.map_err(back)?;
-            let secret = self.open(user, &record.secret).map_err(back)?;
+            let secret = self.open_secret(user, &record.secret).map_err(back)?;
             let secret = copy_secret(&secret).map_err(back)?;
             let (job_challenge, job_input, job_user) =
                 (challenge.clone(), input.clone(), user.to_owned());

@@ -2,12 +2,12 @@
 //!
 //! It owns no state besides its collaborators and policies. The pending state of each flow
 //! (an [`EmailCodeSent`], a [`LoginChallenge`], …) is handed back to the caller, which keeps
-//! it server-side — in its session store, keyed by the session — and passes it to the next
-//! call. What the service adds to the machines:
+//! it — sealed ([`Service::seal`]), in its session — and passes it to the next call. What the
+//! service adds to the machines:
 //!
 //! - **Every flow completes at most once.** The write that completes a flow is conditional
 //!   on the account revision the flow saw when it began, or records the state's id
-//!   ([`Store::consume_state`]): a state completed, then cloned, restored from a snapshot or
+//!   ([`Store::consume_state`]): a state completed, then cloned, sealed and opened again or
 //!   raced, gets a typed error — [`ServiceError::Replayed`], or `AlreadyEnabled` /
 //!   `NotEnabled` when the copy's own flow already changed the account — and changes nothing.
 //! - **N concurrent guesses never get more than the budget's worth of answers.** Email codes,
@@ -52,6 +52,7 @@ use crate::email_code::EmailCodeError;
 use crate::enable::{EnableError, EnablePolicy};
 use crate::login::{LoginError, LoginPolicy};
 use crate::reissue::{ReissueError, ReissuePolicy};
+use crate::sealed::StateKey;
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 use twostep_policy::{DisableRefused, Membership};
 
@@ -111,6 +112,11 @@ pub enum ServiceError {
     /// The pending state belongs to another account than the one given.
     #[error("this step belongs to another account")]
     WrongUser,
+    /// The sealed pending state does not open: edited, forged, another user's or another
+    /// service's, from an older version, or sealed under a longer lifetime than the policies
+    /// allow now. Start the flow again.
+    #[error("this step cannot be continued; start again")]
+    InvalidState,
     /// The user has two-step verification on already.
     #[error("two-step verification is already on")]
     AlreadyEnabled,
@@ -210,6 +216,7 @@ impl ServiceError {
             Self::Expired
                 | Self::Replayed
                 | Self::WrongUser
+                | Self::InvalidState
                 | Self::AlreadyEnabled
                 | Self::NotEnabled
         )
@@ -469,6 +476,7 @@ pub struct ServiceBuilder<S, M, R, D> {
     clock: Arc<dyn Clock>,
     policies: Policies,
     max_concurrent_hashes: usize,
+    state_key: StateKey,
 }
 
 impl<S: Store> Service<S, (), (), NoOrganizations> {
@@ -499,6 +507,7 @@ impl<S: Store> Service<S, (), (), NoOrganizations> {
             clock: Arc::new(SystemClock),
             policies: Policies::new("twostep"),
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, usize::from),
+            state_key: StateKey::generate(),
         }
     }
 }
@@ -516,6 +525,7 @@ impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
             clock: self.clock,
             policies: self.policies,
             max_concurrent_hashes: self.max_concurrent_hashes,
+            state_key: self.state_key,
         }
     }
 
@@ -531,6 +541,7 @@ impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
             clock: self.clock,
             policies: self.policies,
             max_concurrent_hashes: self.max_concurrent_hashes,
+            state_key: self.state_key,
         }
     }
 
@@ -546,6 +557,7 @@ impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
             clock: self.clock,
             policies: self.policies,
             max_concurrent_hashes: self.max_concurrent_hashes,
+            state_key: self.state_key,
         }
     }
 
@@ -573,6 +585,14 @@ impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
         self
     }
 
+    /// The key that seals pending states ([`Service::seal`]). Every server of one deployment
+    /// needs the same key; without one, the service draws a random key, and its sealed states
+    /// open only in this process.
+    pub fn state_key(mut self, key: StateKey) -> Self {
+        self.state_key = key;
+        self
+    }
+
     /// How many Argon2 evaluations (recovery codes) may run at once on the blocking pool;
     /// more wait their turn. Each holds the hash's memory cost while it runs. At least 1.
     pub fn max_concurrent_hashes(mut self, permits: usize) -> Self {
@@ -594,6 +614,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> ServiceBuilder<S, M, 
             clock: self.clock,
             policies: self.policies,
             hashing: Arc::new(Semaphore::new(self.max_concurrent_hashes)),
+            state_cipher: self.state_key.cipher(),
         }
     }
 }
@@ -607,9 +628,11 @@ pub struct Service<S, M, R, D = NoOrganizations> {
     directory: D,
     sealer: Arc<dyn Sealer>,
     audit: Arc<dyn AuditLog>,
-    clock: Arc<dyn Clock>,
-    policies: Policies,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) policies: Policies,
     hashing: Arc<Semaphore>,
+    /// Seals and opens pending states.
+    pub(crate) state_cipher: chacha20poly1305::XChaCha20Poly1305,
 }
 
 /// An attempt recorded as a failure ahead of its check.
@@ -627,7 +650,7 @@ struct Reservation {
 
 /// The operating system's CSPRNG. It keeps no state, so futures holding it stay `Send`;
 /// like every CSPRNG handle it panics only if the operating system cannot give randomness.
-fn rng() -> UnwrapErr<getrandom::SysRng> {
+pub(crate) fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
 }
 
@@ -710,7 +733,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         Ok((record, account.revision))
     }
 
-    fn open(&self, user: &str, sealed: &SealedSecret) -> Result<Secret, ServiceError> {
+    fn open_secret(&self, user: &str, sealed: &SealedSecret) -> Result<Secret, ServiceError> {
         self.sealer
             .open(user, sealed)
             .map_err(|source| ServiceError::Backend {

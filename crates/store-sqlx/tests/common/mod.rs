@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::any::AnyPoolOptions;
-use twostep_enrollment::enable::Account;
+use twostep_enrollment::Account;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, RecordingAudit, RecordingMailer, SettableClock,
 };
