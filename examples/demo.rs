@@ -19,7 +19,7 @@ use twostep::enrollment::Account;
 use twostep::enrollment::memory::{
     FixedPasswords, MemoryDirectory, RecordingAudit, RecordingMailer, SettableClock,
 };
-use twostep::enrollment::{Clock, LoginStep, Mail, Service};
+use twostep::enrollment::{Clock, LoginStep, Mail, Service, Store as _};
 use twostep::otp::Totp;
 use twostep::policy::{Membership, Role};
 use twostep::recovery::Locale;

@@ -136,6 +136,9 @@ impl core::fmt::Debug for StateId {
 ///   conditional on the revision the flow saw when it began, so a pending state — cloned,
 ///   sealed and opened again, or raced — completes at most once, and never after the
 ///   credential changed under it.
+/// - **Forgetting.** `forget_user` clears the user's credential, counters and completed states
+///   and moves the revision on, whatever was stored — so an id deleted and reused by a new
+///   account completes no pending state of the old one.
 /// - `consume_state` records a pending state's id once: `Ok(true)` the first time, `Ok(false)`
 ///   ever after — at least until [`FORGET_CONSUMED_AFTER_SECONDS`] past its `expires_at`,
 ///   long after the service refuses the state as expired.
@@ -220,6 +223,14 @@ impl core::fmt::Debug for StateId {
 ///     async fn compare_and_set_throttle(&self, user: &str, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.throttle == expected, |a| a.throttle = new))
 ///     }
+///     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
+///         let mut tables = self.0.lock().unwrap();
+///         tables.consumed.retain(|(owner, _)| owner != user);
+///         let account = tables.accounts.entry(user.to_owned()).or_default();
+///         let had = account.credential.is_some() || account.throttle != Throttle::default();
+///         *account = StoredAccount { revision: account.revision + 1, ..StoredAccount::default() };
+///         Ok(had)
+///     }
 ///     async fn consume_state(&self, user: &str, id: StateId, _expires_at: u64, _now: u64) -> Result<bool, Self::Error> {
 ///         Ok(self.0.lock().unwrap().consumed.insert((user.to_owned(), id)))
 ///     }
@@ -303,6 +314,14 @@ pub trait Store: Send + Sync {
         user: &str,
         revision: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Forgets everything stored for `user` — credential, counters and completed states — as
+    /// when the account is deleted, or by an operator for a user who must enroll again. The
+    /// revision moves on **always**, even for a user with nothing stored (a store that keeps
+    /// rows keeps the id's row with just the revision): an id may be reused by a new account,
+    /// and no pending state from before may complete for it. Returns whether a credential or
+    /// counters were there.
+    fn forget_user(&self, user: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Records that the pending state `id` of `user` completed: `Ok(true)` the first time,
     /// `Ok(false)` if it was recorded before. An entry may be forgotten once `now` is
@@ -708,6 +727,10 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         revision: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         (**self).remove_credential(user, revision)
+    }
+
+    fn forget_user(&self, user: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).forget_user(user)
     }
 
     fn consume_state(

@@ -138,6 +138,19 @@ impl Store for MemoryStore {
         )
     }
 
+    async fn forget_user(&self, user: &str) -> Result<bool, Poisoned> {
+        self.with(|t| {
+            t.consumed.retain(|(owner, _), _| owner != user);
+            let account = t.accounts.entry(user.to_owned()).or_default();
+            let had = account.credential.is_some() || account.throttle != Throttle::default();
+            *account = StoredAccount {
+                revision: account.revision.saturating_add(1),
+                ..StoredAccount::default()
+            };
+            had
+        })
+    }
+
     async fn consume_state(
         &self,
         user: &str,

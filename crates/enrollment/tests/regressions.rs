@@ -367,6 +367,10 @@ impl Store for TwoAtOnce {
         self.inner.remove_credential(user, revision).await
     }
 
+    async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
+        self.inner.forget_user(user).await
+    }
+
     async fn consume_state(
         &self,
         user: &str,

@@ -201,36 +201,6 @@ impl SqlStore {
         }
     }
 
-    /// Deletes what twostep keeps about `user` — credential, recovery codes, counters and
-    /// completed states — in one transaction, for when the account itself is deleted (or, by
-    /// an operator, to let a user who lost the sealing key's secrets enroll again). Only the
-    /// user id and its revision stay, moved on, so a pending state from before cannot complete
-    /// for a new account that reuses the id. Returns whether there was a credential or
-    /// counters.
-    ///
-    /// # Errors
-    /// [`StoreError::Database`].
-    pub async fn forget_user(&self, user: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM twostep_consumed_states WHERE user_id = $1")
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
-        let result = sqlx::query(
-            "UPDATE twostep_accounts SET secret_key_id = NULL, secret_ciphertext = NULL, \
-                 totp_params = NULL, last_accepted_step = NULL, recovery_codes = NULL, \
-                 enabled_at = NULL, window_start = 0, window_failures = 0, \
-                 consecutive_failures = 0, revision = revision + 1 \
-             WHERE user_id = $1 AND (secret_ciphertext IS NOT NULL OR window_start <> 0 \
-               OR window_failures <> 0 OR consecutive_failures <> 0)",
-        )
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(changed_one(&result))
-    }
-
     /// Deletes an organisation's stored policy, for when the organisation is deleted.
     ///
     /// # Errors
@@ -522,6 +492,41 @@ fn changed_one(result: &sqlx::any::AnyQueryResult) -> bool {
 
 impl Store for SqlStore {
     type Error = StoreError;
+
+    /// Deletes what twostep keeps about `user` — credential, recovery codes, counters and
+    /// completed states — in one transaction, for when the account itself is deleted (or, by
+    /// an operator, to let a user who lost the sealing key's secrets enroll again). Only the
+    /// user id and its revision stay, moved on (a row is made for a user who had none), so a
+    /// pending state from before cannot complete for a new account that reuses the id.
+    /// Returns whether there was a credential or counters.
+    async fn forget_user(&self, user: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM twostep_consumed_states WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        let had = sqlx::query(
+            "SELECT 1 FROM twostep_accounts WHERE user_id = $1 AND (secret_ciphertext IS NOT NULL \
+               OR window_start <> 0 OR window_failures <> 0 OR consecutive_failures <> 0)",
+        )
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        sqlx::query(
+            "INSERT INTO twostep_accounts (user_id, revision) VALUES ($1, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET secret_key_id = NULL, \
+                 secret_ciphertext = NULL, totp_params = NULL, last_accepted_step = NULL, \
+                 recovery_codes = NULL, enabled_at = NULL, window_start = 0, \
+                 window_failures = 0, consecutive_failures = 0, \
+                 revision = twostep_accounts.revision + 1",
+        )
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(had)
+    }
 
     async fn account(&self, user: &str) -> Result<StoredAccount, StoreError> {
         let row = sqlx::query(&format!("{ACCOUNT_COLUMNS} = $1"))

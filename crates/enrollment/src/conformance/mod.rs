@@ -64,7 +64,7 @@ pub fn sample_record_with_codes(now: u64) -> (CredentialRecord, Vec<String>) {
 
 /// Runs the whole suite against stores from `make` (a fresh, empty store each time): first
 /// each clause of the [`Store`] contract, then every flow of the [`Service`](crate::Service)
-/// completed twice — cloned, restored from a snapshot, and raced — over the store.
+/// completed twice — cloned, sealed and opened again, and raced — over the store.
 pub async fn run<S, F, Fut>(make: F)
 where
     S: Store + 'static,
@@ -77,6 +77,7 @@ where
     recovery_codes_are_replaced_only_at_the_revision_read(make().await).await;
     removal_is_conditional_on_the_revision(make().await).await;
     counters_leave_the_revision_alone(make().await).await;
+    a_forgotten_id_reused_completes_nothing_from_before(make().await).await;
     states_are_consumed_once(make().await).await;
     a_login_records_its_challenge_with_its_step(make().await).await;
     accounts_are_read_together_in_order(make().await).await;
@@ -345,6 +346,65 @@ async fn counters_leave_the_revision_alone<S: Store>(store: S) {
         1,
         "a failed attempt does not make the user's pending flows stale"
     );
+}
+
+/// An account deleted and its id registered again (emails as ids): a pending state from the
+/// old account — which carries the revision it read — must not complete for the new one,
+/// whatever the old account had stored: nothing, counters only (after an operator's
+/// unlock, counters at zero), or a credential.
+async fn a_forgotten_id_reused_completes_nothing_from_before<S: Store>(store: S) {
+    let policy = ThrottlePolicy::default();
+    let failed = Throttle::default().record_failure(&policy, 10);
+    store
+        .compare_and_set_throttle("counted", Throttle::default(), failed)
+        .await
+        .expect("store");
+    store
+        .compare_and_set_throttle("unlocked", Throttle::default(), failed)
+        .await
+        .expect("store");
+    store
+        .compare_and_set_throttle("unlocked", failed, Throttle::default())
+        .await
+        .expect("store");
+    store
+        .create_credential("enabled", 0, sample_record(1))
+        .await
+        .expect("store");
+    for (user, had) in [
+        ("never-seen", false),
+        ("counted", true),
+        ("unlocked", false),
+        ("enabled", true),
+    ] {
+        let before = revision(&store, user).await;
+        assert_eq!(store.forget_user(user).await.expect("store"), had, "{user}");
+        let account = store.account(user).await.expect("store");
+        assert!(
+            account.credential.is_none(),
+            "{user}: the credential is gone"
+        );
+        assert_eq!(
+            account.throttle,
+            Throttle::default(),
+            "{user}: counters too"
+        );
+        assert!(account.revision > before, "{user}: the revision moved on");
+        assert!(
+            !store
+                .create_credential(user, before, sample_record(2))
+                .await
+                .expect("store"),
+            "{user}: a wizard from before the account was forgotten does not complete"
+        );
+        assert!(
+            store
+                .create_credential(user, account.revision, sample_record(2))
+                .await
+                .expect("store"),
+            "{user}: the new account enrolls from the revision the forgetting left"
+        );
+    }
 }
 
 async fn states_are_consumed_once<S: Store>(store: S) {
