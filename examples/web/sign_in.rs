@@ -148,7 +148,6 @@ pub(crate) async fn after_password(app: &App, id: &str, email: String) -> Respon
             });
             (Auth::SignedIn { email }, "/account", text)
         }
-        _ => return app.back(id, "/login", false, "Sign-in is not possible right now."),
     };
     let new = app.sessions.rotate(id, auth);
     if let Some((ok, text)) = flash {

@@ -1,5 +1,6 @@
-//! Every `Service` future is `Send`: it compiles into `tokio::spawn`, as an axum handler or
-//! a background job needs. The test is that this file compiles; running it only checks the
+//! What an application compiles against: every `Service` future is `Send` (it compiles into
+//! `tokio::spawn`, as an axum handler or a background job needs), and a sign-in decision
+//! needs no catch-all. The test is that this file compiles; running it only checks the
 //! spawned calls finish.
 
 use std::sync::Arc;
@@ -93,4 +94,16 @@ async fn refusals_convert_to_service_errors(s: &Wired) -> Result<(), ServiceErro
     let sent = s.start_enable(account()).await?;
     let _setup = s.verify_email(sent, "123456").await?;
     Ok(())
+}
+
+/// An application's sign-in decision names every step: `LoginStep` is exhaustive, so a step
+/// added later breaks this build rather than falling into a catch-all that signs users in.
+#[allow(dead_code)]
+fn sign_in_decision(step: twostep_enrollment::LoginStep) -> &'static str {
+    use twostep_enrollment::LoginStep;
+    match step {
+        LoginStep::SignedIn { .. } => "signed in",
+        LoginStep::SecondStep(_) => "second step",
+        LoginStep::EnrollmentRequired { .. } => "enable wizard",
+    }
 }

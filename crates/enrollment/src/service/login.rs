@@ -41,8 +41,11 @@ pub struct EnrollmentReminder {
 }
 
 /// What follows a correct password.
+///
+/// Deliberately exhaustive: an application's sign-in decision matches every variant, with no
+/// catch-all, so a requirement added in a later version fails to compile there instead of
+/// signing users in by default.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum LoginStep {
     /// Signed in: no second factor and no mandate due. With a reminder, an organisation
     /// requires 2FA from a deadline.
