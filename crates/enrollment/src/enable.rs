@@ -126,8 +126,9 @@ pub(crate) struct EmailCodeMail {
     pub expires_at: u64,
 }
 
-/// Step 1: an email code was sent to the login address.
-#[derive(Debug)]
+/// Step 1: an email code was sent to the login address. It holds no secret (the code is
+/// kept hashed).
+#[derive(Clone, Debug)]
 pub struct EmailCodeSent {
     account: Account,
     revision: u64,
@@ -528,37 +529,35 @@ impl SaveRecoveryCodes {
     }
 
     /// "Done": only with "I saved them" ticked. Returns the credential to write — the first
-    /// and only write of the whole wizard.
+    /// and only write of the whole wizard — and keeps the state, to hand back if that write
+    /// fails.
     ///
     /// # Errors
-    /// [`EnableError::NotSaved`] without the tick; [`EnableError::Expired`].
+    /// [`EnableError::NotSaved`] without the tick; [`EnableError::Expired`];
+    /// [`EnableError::Uri`] if the key cannot be copied (never for a key this wizard drew).
     pub(crate) fn complete(
-        self,
+        &self,
         saved: bool,
         policy: &EnablePolicy,
         now: u64,
-    ) -> Result<Enabled, Refused<Self>> {
+    ) -> Result<Enabled, EnableError> {
         if expired(self.started_at, policy, now) {
-            return Err(Refused {
-                state: self,
-                error: EnableError::Expired,
-            });
+            return Err(EnableError::Expired);
         }
         if !saved {
-            return Err(Refused {
-                state: self,
-                error: EnableError::NotSaved,
-            });
+            return Err(EnableError::NotSaved);
         }
+        let secret = Secret::from_bytes(self.secret.expose_bytes())
+            .map_err(|_| EnableError::Uri(UriError::Label))?;
         Ok(Enabled {
             revision: self.revision,
-            notify: self.account.email,
+            notify: self.account.email.clone(),
             credential: NewCredential {
-                user_id: self.account.user_id,
-                secret: self.secret,
+                user_id: self.account.user_id.clone(),
+                secret,
                 params: policy.totp,
                 last_accepted_step: self.confirmed_step,
-                recovery_codes: self.set,
+                recovery_codes: self.set.clone(),
                 enabled_at: now,
             },
         })

@@ -77,8 +77,6 @@ pub struct SaveNewCodes {
 #[derive(Debug)]
 #[non_exhaustive]
 pub(crate) struct Reissued {
-    /// Whose codes.
-    pub user_id: String,
     /// The codes it replaces. Replace them only while the codes in place are still that issue
     /// (codes used from it meanwhile are retired all the same); never over another re-issue,
     /// or over a credential disabled and enabled again. So a re-issue completes once.
@@ -162,22 +160,21 @@ impl SaveNewCodes {
         self.issued.download_file(issuer, account, locale)
     }
 
-    /// "Done" with "I saved them" ticked: the set to store in place of the old one.
+    /// "Done" with "I saved them" ticked: the set to store in place of the old one. The state
+    /// stays, to hand back if that write fails.
     ///
     /// # Errors
-    /// [`ReissueError::NotSaved`] (the state comes back) or [`ReissueError::Expired`].
-    #[allow(clippy::result_large_err)] // the state is handed back by value
-    pub(crate) fn complete(self, saved: bool, now: u64) -> Result<Reissued, (Self, ReissueError)> {
+    /// [`ReissueError::NotSaved`] or [`ReissueError::Expired`].
+    pub(crate) fn complete(&self, saved: bool, now: u64) -> Result<Reissued, ReissueError> {
         if now >= self.expires_at {
-            return Err((self, ReissueError::Expired));
+            return Err(ReissueError::Expired);
         }
         if !saved {
-            return Err((self, ReissueError::NotSaved));
+            return Err(ReissueError::NotSaved);
         }
         Ok(Reissued {
-            user_id: self.user_id,
             replacing: self.replacing,
-            recovery_codes: self.set,
+            recovery_codes: self.set.clone(),
         })
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use twostep_otp::Totp;
 use twostep_recovery::HashParams;
 
+use super::failing::Failing;
 use crate::app::Store;
 use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
 use crate::memory::{FixedPasswords, PlaintextSealer, RecordingMailer, SettableClock};
@@ -204,6 +205,123 @@ where
     login_challenge_signs_in_once(world(make().await)).await;
     reissue_completes_once(world(make().await)).await;
     disable_completes_once(world(make().await)).await;
+    every_flow_survives_one_failed_store_call(&make).await;
+}
+
+/// Every flow end to end, with the `n`-th store call failing, for every `n` up to the walk's
+/// length. A step that meets the failure either goes through anyway (the call was best
+/// effort) or is refused with a backend error **and its state back**; with that state, the
+/// same step then goes through. So a database hiccup at any moment costs the user one retry,
+/// never a restart with a new key while the authenticator keeps a dead entry.
+async fn every_flow_survives_one_failed_store_call<S, F, Fut>(make: &F)
+where
+    S: Store + 'static,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    for n in 0.. {
+        let w = world(Failing::new(make().await));
+        w.service.store().fail_call(n);
+        walk_through_failures(&w).await;
+        if !w.service.store().failed() {
+            assert!(n > 10, "the walk makes store calls");
+            return;
+        }
+    }
+}
+
+/// The step's outcome; if it was refused for a backend failure, the step again with the state
+/// it handed back.
+async fn again<T, S, Fut>(what: &str, mut step: impl FnMut(S) -> Fut, state: S) -> T
+where
+    Fut: Future<Output = Result<T, Refusal<S>>>,
+{
+    match step(state).await {
+        Ok(done) => done,
+        Err(refusal) => {
+            assert!(
+                matches!(refusal.error, ServiceError::Backend { .. }),
+                "{what}: only the injected failure may refuse: {}",
+                refusal.error
+            );
+            let state = refusal
+                .state
+                .unwrap_or_else(|| panic!("{what}: a failed store call must hand the state back"));
+            step(state)
+                .await
+                .unwrap_or_else(|r| panic!("{what} again, with the state back: {}", r.error))
+        }
+    }
+}
+
+/// A step that starts a flow (no state yet): once more after a backend failure.
+async fn again_start<T, Fut>(what: &str, mut start: impl FnMut() -> Fut) -> T
+where
+    Fut: Future<Output = Result<T, ServiceError>>,
+{
+    match start().await {
+        Ok(done) => done,
+        Err(ServiceError::Backend { .. }) => start()
+            .await
+            .unwrap_or_else(|e| panic!("{what} again: {e}")),
+        Err(error) => panic!("{what}: only the injected failure may refuse: {error}"),
+    }
+}
+
+async fn walk_through_failures<S: Store + 'static>(w: &World<Failing<S>>) {
+    let s = &w.service;
+    let alice = &account();
+    w.clock.advance(30);
+    let sent = again_start("start_enable", || s.start_enable(account())).await;
+    let code = w.mailer.last_email_code(EMAIL).expect("a mailed code");
+    let setup = again(
+        "verify_email",
+        |sent| s.verify_email(sent, code.expose()),
+        sent,
+    )
+    .await;
+    let totp = s
+        .setup_view(&setup)
+        .expect("a view")
+        .key_uri
+        .to_totp()
+        .expect("a TOTP");
+    let first = w.code(&totp);
+    let save = again(
+        "confirm",
+        |setup| s.confirm_authenticator(setup, &first),
+        setup,
+    )
+    .await;
+    again(
+        "complete_enable",
+        |save| s.complete_enable(save, true),
+        save,
+    )
+    .await;
+
+    w.clock.advance(30);
+    let begun = again_start("begin_login", || s.begin_login(USER)).await;
+    let challenge = begun.into_challenge().expect("a second step");
+    let code = w.code(&totp);
+    again(
+        "verify_login",
+        |c| s.verify_login(alice, c, &code),
+        challenge,
+    )
+    .await;
+
+    let save = again_start("start_reissue", || s.start_reissue(USER, PASSWORD)).await;
+    again(
+        "complete_reissue",
+        |save| s.complete_reissue(alice, save, true),
+        save,
+    )
+    .await;
+    assert!(
+        s.status(USER).await.is_ok_and(|status| status.is_enabled()) || w.service.store().failed(),
+        "enabled at the end of the walk"
+    );
 }
 
 fn save_state(pending: PendingEnable) -> SaveRecoveryCodes {

@@ -25,6 +25,7 @@ use twostep_otp::{Secret, TotpParams};
 use twostep_policy::{GraceChange, Mandate, OrgPolicy};
 use twostep_recovery::{HashParams, RecoveryCodeSet};
 
+mod failing;
 mod flows;
 
 use crate::app::{

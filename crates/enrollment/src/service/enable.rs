@@ -86,6 +86,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let policy = &self.policies.enable;
         let (reservation, state) = self.reserve_for(&user, policy.throttle, now, state).await?;
         let (id, expires_at, attempts) = (state.id(), state.expires_at(), state.attempts_left());
+        // Kept to hand back if recording the step fails: the same right code passes then.
+        let before = state.clone();
         match state.verify_email(input, &mut rng(), policy, now) {
             Ok(next) => {
                 // Proof of the mailbox, not a second factor: the attempt goes back either way.
@@ -94,7 +96,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 match consumed {
                     Ok(true) => Ok(next),
                     Ok(false) => Err(Refusal::end(ServiceError::Replayed)),
-                    Err(error) => Err(Refusal::end(error)),
+                    Err(error) => Err(Refusal::new(before, error)),
                 }
             }
             Err(refused) => {
@@ -175,20 +177,27 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         saved: bool,
     ) -> Result<(), Refusal<SaveRecoveryCodes>> {
         let now = self.clock.now();
-        let enabled = state
-            .complete(saved, &self.policies.enable, now)
-            .map_err(|refused| Refusal::new(refused.state, refused.error))?;
+        let enabled = match state.complete(saved, &self.policies.enable, now) {
+            Ok(enabled) => enabled,
+            Err(error) => return Err(Refusal::new(state, error)),
+        };
         let credential = enabled.credential;
         let user = credential.user_id;
-        let sealed = self
-            .sealer
-            .seal(&user, &credential.secret)
-            .map_err(|source| {
-                Refusal::end(ServiceError::Backend {
-                    collaborator: super::Collaborator::Seal,
-                    source,
-                })
-            })?;
+        // From here every failure hands the state back: the user's authenticator already holds
+        // this key, and "Done" again must be able to finish the job.
+        let sealed = match self.sealer.seal(&user, &credential.secret) {
+            Ok(sealed) => sealed,
+            Err(source) => {
+                let collaborator = super::Collaborator::Seal;
+                return Err(Refusal::new(
+                    state,
+                    ServiceError::Backend {
+                        collaborator,
+                        source,
+                    },
+                ));
+            }
+        };
         let record = CredentialRecord {
             secret: sealed,
             params: credential.params,
@@ -199,15 +208,21 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let created = self
             .store
             .create_credential(&user, enabled.revision, record)
-            .await
-            .map_err(|e| Refusal::end(ServiceError::store(e)))?;
-        if !created {
-            let now_enabled = self.account(&user).await?.credential.is_some();
-            return Err(Refusal::end(if now_enabled {
-                ServiceError::AlreadyEnabled
-            } else {
-                ServiceError::Replayed
-            }));
+            .await;
+        match created {
+            Ok(true) => {}
+            Ok(false) => {
+                let now_enabled = match self.account(&user).await {
+                    Ok(account) => account.credential.is_some(),
+                    Err(error) => return Err(Refusal::new(state, error)),
+                };
+                return Err(Refusal::end(if now_enabled {
+                    ServiceError::AlreadyEnabled
+                } else {
+                    ServiceError::Replayed
+                }));
+            }
+            Err(error) => return Err(Refusal::new(state, ServiceError::store(error))),
         }
         self.audit(&user, AuditKind::Enabled);
         self.notify(&enabled.notify, Notice::Enabled).await;

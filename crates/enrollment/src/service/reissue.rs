@@ -59,19 +59,21 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         state: SaveNewCodes,
         saved: bool,
     ) -> Result<(), Refusal<SaveNewCodes>> {
-        let reissued = state
-            .complete(saved, self.clock.now())
-            .map_err(|(state, error)| Refusal::new(state, error))?;
         let user = account.user_id.as_str();
-        if reissued.user_id != user {
+        // Another user's state is refused before anything about it is judged.
+        if state.parts().0 != user {
             return Err(Refusal::end(ServiceError::WrongUser));
         }
+        let reissued = match state.complete(saved, self.clock.now()) {
+            Ok(reissued) => reissued,
+            Err(error) => return Err(Refusal::new(state, error)),
+        };
         let replacing = reissued.replacing;
         let new = &reissued.recovery_codes;
         // First at the revision the re-issue began at; if something changed the credential
         // since (a sign-in, a code used), at the current one — while the codes in place are
         // still the issue this re-issue replaces.
-        retry(move |attempt| async move {
+        let replaced = retry(move |attempt| async move {
             let revision = if attempt == 0 {
                 replacing.revision
             } else {
@@ -91,8 +93,12 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 .map_err(ServiceError::store)?;
             Ok(replaced.then_some(()))
         })
-        .await
-        .map_err(Refusal::end)?;
+        .await;
+        // A store failure or endless contention hands the state back; only a changed
+        // credential ends the re-issue.
+        if let Err(error) = replaced {
+            return Err(Refusal::new(state, error));
+        }
         self.audit(user, AuditKind::RecoveryCodesReissued);
         self.notify(&account.email, Notice::RecoveryCodesReissued)
             .await;

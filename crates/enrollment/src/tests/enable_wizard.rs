@@ -75,10 +75,7 @@ fn the_happy_path_writes_one_credential_at_the_end() {
     let file = save.download_file(&policy, Locale::Ko);
     assert_eq!(file.file_name, "dfinery-recovery-codes.txt");
 
-    let enabled = save
-        .complete(true, &policy, T0 + 120)
-        .map_err(|r| r.error)
-        .unwrap();
+    let enabled = save.complete(true, &policy, T0 + 120).unwrap();
     let credential = &enabled.credential;
     assert_eq!(credential.user_id, "user-42");
     assert_eq!(credential.enabled_at, T0 + 120);
@@ -191,7 +188,7 @@ fn the_whole_wizard_expires_at_every_step() {
         .map_err(|(r, _)| r.error)
         .unwrap();
     assert_eq!(
-        save.complete(true, &policy, late).unwrap_err().error,
+        save.complete(true, &policy, late).unwrap_err(),
         EnableError::Expired
     );
 }
@@ -246,8 +243,8 @@ fn done_needs_the_saved_tick() {
         .map_err(|(r, _)| r.error)
         .unwrap();
     let refused = save.complete(false, &policy, T0 + 70).unwrap_err();
-    assert_eq!(refused.error, EnableError::NotSaved);
-    assert!(refused.state.complete(true, &policy, T0 + 80).is_ok());
+    assert_eq!(refused, EnableError::NotSaved);
+    assert!(save.complete(true, &policy, T0 + 80).is_ok());
 }
 
 #[test]
@@ -278,10 +275,7 @@ fn no_secret_or_code_reaches_debug_output() {
         .unwrap();
     printed += &format!("{save:?}");
     let codes: Vec<String> = super::shown(save.codes());
-    let enabled = save
-        .complete(true, &policy, T0 + 70)
-        .map_err(|r| r.error)
-        .unwrap();
+    let enabled = save.complete(true, &policy, T0 + 70).unwrap();
     printed += &format!("{enabled:?}");
     assert!(!contains_token(&printed, mail.code.expose()), "{printed}");
     assert!(!contains_token(&printed, &key), "{printed}");
@@ -344,10 +338,7 @@ fn every_pending_step_survives_its_plaintext_and_continues() {
     };
     let restored: Vec<String> = super::shown(save.codes());
     assert_eq!(restored, shown);
-    let enabled = save
-        .complete(true, &policy, T0 + 90)
-        .map_err(|r| r.error)
-        .unwrap();
+    let enabled = save.complete(true, &policy, T0 + 90).unwrap();
     assert!(
         enabled
             .credential

@@ -1,0 +1,182 @@
+//! A [`Store`] that fails one chosen call: failure injection for the flows suite. The call
+//! fails before it reaches the store under test, so nothing of it is written — the
+//! "connection refused" kind of failure, which every flow must survive with its state in
+//! hand.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use twostep_policy::OrgPolicy;
+use twostep_recovery::RecoveryCodeSet;
+
+use crate::app::{ConsumedState, CredentialRecord, StateId, Store, StoredAccount};
+use crate::throttle::Throttle;
+
+/// The injected failure, or the store's own.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure<E> {
+    #[error("injected failure")]
+    Injected,
+    #[error(transparent)]
+    Store(E),
+}
+
+/// Wraps a store; its `fail`-th call from now (counting from 0) fails, once.
+pub(crate) struct Failing<S> {
+    inner: S,
+    calls: AtomicUsize,
+    fail_at: AtomicUsize,
+}
+
+impl<S: Store> Failing<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Self {
+            inner,
+            calls: AtomicUsize::new(0),
+            fail_at: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    /// Makes the `n`-th call from now fail.
+    pub(crate) fn fail_call(&self, n: usize) {
+        let now = self.calls.load(Ordering::SeqCst);
+        self.fail_at.store(now.saturating_add(n), Ordering::SeqCst);
+    }
+
+    /// Whether the armed failure has happened.
+    pub(crate) fn failed(&self) -> bool {
+        self.calls.load(Ordering::SeqCst) > self.fail_at.load(Ordering::SeqCst)
+    }
+
+    fn call(&self) -> Result<(), Failure<S::Error>> {
+        let number = self.calls.fetch_add(1, Ordering::SeqCst);
+        if number == self.fail_at.load(Ordering::SeqCst) {
+            return Err(Failure::Injected);
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store> Store for Failing<S> {
+    type Error = Failure<S::Error>;
+
+    async fn account(&self, user: &str) -> Result<StoredAccount, Self::Error> {
+        self.call()?;
+        self.inner.account(user).await.map_err(Failure::Store)
+    }
+
+    async fn accounts(&self, users: &[&str]) -> Result<Vec<StoredAccount>, Self::Error> {
+        self.call()?;
+        self.inner.accounts(users).await.map_err(Failure::Store)
+    }
+
+    async fn create_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        record: CredentialRecord,
+    ) -> Result<bool, Self::Error> {
+        self.call()?;
+        let created = self.inner.create_credential(user, revision, record).await;
+        created.map_err(Failure::Store)
+    }
+
+    async fn accept_step(
+        &self,
+        user: &str,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, Self::Error> {
+        self.call()?;
+        let accepted = self.inner.accept_step(user, step, expected, new).await;
+        accepted.map_err(Failure::Store)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: &str,
+        revision: u64,
+        new: RecoveryCodeSet,
+    ) -> Result<bool, Self::Error> {
+        self.call()?;
+        let replaced = self.inner.replace_recovery_codes(user, revision, new).await;
+        replaced.map_err(Failure::Store)
+    }
+
+    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+        self.call()?;
+        let removed = self.inner.remove_credential(user, revision).await;
+        removed.map_err(Failure::Store)
+    }
+
+    async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
+        self.call()?;
+        self.inner.forget_user(user).await.map_err(Failure::Store)
+    }
+
+    async fn consume_state(
+        &self,
+        user: &str,
+        id: StateId,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, Self::Error> {
+        self.call()?;
+        let consumed = self.inner.consume_state(user, id, expires_at, now).await;
+        consumed.map_err(Failure::Store)
+    }
+
+    async fn consume_state_then_accept_step(
+        &self,
+        user: &str,
+        state: ConsumedState,
+        step: u64,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<(bool, bool), Self::Error> {
+        self.call()?;
+        let done = self
+            .inner
+            .consume_state_then_accept_step(user, state, step, expected, new)
+            .await;
+        done.map_err(Failure::Store)
+    }
+
+    async fn throttle(&self, user: &str) -> Result<Throttle, Self::Error> {
+        self.call()?;
+        self.inner.throttle(user).await.map_err(Failure::Store)
+    }
+
+    async fn compare_and_set_throttle(
+        &self,
+        user: &str,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, Self::Error> {
+        self.call()?;
+        let set = self
+            .inner
+            .compare_and_set_throttle(user, expected, new)
+            .await;
+        set.map_err(Failure::Store)
+    }
+
+    async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
+        self.call()?;
+        self.inner.org_policy(org).await.map_err(Failure::Store)
+    }
+
+    async fn compare_and_set_org_policy(
+        &self,
+        org: &str,
+        expected: Option<&OrgPolicy>,
+        new: OrgPolicy,
+    ) -> Result<bool, Self::Error> {
+        self.call()?;
+        let set = self
+            .inner
+            .compare_and_set_org_policy(org, expected, new)
+            .await;
+        set.map_err(Failure::Store)
+    }
+}
