@@ -67,6 +67,11 @@ pub struct StoredAccount {
     /// state that carries the revision it saw can complete only while nothing else changed
     /// the credential — and, since its own write moves the revision on, only once.
     pub revision: u64,
+    /// The login challenges this account's sign-ins completed, until they may be forgotten
+    /// ([`ConsumedState::forgettable`]): a copy of one of them is spent, and is refused
+    /// before it can count an attempt. Written only with the step or the recovery codes that
+    /// completed them, by the same conditional write.
+    pub completed: Vec<ConsumedState>,
 }
 
 /// How long after a consumed state's `expires_at` a store may forget it (see
@@ -74,15 +79,41 @@ pub struct StoredAccount {
 /// that finish after the state expired.
 pub const FORGET_CONSUMED_AFTER_SECONDS: u64 = 3_600;
 
-/// A pending state to record as completed (see [`Store::consume_state`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A pending state recorded as completed: kept in [`StoredAccount::completed`] (login
+/// challenges) or by [`Store::consume_state`] (email codes), so that a copy of the state finds
+/// it spent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConsumedState {
     /// The state's id.
     pub id: StateId,
     /// When the state expires (Unix time).
     pub expires_at: u64,
-    /// Now (Unix time).
-    pub now: u64,
+}
+
+impl ConsumedState {
+    /// Whether a store may forget the record at `now`:
+    /// [`FORGET_CONSUMED_AFTER_SECONDS`] past the state's expiry.
+    pub fn forgettable(&self, now: u64) -> bool {
+        now >= self
+            .expires_at
+            .saturating_add(FORGET_CONSUMED_AFTER_SECONDS)
+    }
+}
+
+/// The write that signs a user in with a TOTP code (see [`Store::accept_step`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcceptStep {
+    /// The account's revision as read: the write happens only while it is still this one.
+    pub revision: u64,
+    /// The TOTP step to accept: only if the last accepted step is unset or lower.
+    pub step: u64,
+    /// The counters as read: the write happens only while they are still these.
+    pub expected: Throttle,
+    /// The counters to store.
+    pub new: Throttle,
+    /// The completed states to store in place of those read: the login's challenge added,
+    /// records past their forgetting time dropped.
+    pub completed: Vec<ConsumedState>,
 }
 
 /// The identity of one pending state (a login challenge, an email code): what
@@ -139,12 +170,16 @@ impl core::fmt::Debug for StateId {
 /// - **Forgetting.** `forget_user` clears the user's credential, counters and completed states
 ///   and moves the revision on, whatever was stored — so an id deleted and reused by a new
 ///   account completes no pending state of the old one.
-/// - `consume_state` records a pending state's id once: `Ok(true)` the first time, `Ok(false)`
-///   ever after — at least until [`FORGET_CONSUMED_AFTER_SECONDS`] past its `expires_at`,
-///   long after the service refuses the state as expired.
-/// - `accept_step` settles the step and the counters together: both change or neither. A
-///   login with a TOTP code is then two round trips — [`Store::account`] and `accept_step` —
-///   the least any correct store can do.
+/// - **Completed states.** A sign-in's write — `accept_step`, or `replace_recovery_codes` with
+///   `completed` — stores the account's [`StoredAccount::completed`] list with it, all or
+///   nothing, conditional on the revision read: of two copies of one challenge, the second
+///   finds the revision moved, reads again and finds its challenge spent. A sign-in with a
+///   TOTP code is then two round trips — [`Store::account`] and `accept_step` — the least any
+///   correct store can do.
+/// - `consume_state` records a pending state's id once (the wizard's email step): `Ok(true)`
+///   the first time, `Ok(false)` ever after — at least until it is
+///   [`forgettable`](ConsumedState::forgettable), long after the service refuses the state as
+///   expired.
 /// - A failed call (`Err`) leaves the previous state intact.
 /// - Counters of different users are independent; a user without counters has
 ///   `Throttle::default()`.
@@ -155,7 +190,7 @@ impl core::fmt::Debug for StateId {
 /// ```
 /// use std::collections::{HashMap, HashSet};
 /// use std::sync::Mutex;
-/// use twostep_enrollment::{CredentialRecord, StateId, Store, StoredAccount, Throttle};
+/// use twostep_enrollment::{AcceptStep, ConsumedState, CredentialRecord, StateId, Store, StoredAccount, Throttle};
 /// use twostep_policy::OrgPolicy;
 /// use twostep_recovery::RecoveryCodeSet;
 ///
@@ -198,19 +233,22 @@ impl core::fmt::Debug for StateId {
 ///             a.revision += 1;
 ///         }))
 ///     }
-///     async fn accept_step(&self, user: &str, step: u64, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
+///     async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
 ///         let newer = |a: &StoredAccount| {
-///             a.credential.as_ref().is_some_and(|c| c.last_accepted_step.is_none_or(|last| last < step))
+///             a.credential.as_ref().is_some_and(|c| c.last_accepted_step.is_none_or(|last| last < write.step))
 ///         };
-///         Ok(self.write(user, |a| newer(a) && a.throttle == expected, |a| {
-///             if let Some(c) = a.credential.as_mut() { c.last_accepted_step = Some(step) }
-///             a.throttle = new;
+///         let holds = |a: &StoredAccount| a.revision == write.revision && a.throttle == write.expected;
+///         Ok(self.write(user, |a| newer(a) && holds(a), |a| {
+///             if let Some(c) = a.credential.as_mut() { c.last_accepted_step = Some(write.step) }
+///             a.throttle = write.new;
+///             a.completed = write.completed;
 ///             a.revision += 1;
 ///         }))
 ///     }
-///     async fn replace_recovery_codes(&self, user: &str, revision: u64, new: RecoveryCodeSet) -> Result<bool, Self::Error> {
+///     async fn replace_recovery_codes(&self, user: &str, revision: u64, new: RecoveryCodeSet, completed: Option<Vec<ConsumedState>>) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
 ///             if let Some(c) = a.credential.as_mut() { c.recovery_codes = new }
+///             if let Some(completed) = completed { a.completed = completed }
 ///             a.revision += 1;
 ///         }))
 ///     }
@@ -231,8 +269,8 @@ impl core::fmt::Debug for StateId {
 ///         *account = StoredAccount { revision: account.revision + 1, ..StoredAccount::default() };
 ///         Ok(had)
 ///     }
-///     async fn consume_state(&self, user: &str, id: StateId, _expires_at: u64, _now: u64) -> Result<bool, Self::Error> {
-///         Ok(self.0.lock().unwrap().consumed.insert((user.to_owned(), id)))
+///     async fn consume_state(&self, user: &str, state: ConsumedState, _now: u64) -> Result<bool, Self::Error> {
+///         Ok(self.0.lock().unwrap().consumed.insert((user.to_owned(), state.id)))
 ///     }
 ///     async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
 ///         Ok(self.0.lock().unwrap().policies.get(org).cloned())
@@ -287,24 +325,26 @@ pub trait Store: Send + Sync {
         record: CredentialRecord,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// Sets the last accepted step to `step` and the counters to `new` (`Ok(true)`) if the
-    /// step is unset or lower **and** the counters still equal `expected`; otherwise, or
-    /// without a credential, changes nothing (`Ok(false)`).
+    /// Signs in with a TOTP code: sets the last accepted step to `write.step`, the counters to
+    /// `write.new` and the completed states to `write.completed`, and moves the revision on
+    /// (`Ok(true)`) — if the user has a credential, the revision is still `write.revision`,
+    /// the step is unset or lower than `write.step` **and** the counters still equal
+    /// `write.expected`; otherwise changes nothing (`Ok(false)`).
     fn accept_step(
         &self,
         user: &str,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
+        write: AcceptStep,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// Replaces the recovery codes with `new` if the user has a credential and the revision
-    /// is still `revision`.
+    /// Replaces the recovery codes with `new` — and, for a sign-in with a recovery code, the
+    /// completed states with `completed` — if the user has a credential and the revision is
+    /// still `revision`.
     fn replace_recovery_codes(
         &self,
         user: &str,
         revision: u64,
         new: RecoveryCodeSet,
+        completed: Option<Vec<ConsumedState>>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Removes the credential — secret, recovery codes and replay state at once — if the
@@ -323,39 +363,15 @@ pub trait Store: Send + Sync {
     /// counters were there.
     fn forget_user(&self, user: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// Records that the pending state `id` of `user` completed: `Ok(true)` the first time,
-    /// `Ok(false)` if it was recorded before. An entry may be forgotten once `now` is
-    /// [`FORGET_CONSUMED_AFTER_SECONDS`] past its `expires_at`.
+    /// Records that the pending state `state` of `user` completed (the wizard's email step):
+    /// `Ok(true)` the first time, `Ok(false)` if it was recorded before. A record may be
+    /// forgotten once it is [`forgettable`](ConsumedState::forgettable) at `now`.
     fn consume_state(
         &self,
         user: &str,
-        id: StateId,
-        expires_at: u64,
+        state: ConsumedState,
         now: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
-
-    /// A login's completing write: [`Store::consume_state`] for `state`, then — only if that
-    /// recorded it — [`Store::accept_step`]. Returns whether the state was recorded and
-    /// whether the step was accepted. The provided method makes the two calls; a store that
-    /// can do both in one round trip (PostgreSQL: one statement) overrides it.
-    fn consume_state_then_accept_step(
-        &self,
-        user: &str,
-        state: ConsumedState,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> impl Future<Output = Result<(bool, bool), Self::Error>> + Send {
-        async move {
-            if !self
-                .consume_state(user, state.id, state.expires_at, state.now)
-                .await?
-            {
-                return Ok((false, false));
-            }
-            Ok((true, self.accept_step(user, step, expected, new).await?))
-        }
-    }
 
     /// The user's failure counters.
     fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send {
@@ -705,11 +721,9 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     fn accept_step(
         &self,
         user: &str,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
+        write: AcceptStep,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).accept_step(user, step, expected, new)
+        (**self).accept_step(user, write)
     }
 
     fn replace_recovery_codes(
@@ -717,8 +731,9 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         user: &str,
         revision: u64,
         new: RecoveryCodeSet,
+        completed: Option<Vec<ConsumedState>>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).replace_recovery_codes(user, revision, new)
+        (**self).replace_recovery_codes(user, revision, new, completed)
     }
 
     fn remove_credential(
@@ -736,22 +751,10 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     fn consume_state(
         &self,
         user: &str,
-        id: StateId,
-        expires_at: u64,
+        state: ConsumedState,
         now: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).consume_state(user, id, expires_at, now)
-    }
-
-    fn consume_state_then_accept_step(
-        &self,
-        user: &str,
-        state: ConsumedState,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> impl Future<Output = Result<(bool, bool), Self::Error>> + Send {
-        (**self).consume_state_then_accept_step(user, state, step, expected, new)
+        (**self).consume_state(user, state, now)
     }
 
     fn throttle(&self, user: &str) -> impl Future<Output = Result<Throttle, Self::Error>> + Send {

@@ -21,9 +21,9 @@ mod throttle;
 mod tests;
 
 pub use app::{
-    AuditEvent, AuditKind, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord, Directory,
-    FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Notice, Reauthenticate, SealedSecret, Sealer,
-    StateId, Store, StoredAccount, SystemClock,
+    AcceptStep, AuditEvent, AuditKind, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord,
+    Directory, FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Notice, Reauthenticate, SealedSecret,
+    Sealer, StateId, Store, StoredAccount, SystemClock,
 };
 pub use disable::ConfirmWithCode;
 pub use email_code::{EmailCode, EmailCodePolicy};

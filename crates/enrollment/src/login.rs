@@ -190,9 +190,9 @@ impl LoginChallenge {
         }
     }
 
-    /// The challenge's id: a verified answer completes it once (record it with
-    /// [`Store::consume_state`](crate::Store::consume_state) before the login counts), so a
-    /// copy of the challenge cannot sign in again.
+    /// The challenge's id: the sign-in's write records it in the account's completed states
+    /// ([`StoredAccount::completed`](crate::StoredAccount::completed)), so a copy of the
+    /// challenge cannot sign in again.
     pub(crate) fn id(&self) -> StateId {
         self.id
     }

@@ -12,9 +12,8 @@ use twostep_policy::{Membership, OrgPolicy};
 use twostep_recovery::RecoveryCodeSet;
 
 use crate::app::{
-    AuditEvent, AuditLog, BoxError, Clock, CredentialRecord, Directory,
-    FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Reauthenticate, SealedSecret, Sealer, StateId,
-    Store, StoredAccount,
+    AcceptStep, AuditEvent, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord, Directory,
+    Mail, Mailer, Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount,
 };
 use crate::email_code::EmailCode;
 use crate::throttle::Throttle;
@@ -27,7 +26,7 @@ pub struct Poisoned;
 #[derive(Default)]
 struct Tables {
     accounts: HashMap<String, StoredAccount>,
-    consumed: HashMap<(String, StateId), u64>,
+    consumed: HashMap<(String, StateId), ConsumedState>,
     policies: HashMap<String, OrgPolicy>,
 }
 
@@ -84,17 +83,13 @@ impl Store for MemoryStore {
         )
     }
 
-    async fn accept_step(
-        &self,
-        user: &str,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> Result<bool, Poisoned> {
+    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Poisoned> {
+        let step = write.step;
         self.write_if(
             user,
             |account| {
-                account.throttle == expected
+                account.revision == write.revision
+                    && account.throttle == write.expected
                     && account.credential.as_ref().is_some_and(|record| {
                         record.last_accepted_step.is_none_or(|last| last < step)
                     })
@@ -103,7 +98,8 @@ impl Store for MemoryStore {
                 if let Some(record) = account.credential.as_mut() {
                     record.last_accepted_step = Some(step);
                 }
-                account.throttle = new;
+                account.throttle = write.new;
+                account.completed = write.completed;
                 account.revision += 1;
             },
         )
@@ -114,6 +110,7 @@ impl Store for MemoryStore {
         user: &str,
         revision: u64,
         new: RecoveryCodeSet,
+        completed: Option<Vec<ConsumedState>>,
     ) -> Result<bool, Poisoned> {
         self.write_if(
             user,
@@ -121,6 +118,9 @@ impl Store for MemoryStore {
             |account| {
                 if let Some(record) = account.credential.as_mut() {
                     record.recovery_codes = new;
+                }
+                if let Some(completed) = completed {
+                    account.completed = completed;
                 }
                 account.revision += 1;
             },
@@ -154,17 +154,15 @@ impl Store for MemoryStore {
     async fn consume_state(
         &self,
         user: &str,
-        id: StateId,
-        expires_at: u64,
+        state: ConsumedState,
         now: u64,
     ) -> Result<bool, Poisoned> {
         self.with(|t| {
-            t.consumed
-                .retain(|_, expiry| expiry.saturating_add(FORGET_CONSUMED_AFTER_SECONDS) > now);
-            match t.consumed.entry((user.to_owned(), id)) {
+            t.consumed.retain(|_, recorded| !recorded.forgettable(now));
+            match t.consumed.entry((user.to_owned(), state.id)) {
                 Entry::Occupied(_) => false,
                 Entry::Vacant(entry) => {
-                    entry.insert(expires_at);
+                    entry.insert(state);
                     true
                 }
             }

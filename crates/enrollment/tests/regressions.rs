@@ -17,8 +17,8 @@ use twostep_enrollment::memory::{
     SettableClock,
 };
 use twostep_enrollment::{
-    AuditKind, Clock, CredentialRecord, LoginStep, Mail, Notice, Policies, Service, ServiceError,
-    StateId, Store, StoredAccount, Throttle,
+    AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Mail, Notice,
+    Policies, Service, ServiceError, Store, StoredAccount, Throttle,
 };
 use twostep_otp::Totp;
 use twostep_policy::{Membership, OrgPolicy, Role};
@@ -341,14 +341,8 @@ impl Store for TwoAtOnce {
         self.inner.create_credential(user, revision, record).await
     }
 
-    async fn accept_step(
-        &self,
-        user: &str,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> Result<bool, Self::Error> {
-        self.inner.accept_step(user, step, expected, new).await
+    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
+        self.inner.accept_step(user, write).await
     }
 
     async fn replace_recovery_codes(
@@ -356,11 +350,14 @@ impl Store for TwoAtOnce {
         user: &str,
         revision: u64,
         new: RecoveryCodeSet,
+        completed: Option<Vec<ConsumedState>>,
     ) -> Result<bool, Self::Error> {
         if self.arrivals.fetch_add(1, Ordering::SeqCst) < 2 {
             self.gate.wait().await;
         }
-        self.inner.replace_recovery_codes(user, revision, new).await
+        self.inner
+            .replace_recovery_codes(user, revision, new, completed)
+            .await
     }
 
     async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
@@ -374,11 +371,10 @@ impl Store for TwoAtOnce {
     async fn consume_state(
         &self,
         user: &str,
-        id: StateId,
-        expires_at: u64,
+        state: ConsumedState,
         now: u64,
     ) -> Result<bool, Self::Error> {
-        self.inner.consume_state(user, id, expires_at, now).await
+        self.inner.consume_state(user, state, now).await
     }
 
     async fn compare_and_set_throttle(
@@ -499,4 +495,65 @@ fn error_texts_show_no_timestamp_and_repeat_no_cause() {
         ["the mailer failed", "relay down"],
         "says who failed"
     );
+}
+
+/// A copy of a login challenge that already signed in is spent: it costs the user nothing
+/// and says only "start again". Before, five wrong codes on the copy locked the user out for
+/// 15 minutes, and it answered a right code `Replayed` but a wrong one `Mismatch` (an oracle).
+#[tokio::test]
+async fn a_spent_challenge_copy_costs_nothing_and_answers_nothing() {
+    let w = world();
+    let (totp, codes) = w.enable(&alice()).await;
+    w.clock.advance(30);
+    let challenge = w
+        .service
+        .begin_login("alice")
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
+    let copy = w.service.seal(&challenge).unwrap();
+    let code = totp.generate(w.clock.now()).unwrap().to_string();
+    w.service
+        .verify_login(&alice(), challenge, &code)
+        .await
+        .unwrap();
+    let before = w.throttle("alice").await;
+    let failures = w.count(AuditKind::SecondStepFailed);
+
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    w.clock.advance(30);
+    let next = totp.generate(w.clock.now()).unwrap().to_string();
+    for input in [
+        wrong,
+        wrong,
+        wrong,
+        wrong,
+        wrong,
+        wrong,
+        &next,
+        &codes[0],
+        "not-a-code",
+    ] {
+        let copy = w.service.open("alice", &copy).unwrap();
+        let refused = w
+            .service
+            .verify_login(&alice(), copy, input)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused.error, ServiceError::Replayed),
+            "{input:?}: {}",
+            refused.error
+        );
+        assert!(refused.state.is_none(), "start again");
+    }
+    assert_eq!(w.throttle("alice").await, before, "nothing counted");
+    assert_eq!(w.count(AuditKind::SecondStepFailed), failures);
+    w.sign_in(&alice(), &next)
+        .await
+        .expect("the user signs in as if nothing happened");
+    w.sign_in(&alice(), &codes[0])
+        .await
+        .expect("the recovery code the copy was given is still unused");
 }

@@ -8,8 +8,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Row};
 
 use twostep_enrollment::{
-    BoxError, ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, Sealer,
-    StateId, Store, StoredAccount, Throttle,
+    AcceptStep, BoxError, ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS,
+    SealedSecret, Sealer, StateId, Store, StoredAccount, Throttle,
 };
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
@@ -32,6 +32,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "revisions and consumed states",
         include_str!("../migrations/sqlite/0002_revisions_and_consumed_states.sql"),
     ),
+    (
+        3,
+        "completed states",
+        include_str!("../migrations/sqlite/0003_completed_states.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -44,6 +49,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         2,
         "revisions and consumed states",
         include_str!("../migrations/postgres/0002_revisions_and_consumed_states.sql"),
+    ),
+    (
+        3,
+        "completed states",
+        include_str!("../migrations/postgres/0003_completed_states.sql"),
     ),
 ]);
 
@@ -259,44 +269,6 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// [`Store::consume_state_then_accept_step`] as two statements in one transaction. The
-    /// first is a write, so the transaction holds SQLite's write lock from its start and
-    /// concurrent ones queue instead of deadlocking on an upgrade.
-    async fn consume_then_accept_in_one_transaction(
-        &self,
-        user: &str,
-        state: ConsumedState,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> Result<(bool, bool), StoreError> {
-        let forget_before = self.sweep_consumed(state.id, state.now).await?;
-        let mut tx = self.pool.begin().await?;
-        let consumed = sqlx::query(CONSUME_STATE)
-            .bind(user)
-            .bind_consumed(state.id, state.expires_at, forget_before)
-            .execute(&mut *tx)
-            .await?;
-        if !changed_one(&consumed) {
-            return Ok((false, false));
-        }
-        let accepted = sqlx::query(ACCEPT_STEP)
-            .bind(user)
-            .bind_step(step, expected, new)?
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok((true, changed_one(&accepted)))
-    }
-
-    /// Whether the pool is on PostgreSQL (else SQLite).
-    fn is_postgres(&self) -> bool {
-        matches!(
-            self.pool.connect_options().database_url.scheme(),
-            "postgres" | "postgresql"
-        )
-    }
-
     /// Forgets consumed states an hour after they expired (clocks differ between servers),
     /// swept by about one call in 256 (ids are random) so the table stays small without a
     /// second statement on every login. Returns the expiry before which an entry may be
@@ -355,11 +327,12 @@ trait BindColumns {
     /// A consumed state after its user: id, expiry, and the expiry before which an entry may
     /// be taken anew.
     fn bind_consumed(self, id: StateId, expires_at: u64, forget_before: i64) -> Self;
-    /// A step to accept and the counters' compare-and-set: step, expected, new.
+    /// A sign-in's step write after its user: revision, step, expected counters, new
+    /// counters, completed states.
     ///
     /// # Errors
     /// [`StoreError::OutOfRange`] for values SQL's integers cannot hold.
-    fn bind_step(self, step: u64, expected: Throttle, new: Throttle) -> Result<Self, StoreError>
+    fn bind_step(self, write: &AcceptStep) -> Result<Self, StoreError>
     where
         Self: Sized;
 }
@@ -385,11 +358,13 @@ impl BindColumns for AnyQuery<'_> {
             .bind(forget_before)
     }
 
-    fn bind_step(self, step: u64, expected: Throttle, new: Throttle) -> Result<Self, StoreError> {
+    fn bind_step(self, write: &AcceptStep) -> Result<Self, StoreError> {
         Ok(self
-            .bind(to_db(step, "TOTP step")?)
-            .bind_throttle(throttle_columns(expected)?)
-            .bind_throttle(throttle_columns(new)?))
+            .bind(to_db(write.revision, "revision")?)
+            .bind(to_db(write.step, "TOTP step")?)
+            .bind_throttle(throttle_columns(write.expected)?)
+            .bind_throttle(throttle_columns(write.new)?)
+            .bind(encode_completed(&write.completed)))
     }
 }
 
@@ -419,7 +394,7 @@ fn recovery_set_json(set: &RecoveryCodeSet) -> Result<String, StoreError> {
 /// The columns of an account, as [`decode_account`] reads them; the user id last.
 const ACCOUNT_COLUMNS: &str = "SELECT secret_key_id, secret_ciphertext, totp_params, \
     last_accepted_step, recovery_codes, enabled_at, \
-    window_start, window_failures, consecutive_failures, revision, user_id \
+    window_start, window_failures, consecutive_failures, revision, completed_states, user_id \
     FROM twostep_accounts WHERE user_id";
 
 /// How many users one batch read asks for at most (well under every database's limit on
@@ -432,13 +407,53 @@ const CONSUME_STATE: &str = "INSERT INTO twostep_consumed_states (user_id, state
     SET expires_at = excluded.expires_at \
     WHERE twostep_consumed_states.expires_at <= $4";
 
-/// The replay check and the counters' compare-and-set in one statement: a concurrent login
-/// with the same code, or a concurrent failure, makes this one match nothing.
-const ACCEPT_STEP: &str = "UPDATE twostep_accounts SET last_accepted_step = $2, \
-    revision = revision + 1, window_start = $6, window_failures = $7, consecutive_failures = $8 \
-    WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
-    AND (last_accepted_step IS NULL OR last_accepted_step < $2) \
-    AND window_start = $3 AND window_failures = $4 AND consecutive_failures = $5";
+/// A sign-in with a TOTP code in one statement: the revision, the replay check and the
+/// counters' compare-and-set as its condition, the step, the counters and the completed
+/// challenge as its write. A concurrent sign-in (a copy of the challenge, the same code) or a
+/// concurrent failure makes this one match nothing.
+const ACCEPT_STEP: &str = "UPDATE twostep_accounts SET last_accepted_step = $3, \
+    window_start = $7, window_failures = $8, consecutive_failures = $9, \
+    completed_states = $10, revision = revision + 1 \
+    WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2 \
+    AND (last_accepted_step IS NULL OR last_accepted_step < $3) \
+    AND window_start = $4 AND window_failures = $5 AND consecutive_failures = $6";
+
+/// The completed states as stored: `<id in hex>:<expiry>`, comma-separated.
+fn encode_completed(completed: &[ConsumedState]) -> String {
+    let mut text = String::with_capacity(completed.len() * 44);
+    for (i, state) in completed.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        for byte in state.id.as_bytes() {
+            text.push_str(&format!("{byte:02x}"));
+        }
+        text.push_str(&format!(":{}", state.expires_at));
+    }
+    text
+}
+
+fn decode_completed(text: &str) -> Result<Vec<ConsumedState>, StoreError> {
+    let corrupt = || StoreError::Corrupt("completed states");
+    text.split(',')
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (hex, expires_at) = entry.split_once(':').ok_or_else(corrupt)?;
+            let mut id = [0u8; 16];
+            if hex.len() != 32 || !hex.is_ascii() {
+                return Err(corrupt());
+            }
+            for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks(2)) {
+                let pair = core::str::from_utf8(pair).map_err(|_| corrupt())?;
+                *byte = u8::from_str_radix(pair, 16).map_err(|_| corrupt())?;
+            }
+            Ok(ConsumedState {
+                id: StateId::from_bytes(id),
+                expires_at: expires_at.parse().map_err(|_| corrupt())?,
+            })
+        })
+        .collect()
+}
 
 /// The counters alone: what reserving and refunding an attempt read.
 const SELECT_THROTTLE: &str = "SELECT window_start, window_failures, consecutive_failures \
@@ -456,6 +471,7 @@ fn decode_throttle(row: &AnyRow, first: usize) -> Result<Throttle, StoreError> {
 fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
     let throttle = decode_throttle(row, 6)?;
     let revision = from_db(row.try_get(9)?, "revision")?;
+    let completed: String = row.try_get(10)?;
     let key_id: Option<String> = row.try_get(0)?;
     let ciphertext: Option<Vec<u8>> = row.try_get(1)?;
     let params: Option<String> = row.try_get(2)?;
@@ -483,6 +499,7 @@ fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
         credential,
         throttle,
         revision,
+        completed: decode_completed(&completed)?,
     })
 }
 
@@ -518,7 +535,7 @@ impl Store for SqlStore {
              ON CONFLICT (user_id) DO UPDATE SET secret_key_id = NULL, \
                  secret_ciphertext = NULL, totp_params = NULL, last_accepted_step = NULL, \
                  recovery_codes = NULL, enabled_at = NULL, window_start = 0, \
-                 window_failures = 0, consecutive_failures = 0, \
+                 window_failures = 0, consecutive_failures = 0, completed_states = '', \
                  revision = twostep_accounts.revision + 1",
         )
         .bind(user)
@@ -548,7 +565,7 @@ impl Store for SqlStore {
                 query = query.bind(*user);
             }
             for row in query.fetch_all(&self.pool).await? {
-                let user: String = row.try_get(10)?;
+                let user: String = row.try_get(11)?;
                 found.insert(user, decode_account(&row)?);
             }
         }
@@ -613,16 +630,11 @@ impl Store for SqlStore {
         Ok(changed_one(&result))
     }
 
-    async fn accept_step(
-        &self,
-        user: &str,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> Result<bool, StoreError> {
+    /// One statement ([`ACCEPT_STEP`]): a sign-in with a TOTP code is one read and one write.
+    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, StoreError> {
         let result = sqlx::query(ACCEPT_STEP)
             .bind(user)
-            .bind_step(step, expected, new)?
+            .bind_step(&write)?
             .execute(&self.pool)
             .await?;
         Ok(changed_one(&result))
@@ -633,14 +645,18 @@ impl Store for SqlStore {
         user: &str,
         revision: u64,
         new: RecoveryCodeSet,
+        completed: Option<Vec<ConsumedState>>,
     ) -> Result<bool, StoreError> {
+        // Without `completed` (a re-issue) the column is written back as it is.
         let result = sqlx::query(
-            "UPDATE twostep_accounts SET recovery_codes = $3, revision = revision + 1 \
+            "UPDATE twostep_accounts SET recovery_codes = $3, \
+                 completed_states = COALESCE($4, completed_states), revision = revision + 1 \
              WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2",
         )
         .bind(user)
         .bind(to_db(revision, "revision")?)
         .bind(recovery_set_json(&new)?)
+        .bind(completed.as_deref().map(encode_completed))
         .execute(&self.pool)
         .await?;
         Ok(changed_one(&result))
@@ -664,64 +680,16 @@ impl Store for SqlStore {
     async fn consume_state(
         &self,
         user: &str,
-        id: StateId,
-        expires_at: u64,
+        state: ConsumedState,
         now: u64,
     ) -> Result<bool, StoreError> {
-        let forget_before = self.sweep_consumed(id, now).await?;
+        let forget_before = self.sweep_consumed(state.id, now).await?;
         let result = sqlx::query(CONSUME_STATE)
             .bind(user)
-            .bind_consumed(id, expires_at, forget_before)
+            .bind_consumed(state.id, state.expires_at, forget_before)
             .execute(&self.pool)
             .await?;
         Ok(changed_one(&result))
-    }
-
-    /// On PostgreSQL one statement records the challenge and, if it did, accepts the step:
-    /// a login with a TOTP code stays two round trips. On SQLite (no data-modifying CTEs) the
-    /// two statements in one transaction: one commit.
-    async fn consume_state_then_accept_step(
-        &self,
-        user: &str,
-        state: ConsumedState,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> Result<(bool, bool), StoreError> {
-        if !self.is_postgres() {
-            return self
-                .consume_then_accept_in_one_transaction(user, state, step, expected, new)
-                .await;
-        }
-        let forget_before = self.sweep_consumed(state.id, state.now).await?;
-        // Data-modifying CTEs run on one snapshot; the UPDATE sees the INSERT's RETURNING.
-        let row = sqlx::query(
-            "WITH consumed AS ( \
-                 INSERT INTO twostep_consumed_states (user_id, state_id, expires_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT (user_id, state_id) DO UPDATE \
-                 SET expires_at = excluded.expires_at \
-                 WHERE twostep_consumed_states.expires_at <= $4 \
-                 RETURNING 1 \
-             ), accepted AS ( \
-                 UPDATE twostep_accounts SET last_accepted_step = $5, revision = revision + 1, \
-                     window_start = $9, window_failures = $10, consecutive_failures = $11 \
-                 WHERE user_id = $1 AND secret_ciphertext IS NOT NULL \
-                   AND (last_accepted_step IS NULL OR last_accepted_step < $5) \
-                   AND window_start = $6 AND window_failures = $7 \
-                   AND consecutive_failures = $8 \
-                   AND EXISTS (SELECT 1 FROM consumed) \
-                 RETURNING 1 \
-             ) \
-             SELECT (SELECT count(*) FROM consumed), (SELECT count(*) FROM accepted)",
-        )
-        .bind(user)
-        .bind_consumed(state.id, state.expires_at, forget_before)
-        .bind_step(step, expected, new)?
-        .fetch_one(&self.pool)
-        .await?;
-        let consumed: i64 = row.try_get(0)?;
-        let accepted: i64 = row.try_get(1)?;
-        Ok((consumed == 1, accepted == 1))
     }
 
     async fn compare_and_set_throttle(

@@ -5,7 +5,9 @@
 mod common;
 
 use common::{Db, account, enroll, sealer, service};
-use twostep_enrollment::{LoginStep, ServiceError, Store, Throttle, ThrottlePolicy};
+use twostep_enrollment::{
+    AcceptStep, LoginStep, ServiceError, Store, StoredAccount, Throttle, ThrottlePolicy,
+};
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::RedeemError;
 use twostep_store_sqlx::{AeadSealer, SealingKey, SqlStore, StoreError};
@@ -214,11 +216,9 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
             .recovery_codes;
         // Each of these writes' conditions holds, so each reaches the row and the trigger.
         let writes = [
+            store.accept_step("doomed", step(&before, 5)).await,
             store
-                .accept_step("doomed", 5, failed, failed.record_success())
-                .await,
-            store
-                .replace_recovery_codes("doomed", revision, other_set)
+                .replace_recovery_codes("doomed", revision, other_set, None)
                 .await,
             store.remove_credential("doomed", revision).await,
             store
@@ -250,6 +250,17 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
     }
 }
 
+/// The write that accepts `step` over `account` as read.
+fn step(account: &StoredAccount, step: u64) -> AcceptStep {
+    AcceptStep {
+        revision: account.revision,
+        step,
+        expected: account.throttle,
+        new: account.throttle.record_success(),
+        completed: account.completed.clone(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_dropped_inside_a_write_leaves_the_previous_state() {
     let Some(db) = Db::postgres().await else {
@@ -266,12 +277,8 @@ async fn a_connection_dropped_inside_a_write_leaves_the_previous_state() {
         .await
         .unwrap();
     let writer = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .accept_step("alice", 99, Throttle::default(), Throttle::default())
-                .await
-        })
+        let (store, write) = (store.clone(), step(&before, 99));
+        tokio::spawn(async move { store.accept_step("alice", write).await })
     };
     let mut killed = false;
     for _ in 0..200 {
@@ -302,10 +309,7 @@ async fn a_connection_dropped_inside_a_write_leaves_the_previous_state() {
     holder.rollback().await.unwrap();
     assert_eq!(store.account("alice").await.unwrap(), before);
     assert!(
-        store
-            .accept_step("alice", 99, Throttle::default(), Throttle::default())
-            .await
-            .unwrap(),
+        store.accept_step("alice", step(&before, 99)).await.unwrap(),
         "the pool recovers and the step is still free"
     );
 }
@@ -398,7 +402,7 @@ async fn embedded_migrations_match_the_files() {
     let files = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let migrator = sqlx::migrate::Migrator::new(files).await.unwrap();
     let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
-    assert_eq!(versions, [1, 2], "one file per migration");
+    assert_eq!(versions, [1, 2, 3], "one file per migration");
     let mut conn = store.pool().acquire().await.unwrap();
     migrator.run(&mut *conn).await.unwrap();
     drop(conn);

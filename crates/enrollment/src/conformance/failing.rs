@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
 
-use crate::app::{ConsumedState, CredentialRecord, StateId, Store, StoredAccount};
+use crate::app::{AcceptStep, ConsumedState, CredentialRecord, Store, StoredAccount};
 use crate::throttle::Throttle;
 
 /// The injected failure, or the store's own.
@@ -80,15 +80,9 @@ impl<S: Store> Store for Failing<S> {
         created.map_err(Failure::Store)
     }
 
-    async fn accept_step(
-        &self,
-        user: &str,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> Result<bool, Self::Error> {
+    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
         self.call()?;
-        let accepted = self.inner.accept_step(user, step, expected, new).await;
+        let accepted = self.inner.accept_step(user, write).await;
         accepted.map_err(Failure::Store)
     }
 
@@ -97,9 +91,13 @@ impl<S: Store> Store for Failing<S> {
         user: &str,
         revision: u64,
         new: RecoveryCodeSet,
+        completed: Option<Vec<ConsumedState>>,
     ) -> Result<bool, Self::Error> {
         self.call()?;
-        let replaced = self.inner.replace_recovery_codes(user, revision, new).await;
+        let replaced = self
+            .inner
+            .replace_recovery_codes(user, revision, new, completed)
+            .await;
         replaced.map_err(Failure::Store)
     }
 
@@ -117,29 +115,12 @@ impl<S: Store> Store for Failing<S> {
     async fn consume_state(
         &self,
         user: &str,
-        id: StateId,
-        expires_at: u64,
+        state: ConsumedState,
         now: u64,
     ) -> Result<bool, Self::Error> {
         self.call()?;
-        let consumed = self.inner.consume_state(user, id, expires_at, now).await;
+        let consumed = self.inner.consume_state(user, state, now).await;
         consumed.map_err(Failure::Store)
-    }
-
-    async fn consume_state_then_accept_step(
-        &self,
-        user: &str,
-        state: ConsumedState,
-        step: u64,
-        expected: Throttle,
-        new: Throttle,
-    ) -> Result<(bool, bool), Self::Error> {
-        self.call()?;
-        let done = self
-            .inner
-            .consume_state_then_accept_step(user, state, step, expected, new)
-            .await;
-        done.map_err(Failure::Store)
     }
 
     async fn throttle(&self, user: &str) -> Result<Throttle, Self::Error> {

@@ -29,8 +29,8 @@ mod failing;
 mod flows;
 
 use crate::app::{
-    ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, StateId, Store,
-    StoredAccount,
+    AcceptStep, ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret,
+    StateId, Store, StoredAccount,
 };
 use crate::throttle::{Throttle, ThrottlePolicy};
 
@@ -80,7 +80,7 @@ where
     counters_leave_the_revision_alone(make().await).await;
     a_forgotten_id_reused_completes_nothing_from_before(make().await).await;
     states_are_consumed_once(make().await).await;
-    a_login_records_its_challenge_with_its_step(make().await).await;
+    a_sign_in_records_its_challenge_with_its_write(make().await).await;
     accounts_are_read_together_in_order(make().await).await;
     throttle_is_compare_and_set(make().await).await;
     org_policies_are_compare_and_set(make().await).await;
@@ -160,13 +160,25 @@ async fn steps_only_move_forward<S: Store>(store: S) {
     assert_eq!(stored.last_accepted_step, Some(6));
 }
 
-/// Accepts `step` with the counters as they are: the plain replay check.
+/// Accepts `step` with the account as it is: the plain replay check.
 async fn accept<S: Store>(store: &S, user: &str, step: u64) -> bool {
-    let throttle = store.throttle(user).await.expect("store");
+    let account = store.account(user).await.expect("store");
     store
-        .accept_step(user, step, throttle, throttle.record_success())
+        .accept_step(user, step_write(&account, step, account.throttle))
         .await
         .expect("store")
+}
+
+/// The write that accepts `step` over `account` as read, from counters read as `expected`,
+/// keeping its completed states.
+fn step_write(account: &StoredAccount, step: u64, expected: Throttle) -> AcceptStep {
+    AcceptStep {
+        revision: account.revision,
+        step,
+        expected,
+        new: expected.record_success(),
+        completed: account.completed.clone(),
+    }
 }
 
 async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
@@ -189,12 +201,14 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
             credential: Some(record),
             throttle: failed,
             revision: 1,
+            completed: Vec::new(),
         },
         "the account reads credential, counters and revision together"
     );
+    let read = store.account("u").await.expect("store");
     assert!(
         !store
-            .accept_step("u", 7, Throttle::default(), Throttle::default())
+            .accept_step("u", step_write(&read, 7, Throttle::default()))
             .await
             .expect("store"),
         "counters that changed since they were read refuse the step"
@@ -210,14 +224,17 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
     );
     assert!(
         store
-            .accept_step("u", 7, failed, failed.record_success())
+            .accept_step("u", step_write(&read, 7, failed))
             .await
             .expect("store")
     );
     let account = store.account("u").await.expect("store");
     assert_eq!(
         (
-            account.credential.and_then(|c| c.last_accepted_step),
+            account
+                .credential
+                .as_ref()
+                .and_then(|c| c.last_accepted_step),
             account.throttle
         ),
         (Some(7), failed.record_success()),
@@ -225,10 +242,17 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
     );
     assert!(
         !store
-            .accept_step("u", 7, failed.record_success(), Throttle::default())
+            .accept_step("u", step_write(&account, 7, account.throttle))
             .await
             .expect("store"),
         "a replayed step leaves the counters alone"
+    );
+    assert!(
+        !store
+            .accept_step("u", step_write(&read, 8, failed.record_success()))
+            .await
+            .expect("store"),
+        "a revision that moved since it was read refuses a newer step too"
     );
     assert_eq!(
         store.throttle("u").await.expect("store"),
@@ -239,7 +263,7 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
 async fn recovery_codes_are_replaced_only_at_the_revision_read<S: Store>(store: S) {
     assert!(
         !store
-            .replace_recovery_codes("u", 0, sample_record(1).recovery_codes)
+            .replace_recovery_codes("u", 0, sample_record(1).recovery_codes, None)
             .await
             .expect("store"),
         "no credential, no replacement"
@@ -257,7 +281,7 @@ async fn recovery_codes_are_replaced_only_at_the_revision_read<S: Store>(store: 
         .set;
     assert!(
         store
-            .replace_recovery_codes("u", 1, used.clone())
+            .replace_recovery_codes("u", 1, used.clone(), None)
             .await
             .expect("store"),
         "a replacement at the revision read wins"
@@ -270,7 +294,7 @@ async fn recovery_codes_are_replaced_only_at_the_revision_read<S: Store>(store: 
         .set;
     assert!(
         !store
-            .replace_recovery_codes("u", 1, twice)
+            .replace_recovery_codes("u", 1, twice, None)
             .await
             .expect("store"),
         "codes read before a code was used must not replace the codes after"
@@ -409,37 +433,35 @@ async fn a_forgotten_id_reused_completes_nothing_from_before<S: Store>(store: S)
 }
 
 async fn states_are_consumed_once<S: Store>(store: S) {
-    let id = StateId::from_bytes([7; 16]);
-    let other = StateId::from_bytes([8; 16]);
+    let state = |byte, expires_at| ConsumedState {
+        id: StateId::from_bytes([byte; 16]),
+        expires_at,
+    };
+    let consume =
+        |user, byte, expires_at, now| store.consume_state(user, state(byte, expires_at), now);
     assert!(
-        store.consume_state("u", id, 100, 10).await.expect("store"),
+        consume("u", 7, 100, 10).await.expect("store"),
         "the first completion is recorded"
     );
     assert!(
-        !store.consume_state("u", id, 100, 20).await.expect("store"),
+        !consume("u", 7, 100, 20).await.expect("store"),
         "a second completion of the same state is refused"
     );
     assert!(
-        store
-            .consume_state("u", other, 100, 20)
-            .await
-            .expect("store"),
+        consume("u", 8, 100, 20).await.expect("store"),
         "states are independent"
     );
     assert!(
-        store.consume_state("v", id, 100, 20).await.expect("store"),
+        consume("v", 7, 100, 20).await.expect("store"),
         "users are independent"
     );
     assert!(
-        !store.consume_state("u", id, 200, 99).await.expect("store"),
+        !consume("u", 7, 200, 99).await.expect("store"),
         "still refused until it expires"
     );
     let late = 100 + FORGET_CONSUMED_AFTER_SECONDS - 1;
     assert!(
-        !store
-            .consume_state("u", id, 100, late)
-            .await
-            .expect("store"),
+        !consume("u", 7, 100, late).await.expect("store"),
         "and for an hour after: clocks differ between servers"
     );
     assert_eq!(
@@ -449,44 +471,65 @@ async fn states_are_consumed_once<S: Store>(store: S) {
     );
 }
 
-async fn a_login_records_its_challenge_with_its_step<S: Store>(store: S) {
+/// A sign-in writes its challenge into the account's completed states with its step or its
+/// recovery codes, in one conditional write: a copy of the challenge reads it there.
+async fn a_sign_in_records_its_challenge_with_its_write<S: Store>(store: S) {
+    let (record, codes) = sample_record_with_codes(1);
     store
-        .create_credential("u", 0, sample_record(1))
+        .create_credential("u", 0, record.clone())
         .await
         .expect("store");
     let challenge = |byte| ConsumedState {
         id: StateId::from_bytes([byte; 16]),
         expires_at: 1_000,
-        now: 10,
     };
-    let throttle = store.throttle("u").await.expect("store");
-    let succeeded = throttle.record_success();
-    let login = |byte, step| {
-        store.consume_state_then_accept_step("u", challenge(byte), step, throttle, succeeded)
-    };
-    assert_eq!(
-        login(1, 5).await.expect("store"),
-        (true, true),
-        "a fresh challenge and a newer step: both recorded"
-    );
-    assert_eq!(
-        login(1, 6).await.expect("store"),
-        (false, false),
-        "the same challenge again: nothing, not even a newer step"
-    );
-    assert_eq!(
-        login(2, 5).await.expect("store"),
-        (true, false),
-        "a fresh challenge with a used step: the challenge is spent, the step refused"
-    );
+    let read = store.account("u").await.expect("store");
+    let mut write = step_write(&read, 5, read.throttle);
+    write.completed = vec![challenge(1)];
+    assert!(store.accept_step("u", write.clone()).await.expect("store"));
     let account = store.account("u").await.expect("store");
     assert_eq!(
-        (
-            account.credential.and_then(|c| c.last_accepted_step),
-            account.revision
-        ),
-        (Some(5), 2),
-        "one step accepted, one revision for it"
+        account.completed,
+        vec![challenge(1)],
+        "the challenge is read back with the account"
+    );
+    assert_eq!(account.revision, 2);
+    write.step = 6;
+    write.completed = vec![challenge(1), challenge(2)];
+    assert!(
+        !store.accept_step("u", write).await.expect("store"),
+        "a write over a revision that moved records nothing"
+    );
+    assert_eq!(
+        store.account("u").await.expect("store").completed,
+        vec![challenge(1)]
+    );
+
+    let used = record
+        .recovery_codes
+        .redeem(codes.first().expect("codes"), 2)
+        .expect("a valid code")
+        .set;
+    let completed = vec![challenge(1), challenge(3)];
+    assert!(
+        store
+            .replace_recovery_codes("u", 2, used, Some(completed.clone()))
+            .await
+            .expect("store")
+    );
+    let account = store.account("u").await.expect("store");
+    assert_eq!(account.completed, completed, "with the recovery codes too");
+    let reissued = sample_record(3).recovery_codes;
+    assert!(
+        store
+            .replace_recovery_codes("u", 3, reissued, None)
+            .await
+            .expect("store")
+    );
+    assert_eq!(
+        store.account("u").await.expect("store").completed,
+        completed,
+        "a re-issue leaves them"
     );
 }
 
@@ -589,10 +632,10 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     .await;
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent creates wins");
 
-    let winners = race(&store, |store, _| async move {
-        store
-            .accept_step("u", 42, Throttle::default(), Throttle::default())
-            .await
+    let read = store.account("u").await.expect("store");
+    let winners = race(&store, |store, _| {
+        let write = step_write(&read, 42, read.throttle);
+        async move { store.accept_step("u", write).await }
     })
     .await;
     assert_eq!(
@@ -609,15 +652,15 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
             .await
             .expect("store")
     );
-    let winners = race(&store, move |store, i| async move {
-        store
-            .accept_step("u", 100 + i as u64, failed, failed.record_success())
-            .await
+    let read = store.account("u").await.expect("store");
+    let winners = race(&store, |store, i| {
+        let write = step_write(&read, 100 + i as u64, failed);
+        async move { store.accept_step("u", write).await }
     })
     .await;
     assert_eq!(
         winners, 1,
-        "one of {CONTENDERS} concurrent acceptances from one reading of the counters wins"
+        "one of {CONTENDERS} concurrent acceptances from one reading of the account wins"
     );
 
     let sets: Vec<RecoveryCodeSet> = (0..4)
@@ -629,7 +672,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
         let sets = Arc::clone(&sets);
         async move {
             let new = sets.get(i % sets.len()).cloned().expect("non-empty");
-            store.replace_recovery_codes("u", read, new).await
+            store.replace_recovery_codes("u", read, new, None).await
         }
     })
     .await;
@@ -651,9 +694,11 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     );
 
     let winners = race(&store, |store, _| async move {
-        store
-            .consume_state("u", StateId::from_bytes([1; 16]), u64::MAX, 1)
-            .await
+        let state = ConsumedState {
+            id: StateId::from_bytes([1; 16]),
+            expires_at: u64::MAX,
+        };
+        store.consume_state("u", state, 1).await
     })
     .await;
     assert_eq!(
@@ -661,23 +706,20 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
         "one of {CONTENDERS} concurrent completions of one state wins"
     );
 
-    let throttle = store.throttle("u").await.expect("store");
-    let winners = race(&store, move |store, i| async move {
-        let challenge = ConsumedState {
+    let read = store.account("u").await.expect("store");
+    let winners = race(&store, |store, i| {
+        // One challenge, each copy with its own newer step: one reading of the account.
+        let mut write = step_write(&read, 1_000 + i as u64, read.throttle);
+        write.completed.push(ConsumedState {
             id: StateId::from_bytes([2; 16]),
             expires_at: u64::MAX,
-            now: 1,
-        };
-        let step = 1_000 + i as u64;
-        let (consumed, _) = store
-            .consume_state_then_accept_step("u", challenge, step, throttle, throttle)
-            .await?;
-        Ok(consumed)
+        });
+        async move { store.accept_step("u", write).await }
     })
     .await;
     assert_eq!(
         winners, 1,
-        "one of {CONTENDERS} concurrent logins with one challenge records it"
+        "one of {CONTENDERS} concurrent sign-ins with one challenge records it"
     );
 
     let read = store.account("u").await.expect("store").revision;

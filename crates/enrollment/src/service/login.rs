@@ -7,8 +7,8 @@ use twostep_otp::Rejection;
 use twostep_policy::{Requirement, TwoFactor};
 use zeroize::Zeroizing;
 
-use super::{Refusal, Service, ServiceError, copy_secret, retry, rng};
-use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
+use super::{Refusal, Service, ServiceError, completed_with, copy_secret, retry, rng, spent};
+use crate::app::{AcceptStep, AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
 use crate::enable::Account;
 use crate::login::{self, Answer, Commit, LoginChallenge, LoginError, StoredFactor};
 
@@ -73,15 +73,14 @@ impl LoginStep {
     }
 }
 
-/// A refusal that ended the flow only because the retries gave up: the challenge back,
-/// unless it was spent.
-fn keep_unless_spent(
+/// A refusal that ended only because the retries gave up ([`retry`] knows no state): the
+/// challenge back, since nothing completed it.
+fn keep_on_conflict(
     refusal: Refusal<LoginChallenge>,
-    spent: &AtomicBool,
     challenge: &LoginChallenge,
 ) -> Refusal<LoginChallenge> {
     match refusal.error {
-        ServiceError::Conflict if refusal.state.is_none() && !spent.load(Relaxed) => {
+        ServiceError::Conflict if refusal.state.is_none() => {
             Refusal::new(challenge.clone(), ServiceError::Conflict)
         }
         _ => refusal,
@@ -149,19 +148,14 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         }
     }
 
-    /// Records that `challenge` completed. `Ok(false)`: a copy of it already did.
-    async fn consume(&self, challenge: &LoginChallenge) -> Result<bool, ServiceError> {
-        let (user, id, expires_at) = (challenge.user_id(), challenge.id(), challenge.expires_at());
-        self.consume_once(user, id, expires_at).await
-    }
-
     /// The second step with a TOTP code, checked optimistically: the account is read once, the
-    /// code verified in memory, and the step and the counters settled by one conditional write
-    /// — two round trips for a right code (the challenge is recorded with the step). No
-    /// outcome is reported unless that write (or, for a wrong code, the failure's
-    /// compare-and-set) finds the counters as they were read; when it does not, the attempt
-    /// starts over from a fresh read. So every reported outcome is serialised with every
-    /// other, and concurrent guesses cannot overrun the budget.
+    /// code verified in memory, and the step, the counters and the challenge's completion
+    /// settled by one conditional write — two round trips for a right code. No outcome is
+    /// reported unless that write (or, for a wrong code, the failure's compare-and-set) finds
+    /// the account as it was read; when it does not, the attempt starts over from a fresh
+    /// read. So every reported outcome is serialised with every other, concurrent guesses
+    /// cannot overrun the budget, and a copy of a challenge that already signed in is found
+    /// spent on the read — before it can count a guess or answer one.
     async fn login_with_code(
         &self,
         account: &Account,
@@ -171,16 +165,18 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
         let user = account.user_id.as_str();
         let policy = self.policies.login;
-        let spent = &AtomicBool::new(false);
         let challenge = &challenge;
         retry(move |_| async move {
-            let back = |error| Refusal::unless_spent(spent.load(Relaxed), challenge.clone(), error);
+            let back = |error| Refusal::new(challenge.clone(), error);
             let stored = self.account(user).await.map_err(back)?;
-            let Some(record) = stored.credential else {
+            if spent(&stored, challenge.id()) {
+                return Err(Refusal::end(ServiceError::Replayed));
+            }
+            let Some(record) = stored.credential.as_ref() else {
                 return Err(Refusal::end(ServiceError::NotEnabled));
             };
             let secret = self.open_secret(user, &record.secret).map_err(back)?;
-            let factor = StoredFactor::of(&record, &secret);
+            let factor = StoredFactor::of(record, &secret);
             let answer = Answer::Totp(input);
             match challenge
                 .clone()
@@ -191,32 +187,24 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                         // A TOTP answer only ever commits a step.
                         return Err(back(ServiceError::Code(Rejection::Mismatch)));
                     };
-                    let (expected, new) = (stored.throttle, verified.throttle);
-                    let accepted = if spent.load(Relaxed) {
-                        self.store
-                            .accept_step(user, step, expected, new)
-                            .await
-                            .map_err(|e| Refusal::end(ServiceError::store(e)))?
-                    } else {
-                        // Recording the challenge and accepting the step go together: one
-                        // round trip where the store can.
-                        let state = self
-                            .completion(challenge.id(), challenge.expires_at())
-                            .map_err(back)?;
-                        let (consumed, accepted) = self
-                            .store
-                            .consume_state_then_accept_step(user, state, step, expected, new)
-                            .await
-                            .map_err(|e| back(ServiceError::store(e)))?;
-                        if !consumed {
-                            return Err(Refusal::end(ServiceError::Replayed));
-                        }
-                        spent.store(true, Relaxed);
-                        accepted
+                    let (completes, now) = self
+                        .completion(challenge.id(), challenge.expires_at())
+                        .map_err(back)?;
+                    let write = AcceptStep {
+                        revision: stored.revision,
+                        step,
+                        expected: stored.throttle,
+                        new: verified.throttle,
+                        completed: completed_with(&stored.completed, completes, now),
                     };
+                    let accepted = self
+                        .store
+                        .accept_step(user, write)
+                        .await
+                        .map_err(|e| back(ServiceError::store(e)))?;
                     if !accepted {
-                        // A concurrent login took the step (the next read shows a replay) or
-                        // the counters moved: read again.
+                        // A concurrent request changed the account (a copy of this challenge
+                        // signed in, the step was taken, the counters moved): read again.
                         return Ok(None);
                     }
                     self.audit(user, AuditKind::LoginWithCode);
@@ -225,11 +213,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                     }))
                 }
                 // Not counted (locked): nothing to record.
-                Err(refused) if refused.throttle == stored.throttle => Err(Refusal::unless_spent(
-                    spent.load(Relaxed),
-                    refused.challenge,
-                    refused.error,
-                )),
+                Err(refused) if refused.throttle == stored.throttle => {
+                    Err(Refusal::new(refused.challenge, refused.error))
+                }
                 Err(refused) => {
                     let counted = self
                         .store
@@ -243,21 +229,18 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                     let policy = &policy.throttle;
                     self.failed(user, refused.throttle, policy, now, Some(&account.email))
                         .await;
-                    Err(Refusal::unless_spent(
-                        spent.load(Relaxed),
-                        refused.challenge,
-                        refused.error,
-                    ))
+                    Err(Refusal::new(refused.challenge, refused.error))
                 }
             }
         })
         .await
-        .map_err(|refusal| keep_unless_spent(refusal, spent, challenge))
+        .map_err(|refusal| keep_on_conflict(refusal, challenge))
     }
 
     /// The second step with a recovery code. Each check costs an Argon2 evaluation, too much
     /// to repeat freely, so an attempt is reserved in the counters before it and the check
-    /// runs on the blocking pool. When another request changed the codes first (another code
+    /// runs on the blocking pool. The code's use and the challenge's completion are one
+    /// conditional write. When another request changed the account first (another code
     /// redeemed at the same moment), the code is checked again against what it left: a right
     /// code is never refused because another request won a race.
     async fn login_with_recovery_code(
@@ -269,18 +252,43 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
         let user = account.user_id.as_str();
         let policy = self.policies.login;
+        // Not attempts: a copy of a challenge that already signed in (it says only "start
+        // again"), and a typo the check symbol catches. Both are answered before anything is
+        // reserved or hashed.
+        let first = match self.account(user).await {
+            Ok(stored) if spent(&stored, challenge.id()) => {
+                return Err(Refusal::end(ServiceError::Replayed));
+            }
+            Ok(stored) => stored,
+            Err(error) => return Err(Refusal::new(challenge, error)),
+        };
+        if let Err(typo) = twostep_recovery::RecoveryCode::parse(input) {
+            let error = ServiceError::RecoveryCode(typo.into());
+            return Err(Refusal::new(challenge, error));
+        }
         let (reservation, challenge) = self
             .reserve_for(user, policy.throttle, now, challenge)
             .await?;
         let input = &Zeroizing::new(input.to_owned());
-        let spent = &AtomicBool::new(false);
-        // Whether the attempt was settled as the machine judged it (a counted failure, or a
-        // typo given back): every other way out gives the reservation back.
+        // Whether the attempt was settled as the machine judged it (a counted failure):
+        // every other way out gives the reservation back.
         let settled = &AtomicBool::new(false);
         let challenge = &challenge;
-        let outcome = retry(move |_| async move {
-            let back = |error| Refusal::unless_spent(spent.load(Relaxed), challenge.clone(), error);
-            let (record, revision) = self.enabled_account(user).await.map_err(back)?;
+        let first = &first;
+        let outcome = retry(move |attempt| async move {
+            let back = |error| Refusal::new(challenge.clone(), error);
+            // The account read before the reservation serves the first check: the write is
+            // conditional on its revision, so a change since is caught there.
+            let stored = match attempt {
+                0 => first.clone(),
+                _ => self.account(user).await.map_err(back)?,
+            };
+            if spent(&stored, challenge.id()) {
+                return Err(Refusal::end(ServiceError::Replayed));
+            }
+            let Some(record) = stored.credential else {
+                return Err(Refusal::end(ServiceError::NotEnabled));
+            };
             let secret = self.open_secret(user, &record.secret).map_err(back)?;
             let secret = copy_secret(&secret).map_err(back)?;
             let (job_challenge, job_input, job_user) =
@@ -308,11 +316,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                     )
                     .await
                     .map_err(back)?;
-                    return Err(Refusal::unless_spent(
-                        spent.load(Relaxed),
-                        refused.challenge,
-                        refused.error,
-                    ));
+                    return Err(Refusal::new(refused.challenge, refused.error));
                 }
             };
             let Commit::ConsumeRecoveryCode {
@@ -327,18 +331,16 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                     LoginError::RecoveryCode(twostep_recovery::RedeemError::NoMatch).into(),
                 ));
             };
-            if !spent.load(Relaxed) {
-                if !self.consume(challenge).await.map_err(back)? {
-                    return Err(Refusal::end(ServiceError::Replayed));
-                }
-                spent.store(true, Relaxed);
-            }
+            let (completes, now) = self
+                .completion(challenge.id(), challenge.expires_at())
+                .map_err(back)?;
+            let completed = completed_with(&stored.completed, completes, now);
             // The one-time write, conditional on the revision read with the codes.
             let replaced = self
                 .store
-                .replace_recovery_codes(user, revision, set)
+                .replace_recovery_codes(user, stored.revision, set, Some(completed))
                 .await
-                .map_err(|e| Refusal::end(ServiceError::store(e)))?;
+                .map_err(|e| back(ServiceError::store(e)))?;
             Ok(replaced.then_some(SignedIn {
                 recovery_codes: Some(super::RecoveryCodesLeft { remaining, low }),
             }))
@@ -350,7 +352,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 if !settled.load(Relaxed) {
                     let _ = self.refund(user, reservation, false).await;
                 }
-                return Err(keep_unless_spent(refusal, spent, challenge));
+                return Err(keep_on_conflict(refusal, challenge));
             }
         };
         // The login counts from here, audited at once (before any other await, so a dropped

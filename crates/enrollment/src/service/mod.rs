@@ -332,15 +332,6 @@ impl<S> Refusal<S> {
             Err(failure) => Self::new(state, failure),
         }
     }
-
-    /// The state back, unless it was already consumed (`spent`) or the error ends the flow.
-    fn unless_spent(spent: bool, state: S, error: impl Into<ServiceError>) -> Self {
-        if spent {
-            Self::end(error)
-        } else {
-            Self::new(state, error)
-        }
-    }
 }
 
 impl<S> From<ServiceError> for Refusal<S> {
@@ -814,19 +805,19 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         })
     }
 
-    /// The pending state `id`, to record as completed. The clock is read again here, as late
-    /// as possible: a check that outlived the state (a wait for the hashing pool, a slow
-    /// store) must not complete it after it expired.
-    fn completion(&self, id: StateId, expires_at: u64) -> Result<ConsumedState, ServiceError> {
+    /// The pending state `id`, to record as completed, and the time. The clock is read again
+    /// here, as late as possible: a check that outlived the state (a wait for the hashing pool,
+    /// a slow store) must not complete it after it expired.
+    fn completion(
+        &self,
+        id: StateId,
+        expires_at: u64,
+    ) -> Result<(ConsumedState, u64), ServiceError> {
         let now = self.clock.now();
         if now >= expires_at {
             return Err(ServiceError::Expired);
         }
-        Ok(ConsumedState {
-            id,
-            expires_at,
-            now,
-        })
+        Ok((ConsumedState { id, expires_at }, now))
     }
 
     /// Records that the pending state `id` completed: `Ok(false)` if a copy of it already did.
@@ -836,9 +827,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         id: StateId,
         expires_at: u64,
     ) -> Result<bool, ServiceError> {
-        let state = self.completion(id, expires_at)?;
+        let (state, now) = self.completion(id, expires_at)?;
         self.store
-            .consume_state(user, state.id, state.expires_at, state.now)
+            .consume_state(user, state, now)
             .await
             .map_err(ServiceError::store)
     }
@@ -981,6 +972,22 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         self.audit(user, AuditKind::Unlocked);
         Ok(())
     }
+}
+
+/// The account's completed states, read, with `state` added and the forgettable ones dropped:
+/// what a sign-in writes back.
+fn completed_with(read: &[ConsumedState], state: ConsumedState, now: u64) -> Vec<ConsumedState> {
+    read.iter()
+        .filter(|recorded| !recorded.forgettable(now))
+        .copied()
+        .chain([state])
+        .collect()
+}
+
+/// Whether the account read lists `id` as completed: a copy of a state that already
+/// completed.
+fn spent(account: &StoredAccount, id: StateId) -> bool {
+    account.completed.iter().any(|recorded| recorded.id == id)
 }
 
 /// Runs `attempt` (given its number, from 0) until it returns `Some` — each attempt reads,

@@ -88,7 +88,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             };
             let replaced = self
                 .store
-                .replace_recovery_codes(user, revision, new.clone())
+                .replace_recovery_codes(user, revision, new.clone(), None)
                 .await
                 .map_err(ServiceError::store)?;
             Ok(replaced.then_some(()))
