@@ -1,12 +1,16 @@
 //! Disabling two-step verification as a sans-IO machine: password re-entry,
 //! then an authenticator code **or** a recovery code.
 //!
+//! The step is bound to the credential the password was checked for (a fingerprint of its
+//! secret), not to the account's revision: the user's other sessions may sign in meanwhile.
 //! On success the caller removes the secret, the recovery codes and the replay state in one
-//! atomic write, conditional on the account's revision when the password was checked
-//! ([`ConfirmWithCode::revision`]): a sign-in with the same code moves the revision on, so a
-//! code cannot both disable and sign in.
+//! atomic write, conditional on the revision it read with the code: a sign-in with the same
+//! code moves the revision on, the code is then checked again and found used, so a code
+//! cannot both disable and sign in.
 
 use rand_core::CryptoRng;
+use sha2::{Digest as _, Sha256};
+use twostep_otp::Secret;
 
 use crate::login::{Answer, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
 use crate::throttle::{Locked, Throttle};
@@ -28,22 +32,35 @@ pub enum DisableError {
 
 /// The password was re-entered correctly; now a code is needed. It holds no secret. Keep it
 /// in the session ([`Service::seal`](crate::Service::seal)).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ConfirmWithCode {
     challenge: LoginChallenge,
-    revision: u64,
+    credential: [u8; 16],
 }
 
-/// First screen: the application checked the password again. `revision` is the account's
-/// (see [`StoredAccount::revision`](crate::StoredAccount::revision)): the credential is removed
-/// only while it is still that one.
+/// A credential's identity: a fingerprint of its secret, the same for as long as the
+/// credential lives (sealed under any key), another for every credential enabled later.
+pub(crate) fn fingerprint(secret: &Secret) -> [u8; 16] {
+    let digest = Sha256::new()
+        .chain_update(b"twostep credential fingerprint v1\0")
+        .chain_update(secret.expose_bytes())
+        .finalize();
+    let mut id = [0u8; 16];
+    for (byte, digested) in id.iter_mut().zip(digest) {
+        *byte = digested;
+    }
+    id
+}
+
+/// First screen: the application checked the password again. `credential` is the
+/// [`fingerprint`] of the credential to disable: nothing else is removed.
 ///
 /// # Errors
 /// [`DisableError::Locked`], or [`DisableError::WrongPassword`] (counted as a failure); with
 /// the counters to store.
 pub(crate) fn start<R: CryptoRng + ?Sized>(
     user_id: &str,
-    revision: u64,
+    credential: [u8; 16],
     password_verified: bool,
     throttle: Throttle,
     rng: &mut R,
@@ -65,7 +82,7 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
         Some(challenge) => Ok((
             ConfirmWithCode {
                 challenge,
-                revision,
+                credential,
             },
             throttle,
         )),
@@ -74,17 +91,16 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
 }
 
 impl ConfirmWithCode {
-    pub(crate) fn from_parts(challenge: LoginChallenge, revision: u64) -> Self {
+    pub(crate) fn from_parts(challenge: LoginChallenge, credential: [u8; 16]) -> Self {
         Self {
             challenge,
-            revision,
+            credential,
         }
     }
 
-    /// The account's revision when the password was checked: remove the credential only
-    /// while it is still this one.
-    pub(crate) fn revision(&self) -> u64 {
-        self.revision
+    /// The [`fingerprint`] of the credential the password was checked for.
+    pub(crate) fn credential(&self) -> [u8; 16] {
+        self.credential
     }
 
     pub(crate) fn challenge(&self) -> &LoginChallenge {
@@ -103,30 +119,23 @@ impl ConfirmWithCode {
 
     /// Second screen: an authenticator code or a recovery code, checked exactly as at login.
     /// Counts like a login's answer; the counters to store come back with a refusal.
-    #[allow(clippy::result_large_err)] // the state is handed back by value
     pub(crate) fn confirm(
-        self,
+        &self,
         session_user: &str,
         answer: Answer<'_>,
         factor: StoredFactor<'_>,
         throttle: Throttle,
         policy: &LoginPolicy,
         now: u64,
-    ) -> Result<(), (Self, DisableError, Throttle)> {
+    ) -> Result<(), (DisableError, Throttle)> {
         match self
             .challenge
+            .clone()
             .verify(session_user, answer, factor, throttle, policy, now)
         {
             // The service removes the credential; what the code would have consumed goes with it.
             Ok(_) => Ok(()),
-            Err(refused) => Err((
-                Self {
-                    challenge: refused.challenge,
-                    revision: self.revision,
-                },
-                refused.error.into(),
-                refused.throttle,
-            )),
+            Err(refused) => Err((refused.error.into(), refused.throttle)),
         }
     }
 }

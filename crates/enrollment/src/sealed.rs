@@ -368,14 +368,15 @@ impl Seal for ConfirmWithCode {
     }
 
     fn encode(&self, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
-        let stored = crate::snapshot::StoredChallenge::of(self.challenge(), Some(self.revision()));
+        let stored =
+            crate::snapshot::StoredChallenge::of(self.challenge(), Some(self.credential()));
         encode_json(&stored, out)
     }
 
     fn decode(bytes: &[u8]) -> Option<Self> {
         let stored: crate::snapshot::StoredChallenge = decode_json(bytes)?;
-        let (challenge, revision) = stored.restore()?;
-        Some(Self::from_parts(challenge, revision?))
+        let (challenge, credential) = stored.restore()?;
+        Some(Self::from_parts(challenge, credential?))
     }
 }
 

@@ -250,35 +250,36 @@ pub(crate) fn decode_reissue(bytes: &[u8]) -> Option<SaveNewCodes> {
     ))
 }
 
-/// The plaintext of a [`LoginChallenge`] and of a disable step (which adds the revision).
+/// The plaintext of a [`LoginChallenge`] and of a disable step (which adds the credential's
+/// fingerprint).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredChallenge {
     version: u32,
     id: [u8; 16],
     user_id: String,
     expires_at: u64,
-    /// The disable step's account revision; none for a login.
+    /// The disable step's credential; none for a login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    revision: Option<u64>,
+    credential: Option<[u8; 16]>,
 }
 
 impl StoredChallenge {
-    pub(crate) fn of(challenge: &LoginChallenge, revision: Option<u64>) -> Self {
+    pub(crate) fn of(challenge: &LoginChallenge, credential: Option<[u8; 16]>) -> Self {
         Self {
             version: SNAPSHOT_VERSION,
             id: *challenge.id().as_bytes(),
             user_id: challenge.user_id().to_owned(),
             expires_at: challenge.expires_at(),
-            revision,
+            credential,
         }
     }
 
-    pub(crate) fn restore(self) -> Option<(LoginChallenge, Option<u64>)> {
+    pub(crate) fn restore(self) -> Option<(LoginChallenge, Option<[u8; 16]>)> {
         if self.version != SNAPSHOT_VERSION {
             return None;
         }
         let challenge =
             LoginChallenge::from_parts(StateId::from_bytes(self.id), self.user_id, self.expires_at);
-        Some((challenge, self.revision))
+        Some((challenge, self.credential))
     }
 }

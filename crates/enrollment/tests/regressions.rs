@@ -557,3 +557,37 @@ async fn a_spent_challenge_copy_costs_nothing_and_answers_nothing() {
         .await
         .expect("the recovery code the copy was given is still unused");
 }
+
+/// A sign-in from the user's other session between the password step and the code of a
+/// disable used to kill the disable ("already completed or out of date"): any accepted step
+/// moved the revision it was bound to. It is bound to the credential now; the code that
+/// signed in still cannot disable.
+#[tokio::test]
+async fn a_sign_in_elsewhere_does_not_spoil_a_disable_but_its_code_cannot_disable() {
+    let w = world();
+    let (totp, _) = w.enable(&alice()).await;
+    w.clock.advance(30);
+    let confirm = w.service.start_disable("alice", PASSWORD).await.unwrap();
+    let code = totp.generate(w.clock.now()).unwrap().to_string();
+    w.sign_in(&alice(), &code)
+        .await
+        .expect("the other session signs in");
+    let refused = w
+        .service
+        .confirm_disable(&alice(), confirm, &code)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.error, ServiceError::Code(_)),
+        "the code that signed in is used: {}",
+        refused.error
+    );
+    let confirm = refused.state.expect("the disable goes on");
+    w.clock.advance(30);
+    let next = totp.generate(w.clock.now()).unwrap().to_string();
+    w.service
+        .confirm_disable(&alice(), confirm, &next)
+        .await
+        .expect("a fresh code disables");
+    assert!(!w.service.status("alice").await.unwrap().is_enabled());
+}

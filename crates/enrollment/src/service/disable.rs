@@ -1,15 +1,20 @@
 //! Disabling two-step verification through the service.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+
 use zeroize::Zeroizing;
 
-use super::{Refusal, Service, ServiceError, copy_secret, rng};
+use super::{Refusal, Service, ServiceError, copy_secret, retry, rng};
 use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
 use crate::disable::{self, ConfirmWithCode};
 use crate::enable::Account;
 use crate::login::{Answer, StoredFactor};
 
 impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
-    /// Checks the password again; the returned state asks for a code.
+    /// Checks the password again; the returned state asks for a code. It is bound to the
+    /// credential on now: the user's other sessions may sign in meanwhile, but a disable and
+    /// re-enable makes it stale.
     ///
     /// # Errors
     /// Not enabled, refused under an organisation's mandate, locked, a wrong password
@@ -19,7 +24,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         user: &str,
         password: &str,
     ) -> Result<ConfirmWithCode, ServiceError> {
-        let (_, revision) = self.enabled_account(user).await?;
+        let (record, _) = self.enabled_account(user).await?;
+        let credential = disable::fingerprint(&self.open_secret(user, &record.secret)?);
         self.may_disable(user).await?;
         let policy = self.policies.login;
         let now = self.clock.now();
@@ -30,7 +36,15 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             policy.throttle,
             now,
             move |verified, before| {
-                disable::start(&owner, revision, verified, before, &mut rng(), &policy, now)
+                disable::start(
+                    &owner,
+                    credential,
+                    verified,
+                    before,
+                    &mut rng(),
+                    &policy,
+                    now,
+                )
             },
         )
         .await
@@ -38,12 +52,13 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
 
     /// Checks an authenticator or recovery code exactly as at login (a recovery code's typo
     /// costs no attempt) and removes the second factor — secret, recovery codes and replay
-    /// state — in one write conditional on the account's revision when the password was
-    /// checked, then notifies `account`. So it completes once, and a code used for it cannot
-    /// also sign in.
+    /// state — in one write conditional on the revision read with the code, then notifies
+    /// `account`. A sign-in from another session meanwhile does not spoil it; a code that
+    /// signed in is found used when checked again, so a code cannot both sign in and disable.
     ///
     /// # Errors
-    /// A [`Refusal`] with the state back while usable.
+    /// A [`Refusal`] with the state back while usable: a wrong code, a lock, a backend
+    /// failure. It ends (start again) once expired, completed, or the credential changed.
     pub async fn confirm_disable(
         &self,
         account: &Account,
@@ -60,70 +75,67 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         if now >= state.expires_at() {
             return Err(Refusal::end(ServiceError::Expired));
         }
-        let (record, revision) = match self.enabled_account(user).await {
-            Ok(found) => found,
-            Err(error) => return Err(Refusal::new(state, error)),
-        };
-        if revision != state.revision() {
-            return Err(Refusal::end(ServiceError::Replayed));
-        }
         let (reservation, state) = self.reserve_for(user, policy.throttle, now, state).await?;
-        let secret = match self
-            .open_secret(user, &record.secret)
-            .and_then(|s| copy_secret(&s))
-        {
-            Ok(secret) => secret,
-            Err(error) => {
-                // Not a guess: give the attempt back.
-                let _ = self.refund(user, reservation, false).await;
-                return Err(Refusal::new(state, error));
+        let input = &Zeroizing::new(input.to_owned());
+        // Whether the attempt was settled as the machine judged it (a counted failure).
+        let settled = &AtomicBool::new(false);
+        let state = &state;
+        let removed = retry(move |_| async move {
+            let back = |error| Refusal::new(state.clone(), error);
+            let stale = || Refusal::end(ServiceError::Replayed);
+            // Not enabled (any more) ends the flow; a store failure hands the state back.
+            let (record, revision) = self.enabled_account(user).await.map_err(back)?;
+            let secret = self.open_secret(user, &record.secret).map_err(back)?;
+            if disable::fingerprint(&secret) != state.credential() {
+                // Disabled and enabled again since the password step.
+                return Err(stale());
             }
-        };
-        let input = Zeroizing::new(input.to_owned());
-        let owner = user.to_owned();
-        let before = reservation.before;
-        // A recovery code costs an Argon2 evaluation: the check runs on the blocking pool.
-        let checked = self
-            .hash(move || {
-                let factor = StoredFactor::of(&record, &secret);
-                state.confirm(&owner, Answer::guess(&input), factor, before, &policy, now)
-            })
-            .await;
-        match checked {
-            Ok(Ok(_)) => {}
-            Ok(Err((state, error, after))) => {
+            let secret = copy_secret(&secret).map_err(back)?;
+            let (job_state, job_input, owner) = (state.clone(), input.clone(), user.to_owned());
+            let before = reservation.before;
+            // A recovery code costs an Argon2 evaluation: the check runs on the blocking pool.
+            let checked = self
+                .hash(move || {
+                    let factor = StoredFactor::of(&record, &secret);
+                    let answer = Answer::guess(&job_input);
+                    job_state.confirm(&owner, answer, factor, before, &policy, now)
+                })
+                .await
+                .map_err(back)?;
+            if let Err((error, after)) = checked {
+                settled.store(true, Relaxed);
                 let kind = Some(AuditKind::SecondStepFailed);
                 let email = Some(account.email.as_str());
-                let settled = self
+                let settling = self
                     .settle_failure(user, reservation, after, kind, email)
                     .await;
-                return Err(Refusal::after(settled, state, error));
+                return Err(Refusal::after(settling, state.clone(), error));
             }
-            Err(error) => {
+            // A mandate may have been switched on since the password step.
+            self.may_disable(user).await.map_err(Refusal::end)?;
+            // The one write: a code used or a sign-in since the read moved the revision on;
+            // then the code is checked again against what that left.
+            let removed = self
+                .store
+                .remove_credential(user, revision)
+                .await
+                .map_err(|e| back(ServiceError::store(e)))?;
+            Ok(removed.then_some(()))
+        })
+        .await;
+        if let Err(refusal) = removed {
+            if !settled.load(Relaxed) {
                 let _ = self.refund(user, reservation, false).await;
-                return Err(Refusal::end(error));
             }
+            return Err(match refusal.error {
+                // The retries gave up under contention; nothing completed the state.
+                ServiceError::Conflict => Refusal::new(state.clone(), ServiceError::Conflict),
+                _ => refusal,
+            });
         }
-        // A mandate may have been switched on since the password step.
-        if let Err(error) = self.may_disable(user).await {
-            let _ = self.refund(user, reservation, true).await;
-            return Err(Refusal::end(error));
-        }
-        // The one write: a code used, a sign-in or a re-issue since the password step moved
-        // the revision on, and then this removes nothing.
-        let removed = self.store.remove_credential(user, revision).await;
-        if matches!(removed, Ok(true)) {
-            // Audited at once, before any other await: a dropped request cannot lose it.
-            self.audit(user, AuditKind::Disabled);
-        }
-        let _ = self
-            .refund(user, reservation, matches!(removed, Ok(true)))
-            .await;
-        match removed {
-            Ok(true) => {}
-            Ok(false) => return Err(Refusal::end(ServiceError::Replayed)),
-            Err(error) => return Err(Refusal::end(ServiceError::store(error))),
-        }
+        // Audited at once, before any other await: a dropped request cannot lose it.
+        self.audit(user, AuditKind::Disabled);
+        let _ = self.refund(user, reservation, true).await;
         self.notify(&account.email, Notice::Disabled).await;
         Ok(())
     }

@@ -131,7 +131,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
 
     let (error, throttle) = disable::start(
         "alice",
-        0,
+        [0; 16],
         false,
         Throttle::default(),
         &mut rand::rng(),
@@ -142,15 +142,23 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
     assert_eq!(error, DisableError::WrongPassword);
 
     // With the password: a wrong code is refused and counted, a right one disables.
-    let (confirm, throttle) =
-        disable::start("alice", 0, true, throttle, &mut rand::rng(), &policy, now).unwrap();
+    let (confirm, throttle) = disable::start(
+        "alice",
+        [0; 16],
+        true,
+        throttle,
+        &mut rand::rng(),
+        &policy,
+        now,
+    )
+    .unwrap();
     let right = code_at(&credential, now);
     let wrong = if right == "000000" {
         "111111"
     } else {
         "000000"
     };
-    let (confirm, error, throttle) = confirm
+    let (error, throttle) = confirm
         .confirm(
             "alice",
             Answer::Totp(wrong),
@@ -179,7 +187,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
     // A recovery code works too, and is consumed by the same write.
     let (confirm, throttle) = disable::start(
         "alice",
-        0,
+        [0; 16],
         true,
         Throttle::default(),
         &mut rand::rng(),
@@ -201,7 +209,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
     // The setup code, already accepted, cannot disable.
     let (confirm, throttle) = disable::start(
         "alice",
-        0,
+        [0; 16],
         true,
         Throttle::default(),
         &mut rand::rng(),
@@ -215,7 +223,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
         last_accepted_step: last,
         ..factor(&credential, None)
     };
-    let (_, error, _) = confirm
+    let (error, _) = confirm
         .confirm(
             "alice",
             Answer::Totp(&code),
@@ -268,7 +276,7 @@ fn pending_reissue_and_disable_states_survive_their_plaintext() {
     let policy = LoginPolicy::default();
     let (confirm, throttle) = disable::start(
         "alice",
-        0,
+        [0; 16],
         true,
         Throttle::default(),
         &mut rand::rng(),
@@ -305,7 +313,7 @@ fn a_login_challenge_never_restores_as_a_disable_step() {
     assert!(ConfirmWithCode::decode(&encoded(&challenge)).is_none());
     let (confirm, _) = disable::start(
         "alice",
-        0,
+        [0; 16],
         true,
         Throttle::default(),
         &mut rand::rng(),
@@ -322,8 +330,16 @@ fn a_right_password_does_not_reset_the_count_towards_the_hard_lock() {
     let mut throttle = Throttle::default();
     throttle = throttle.record_failure(&policy.throttle, T0);
     throttle = throttle.record_failure(&policy.throttle, T0);
-    let (_, after) =
-        disable::start("alice", 0, true, throttle, &mut rand::rng(), &policy, T0).unwrap();
+    let (_, after) = disable::start(
+        "alice",
+        [0; 16],
+        true,
+        throttle,
+        &mut rand::rng(),
+        &policy,
+        T0,
+    )
+    .unwrap();
     assert_eq!(after.consecutive_failures, 2);
     let (_, after) = reissue::start(
         "alice",
