@@ -20,7 +20,7 @@ use twostep_enrollment::Account;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer, SettableClock,
 };
-use twostep_enrollment::{Clock, Policies, Service, Store as _};
+use twostep_enrollment::{Clock, Policies, Saved, Service, Store as _};
 use twostep_recovery::{HashParams, RecoveryCodeSet};
 
 const GUESSES: usize = 16;
@@ -81,9 +81,12 @@ async fn enabled_service() -> (Arc<Bench>, RecoveryCodeSet) {
         .clock(Arc::clone(&clock))
         .policies(policies)
         .build();
-    let sent = service.start_enable(account()).await.unwrap();
+    let sent = service.start_enable(&account()).await.unwrap();
     let code = mailer.last_email_code("alice@example.com").unwrap();
-    let setup = service.verify_email(sent, code.expose()).await.unwrap();
+    let setup = service
+        .verify_email(&account(), sent, code.expose())
+        .await
+        .unwrap();
     let totp = service
         .setup_view(&setup)
         .unwrap()
@@ -91,8 +94,14 @@ async fn enabled_service() -> (Arc<Bench>, RecoveryCodeSet) {
         .to_totp()
         .unwrap();
     let first = totp.generate(clock.now()).unwrap().to_string();
-    let save = service.confirm_authenticator(setup, &first).await.unwrap();
-    service.complete_enable(save, true).await.unwrap();
+    let save = service
+        .confirm_authenticator(&account(), setup, &first)
+        .await
+        .unwrap();
+    service
+        .complete_enable(&account(), save, Saved::Yes)
+        .await
+        .unwrap();
     let set = service
         .store()
         .credential("alice")
@@ -147,7 +156,7 @@ fn main() {
                         let (service, codes) = (Arc::clone(&service), Arc::clone(&codes));
                         tasks.spawn(async move {
                             let challenge = service
-                                .begin_login("alice")
+                                .begin_login(&account())
                                 .await
                                 .unwrap()
                                 .into_challenge()

@@ -51,6 +51,14 @@ async fn enroll(store: &SqlStore, user: &str) -> Totp {
 
 type BenchService = Service<SqlStore, RecordingMailer, FixedPasswords>;
 
+/// A bench user's account.
+fn account(user: &str) -> Account {
+    Account {
+        user_id: user.to_owned(),
+        email: "bench@example.com".into(),
+    }
+}
+
 /// One client of the twostep side: its service (and clock) and its users.
 struct LoginClient {
     service: BenchService,
@@ -99,7 +107,7 @@ impl Client for LoginClient {
         let step = TotpParams::default().step_at(self.now).unwrap();
         let mut challenges = Vec::with_capacity(self.users.len());
         for (user, _) in &self.users {
-            let begun = self.service.begin_login(user).await.unwrap();
+            let begun = self.service.begin_login(&account(user)).await.unwrap();
             challenges.push(begun.into_challenge().unwrap());
         }
         let start = Instant::now();
@@ -111,12 +119,8 @@ impl Client for LoginClient {
             if code == totp.generate_at_step(step + 1).to_string() {
                 continue;
             }
-            let account = Account {
-                user_id: user.clone(),
-                email: "bench@example.com".into(),
-            };
             self.service
-                .verify_login(&account, challenge, &code)
+                .verify_login(&account(user), challenge, &code)
                 .await
                 .unwrap();
             signed_in += 1;

@@ -19,7 +19,7 @@ use twostep::enrollment::Account;
 use twostep::enrollment::memory::{
     FixedPasswords, MemoryDirectory, RecordingAudit, RecordingMailer, SettableClock,
 };
-use twostep::enrollment::{Clock, LoginStep, Mail, Service, Store as _};
+use twostep::enrollment::{Clock, LoginStep, Mail, Saved, Service, Store as _};
 use twostep::otp::Totp;
 use twostep::policy::{Membership, Role};
 use twostep::recovery::Locale;
@@ -132,8 +132,17 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     // The demo plays the user; between screens some seconds pass.
     let later = |seconds| clock.advance(seconds);
 
+    let account = Account {
+        user_id: USER.into(),
+        email: EMAIL.into(),
+    };
+    let member = Account {
+        user_id: MEMBER.into(),
+        email: format!("{MEMBER}@example.com"),
+    };
+
     screen("Org management > Security settings (alice is an admin of DFINERY Team)");
-    match service.set_mandate(USER, ORG, 0).await {
+    match service.set_mandate(&account, ORG, 0).await {
         Err(error) => println!("  [Require 2FA for all members] refused: {error}"),
         Ok(_) => return Err("an admin without 2FA switched the mandate on".into()),
     }
@@ -142,14 +151,10 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     println!("  Two-step verification: {}", status(&service).await?);
 
     screen("Enable 1/4: verify your email");
-    let account = Account {
-        user_id: USER.into(),
-        email: EMAIL.into(),
-    };
-    let sent = service.start_enable(account.clone()).await?;
+    let sent = service.start_enable(&account).await?;
     let email_code = show_mail(&mailer).ok_or("no email code was sent")?;
     println!("  You type: {email_code}");
-    let setup = service.verify_email(sent, &email_code).await?;
+    let setup = service.verify_email(&account, sent, &email_code).await?;
 
     screen("Enable 2/4: scan the QR code with your authenticator app");
     let view = service.setup_view(&setup)?;
@@ -164,7 +169,9 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     later(20);
     let first_code = app_code(&phone, clock.now())?;
     println!("  You type: {first_code}");
-    let save = service.confirm_authenticator(setup, &first_code).await?;
+    let save = service
+        .confirm_authenticator(&account, setup, &first_code)
+        .await?;
 
     screen("Enable 4/4: save your recovery codes (required)");
     for code in save.codes().codes() {
@@ -180,20 +187,20 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
         .map(ToString::to_string)
         .collect();
     println!("  [x] I have saved my recovery codes   [Done]");
-    service.complete_enable(save, true).await?;
+    service.complete_enable(&account, save, Saved::Yes).await?;
     show_mail(&mailer);
     println!("  Two-step verification: {}", status(&service).await?);
 
     screen("Org management > Security settings: require 2FA for every member");
-    for affected in service.preview_mandate(USER, ORG, 0).await? {
+    for affected in service.preview_mandate(&account, ORG, 0).await? {
         println!(
             "  Preview: {} has no 2FA yet and must enroll at next sign-in",
             affected.user_id
         );
     }
-    service.set_mandate(USER, ORG, 0).await?;
+    service.set_mandate(&account, ORG, 0).await?;
     println!("  [Require 2FA for all members] on");
-    match service.begin_login(MEMBER).await? {
+    match service.begin_login(&member).await? {
         LoginStep::EnrollmentRequired { org_id } => {
             println!(
                 "  {MEMBER} signs in: {org_id} requires two-step verification → the enable wizard"
@@ -204,7 +211,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
 
     screen("Sign in: email + password, then the code from the app");
     let challenge = service
-        .begin_login(USER)
+        .begin_login(&account)
         .await?
         .into_challenge()
         .ok_or("a second step was expected")?;
@@ -223,7 +230,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     service.verify_login(&account, challenge, &code).await?;
     println!("  You type {code}: signed in");
     let challenge = service
-        .begin_login(USER)
+        .begin_login(&account)
         .await?
         .into_challenge()
         .ok_or("a second step was expected")?;
@@ -238,7 +245,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     screen("Sign in with a recovery code (the phone is lost)");
     let first = recovery.first().ok_or("no recovery codes")?;
     let challenge = service
-        .begin_login(USER)
+        .begin_login(&account)
         .await?
         .into_challenge()
         .ok_or("a second step was expected")?;
@@ -248,7 +255,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     show_mail(&mailer);
 
     screen("Re-issue recovery codes: password, new codes, Done");
-    let save = service.start_reissue(USER, PASSWORD).await?;
+    let save = service.start_reissue(&account, PASSWORD).await?;
     let new_codes: Vec<String> = save
         .codes()
         .codes()
@@ -260,11 +267,11 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
         new_codes.len(),
         new_codes.first().ok_or("no codes")?
     );
-    service.complete_reissue(&account, save, true).await?;
+    service.complete_reissue(&account, save, Saved::Yes).await?;
     show_mail(&mailer);
     let old = recovery.get(1).ok_or("no second code")?;
     let challenge = service
-        .begin_login(USER)
+        .begin_login(&account)
         .await?
         .into_challenge()
         .ok_or("a second step was expected")?;
@@ -274,13 +281,13 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     }
 
     screen("Disable: password, then a recovery code");
-    match service.start_disable(USER, PASSWORD).await {
+    match service.start_disable(&account, PASSWORD).await {
         Err(error) => println!("  Refused while the organisation requires 2FA: {error}"),
         Ok(_) => return Err("2FA could be disabled under a mandate".into()),
     }
-    service.clear_mandate(USER, ORG).await?;
+    service.clear_mandate(&account, ORG).await?;
     println!("  (the admin switches the organisation's requirement off)");
-    let confirm = service.start_disable(USER, PASSWORD).await?;
+    let confirm = service.start_disable(&account, PASSWORD).await?;
     let new_code = new_codes.first().ok_or("no codes")?;
     service.confirm_disable(&account, confirm, new_code).await?;
     show_mail(&mailer);

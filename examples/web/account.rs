@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
+use twostep::enrollment::Saved;
 use twostep::recovery::Locale;
 
 use crate::app::{
@@ -119,7 +120,11 @@ pub(crate) async fn reissue_start(
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let email = app.user(&id);
-    match app.service.start_reissue(&email, &form.password).await {
+    match app
+        .service
+        .start_reissue(&account_of(&email), &form.password)
+        .await
+    {
         Ok(save) => {
             app.sessions
                 .with(&id, |session| session.reissue = Some(save));
@@ -156,7 +161,11 @@ pub(crate) async fn reissue_done(
     let Some(save) = app.sessions.with(&id, |session| session.reissue.take()) else {
         return Redirect::to("/account/2fa").into_response();
     };
-    let saved = form.saved.is_some();
+    let saved = if form.saved.is_some() {
+        Saved::Yes
+    } else {
+        Saved::No
+    };
     match app.service.complete_reissue(&account, save, saved).await {
         Ok(()) => app.back(
             &id,
@@ -213,7 +222,11 @@ pub(crate) async fn disable_start(
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let email = app.user(&id);
-    match app.service.start_disable(&email, &form.password).await {
+    match app
+        .service
+        .start_disable(&account_of(&email), &form.password)
+        .await
+    {
         Ok(confirm) => {
             app.sessions
                 .with(&id, |session| session.disable = Some(confirm));

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use twostep::policy::{Membership, Role};
 
-use crate::app::{App, SessionId, Shared, Sid, date, role_name, user_message};
+use crate::app::{App, SessionId, Shared, Sid, account_of, date, role_name, user_message};
 use crate::pages::{self, Area};
 
 /// The signed-in user's membership (its `user_id` is their email); or, if they have none,
@@ -123,7 +123,7 @@ pub(crate) async fn org_security(State(app): Shared, Extension(SessionId(id)): S
         Some(_) => None,
         None => Some(
             app.service
-                .preview_mandate(&me.user_id, &me.org_id, 0)
+                .preview_mandate(&account_of(&me.user_id), &me.org_id, 0)
                 .await,
         ),
     };
@@ -181,9 +181,11 @@ pub(crate) async fn org_security_set(
         Err(answer) => return answer,
     };
     let result = if form.require == "on" {
-        app.service.set_mandate(&me.user_id, &me.org_id, 0).await
+        let actor = account_of(&me.user_id);
+        app.service.set_mandate(&actor, &me.org_id, 0).await
     } else {
-        app.service.clear_mandate(&me.user_id, &me.org_id).await
+        let actor = account_of(&me.user_id);
+        app.service.clear_mandate(&actor, &me.org_id).await
     };
     match result {
         Ok(policy) if policy.mandate.is_some() => app.back(

@@ -119,7 +119,7 @@ pub(crate) async fn sign_in(
 /// After a correct password: signed in, a second step, or the enable wizard an organisation
 /// requires. The session gets a new id either way.
 pub(crate) async fn after_password(app: &App, id: &str, email: String) -> Response {
-    let step = match app.service.begin_login(&email).await {
+    let step = match app.service.begin_login(&account_of(&email)).await {
         Ok(step) => step,
         Err(error) => return app.fail(id, "/login", &error),
     };

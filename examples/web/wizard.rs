@@ -10,7 +10,7 @@ use maud::html;
 use serde::Deserialize;
 use twostep::enrollment::PendingEnable;
 use twostep::enrollment::SetupView;
-use twostep::enrollment::{Refusal, ServiceError};
+use twostep::enrollment::{Refusal, Saved, ServiceError};
 use twostep::recovery::Locale;
 
 use crate::app::{App, SessionId, Shared, Sid, account_of, attachment, usable, with_cookie};
@@ -180,7 +180,7 @@ fn put_enable(app: &App, id: &str, state: Option<PendingEnable>) {
 
 pub(crate) async fn enable_start(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
     let account = account_of(&app.user(&id));
-    match app.service.start_enable(account).await {
+    match app.service.start_enable(&account).await {
         Ok(sent) => {
             put_enable(&app, &id, Some(PendingEnable::EmailCodeSent(sent)));
             Redirect::to(WIZARD).into_response()
@@ -208,7 +208,8 @@ pub(crate) async fn enable_resend(State(app): Shared, Extension(SessionId(id)): 
     let Some(PendingEnable::EmailCodeSent(sent)) = take_step(&app, &id, "email") else {
         return Redirect::to(WIZARD).into_response();
     };
-    match app.service.resend_email_code(sent).await {
+    let account = account_of(&app.user(&id));
+    match app.service.resend_email_code(&account, sent).await {
         Ok(sent) => {
             put_enable(&app, &id, Some(PendingEnable::EmailCodeSent(sent)));
             app.back(&id, WIZARD, true, "A new code is on its way.")
@@ -258,19 +259,27 @@ pub(crate) async fn enable_step(
         return Redirect::to(WIZARD).into_response();
     };
     let service = &app.service;
+    let account = &account_of(&app.user(&id));
     let (next, refused) = match pending {
         PendingEnable::EmailCodeSent(sent) => outcome(
-            service.verify_email(sent, &form.code).await,
+            service.verify_email(account, sent, &form.code).await,
             PendingEnable::AuthenticatorSetup,
             PendingEnable::EmailCodeSent,
         ),
         PendingEnable::AuthenticatorSetup(setup) => outcome(
-            service.confirm_authenticator(setup, &form.code).await,
+            service
+                .confirm_authenticator(account, setup, &form.code)
+                .await,
             PendingEnable::SaveRecoveryCodes,
             PendingEnable::AuthenticatorSetup,
         ),
         PendingEnable::SaveRecoveryCodes(save) => {
-            match service.complete_enable(save, form.saved.is_some()).await {
+            let saved = if form.saved.is_some() {
+                Saved::Yes
+            } else {
+                Saved::No
+            };
+            match service.complete_enable(account, save, saved).await {
                 Ok(()) => return enabled(&app, id),
                 Err(refusal) => {
                     let (state, error) = usable(refusal);

@@ -39,7 +39,7 @@ fn fixture() -> &'static Fixture {
             email: "alice@example.com".into(),
         };
         let sent = runtime
-            .block_on(service.start_enable(account))
+            .block_on(service.start_enable(&account))
             .expect("the wizard starts");
         let wizard = service
             .seal(&PendingEnable::from(sent))

@@ -19,7 +19,7 @@ use twostep_enrollment::memory::{
 };
 use twostep_enrollment::{
     Account, Clock, ConfirmWithCode, LoginChallenge, PendingEnable, PendingState, Policies,
-    SaveNewCodes, Service, Store, ThrottlePolicy,
+    SaveNewCodes, Saved, Service, Store, ThrottlePolicy,
 };
 use twostep_otp::Totp;
 use twostep_recovery::HashParams;
@@ -122,6 +122,11 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("a runtime")
     })
+}
+
+/// The "I saved them" box, as the fuzzer ticks it.
+fn ticked(saved: bool) -> Saved {
+    if saved { Saved::Yes } else { Saved::No }
 }
 
 fn alice() -> Account {
@@ -247,7 +252,7 @@ impl World {
         match op {
             Op::Advance(seconds) => self.clock.advance(u64::from(seconds)),
             Op::StartEnable => {
-                if let Ok(sent) = service.start_enable(alice()).await {
+                if let Ok(sent) = service.start_enable(&alice()).await {
                     let lineage = self.lineage();
                     self.enables.push(EnableState {
                         pending: Pending {
@@ -272,7 +277,7 @@ impl World {
                     (Some(code), true) => code.expose().to_owned(),
                     _ => "000000".to_owned(),
                 };
-                match service.verify_email(sent, &typed).await {
+                match service.verify_email(&alice(), sent, &typed).await {
                     Ok(setup) => {
                         self.complete(entry.pending.lineage, "an email-code step");
                         let totp = service
@@ -311,7 +316,7 @@ impl World {
                     self.enables.push(entry);
                     return;
                 };
-                let back = match service.resend_email_code(sent).await {
+                let back = match service.resend_email_code(&alice(), sent).await {
                     Ok(sent) => Some(sent),
                     Err(refusal) => refusal.state,
                 };
@@ -340,7 +345,7 @@ impl World {
                     .as_ref()
                     .map(|t| self.code_at(t, offset))
                     .unwrap_or_default();
-                match service.confirm_authenticator(setup, &typed).await {
+                match service.confirm_authenticator(&alice(), setup, &typed).await {
                     Ok(save) => {
                         let codes = shown(save.codes());
                         let lineage = self.lineage();
@@ -374,7 +379,7 @@ impl World {
                     self.enables.push(entry);
                     return;
                 };
-                match service.complete_enable(save, saved).await {
+                match service.complete_enable(&alice(), save, ticked(saved)).await {
                     Ok(()) => {
                         self.complete(entry.pending.lineage, "an enable wizard");
                         let totp = entry.totp.expect("a confirmed wizard had a key");
@@ -396,7 +401,7 @@ impl World {
                 }
             }
             Op::BeginLogin => {
-                if let Ok(step) = service.begin_login("alice").await
+                if let Ok(step) = service.begin_login(&alice()).await
                     && let Some(challenge) = step.into_challenge()
                 {
                     let lineage = self.lineage();
@@ -419,7 +424,7 @@ impl World {
             }
             Op::StartReissue { right } => {
                 let password = if right { PASSWORD } else { "guess" };
-                if let Ok(save) = service.start_reissue("alice", password).await {
+                if let Ok(save) = service.start_reissue(&alice(), password).await {
                     let codes = shown(save.codes());
                     let lineage = self.lineage();
                     self.reissues.push((
@@ -436,7 +441,7 @@ impl World {
                     return;
                 };
                 match service
-                    .complete_reissue(&alice(), pending.state, saved)
+                    .complete_reissue(&alice(), pending.state, ticked(saved))
                     .await
                 {
                     Ok(()) => {
@@ -461,7 +466,7 @@ impl World {
             }
             Op::StartDisable { right } => {
                 let password = if right { PASSWORD } else { "guess" };
-                if let Ok(confirm) = service.start_disable("alice", password).await {
+                if let Ok(confirm) = service.start_disable(&alice(), password).await {
                     let lineage = self.lineage();
                     self.disables.push(Pending {
                         lineage,
@@ -644,9 +649,12 @@ impl World {
                     break;
                 };
                 let service = Arc::clone(&self.service);
-                tasks.spawn(
-                    async move { service.complete_reissue(&alice(), save, true).await.is_ok() },
-                );
+                tasks.spawn(async move {
+                    service
+                        .complete_reissue(&alice(), save, Saved::Yes)
+                        .await
+                        .is_ok()
+                });
             }
             let mut winners = 0;
             while let Some(won) = tasks.join_next().await {

@@ -9,8 +9,8 @@
 //! cannot both disable and sign in.
 
 use rand_core::CryptoRng;
-use sha2::{Digest as _, Sha256};
-use twostep_otp::Secret;
+
+use crate::enable::Account;
 
 use crate::login::{Answer, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
 use crate::throttle::{Locked, Throttle};
@@ -35,31 +35,17 @@ pub enum DisableError {
 #[derive(Clone, Debug)]
 pub struct ConfirmWithCode {
     challenge: LoginChallenge,
-    credential: [u8; 16],
-}
-
-/// A credential's identity: a fingerprint of its secret, the same for as long as the
-/// credential lives (sealed under any key), another for every credential enabled later.
-pub(crate) fn fingerprint(secret: &Secret) -> [u8; 16] {
-    let digest = Sha256::new()
-        .chain_update(b"twostep credential fingerprint v1\0")
-        .chain_update(secret.expose_bytes())
-        .finalize();
-    let mut id = [0u8; 16];
-    for (byte, digested) in id.iter_mut().zip(digest) {
-        *byte = digested;
-    }
-    id
 }
 
 /// First screen: the application checked the password again. `credential` is the
-/// [`fingerprint`] of the credential to disable: nothing else is removed.
+/// [`fingerprint`](crate::login::fingerprint) of the credential to disable: nothing else is
+/// removed.
 ///
 /// # Errors
 /// [`DisableError::Locked`], or [`DisableError::WrongPassword`] (counted as a failure); with
 /// the counters to store.
 pub(crate) fn start<R: CryptoRng + ?Sized>(
-    user_id: &str,
+    account: &Account,
     credential: [u8; 16],
     password_verified: bool,
     throttle: Throttle,
@@ -76,31 +62,17 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
             throttle.record_failure(&policy.throttle, now),
         ));
     }
-    let challenge = crate::login::begin(user_id, true, rng, policy, now);
+    let challenge = crate::login::begin(account, Some(credential), rng, policy, now);
     match challenge {
         // A right password is not a second factor: the consecutive count stays.
-        Some(challenge) => Ok((
-            ConfirmWithCode {
-                challenge,
-                credential,
-            },
-            throttle,
-        )),
+        Some(challenge) => Ok((ConfirmWithCode { challenge }, throttle)),
         None => Err((DisableError::WrongPassword, throttle)),
     }
 }
 
 impl ConfirmWithCode {
-    pub(crate) fn from_parts(challenge: LoginChallenge, credential: [u8; 16]) -> Self {
-        Self {
-            challenge,
-            credential,
-        }
-    }
-
-    /// The [`fingerprint`] of the credential the password was checked for.
-    pub(crate) fn credential(&self) -> [u8; 16] {
-        self.credential
+    pub(crate) fn from_challenge(challenge: LoginChallenge) -> Self {
+        Self { challenge }
     }
 
     pub(crate) fn challenge(&self) -> &LoginChallenge {

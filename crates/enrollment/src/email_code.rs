@@ -165,11 +165,6 @@ impl EmailChallenge {
         Err((next, error))
     }
 
-    /// The code's id, for one-time use: its salt, random and unique to this code.
-    pub(crate) fn id(&self) -> crate::app::StateId {
-        crate::app::StateId::from_bytes(self.salt)
-    }
-
     /// When the code expires (Unix time).
     pub(crate) fn expires_at(&self) -> u64 {
         self.expires_at

@@ -133,6 +133,9 @@ pub struct EmailCodeSent {
     account: Account,
     revision: u64,
     started_at: u64,
+    /// The wizard's own id, the same across resends: its email step completes once,
+    /// whichever of its codes passes.
+    wizard: StateId,
     challenge: EmailChallenge,
 }
 
@@ -232,6 +235,7 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
         account,
         revision,
         started_at: now,
+        wizard: StateId::generate(rng),
         challenge,
     };
     (state, mail)
@@ -242,11 +246,12 @@ fn expired(started_at: u64, policy: &EnablePolicy, now: u64) -> bool {
 }
 
 impl EmailCodeSent {
-    pub(crate) fn parts(&self) -> (&Account, u64, u64, &EmailChallenge) {
+    pub(crate) fn parts(&self) -> (&Account, u64, u64, StateId, &EmailChallenge) {
         (
             &self.account,
             self.revision,
             self.started_at,
+            self.wizard,
             &self.challenge,
         )
     }
@@ -255,20 +260,28 @@ impl EmailCodeSent {
         account: Account,
         revision: u64,
         started_at: u64,
+        wizard: StateId,
         challenge: EmailChallenge,
     ) -> Self {
         Self {
             account,
             revision,
             started_at,
+            wizard,
             challenge,
         }
     }
 
-    /// The id of the code now pending: a right code completes this step once (record it with
+    /// The wizard's id: its email step completes once, whichever of its codes passes — a
+    /// copy from before a resend cannot pass it again with the old code (record it with
     /// [`Store::consume_state`](crate::Store::consume_state) before moving on).
     pub(crate) fn id(&self) -> StateId {
-        self.challenge.id()
+        self.wizard
+    }
+
+    /// When the whole wizard expires (Unix time).
+    pub(crate) fn wizard_expires_at(&self, policy: &EnablePolicy) -> u64 {
+        self.started_at.saturating_add(policy.pending_ttl_seconds)
     }
 
     /// When the code now pending expires (Unix time).

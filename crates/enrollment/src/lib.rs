@@ -34,8 +34,9 @@ pub use login::{LoginChallenge, LoginPolicy};
 pub use reissue::{ReissuePolicy, SaveNewCodes};
 pub use sealed::{PendingState, SealedState, StateKey};
 pub use service::{
-    Collaborator, EnrollmentReminder, LoginStep, NoOrganizations, Policies, RecoveryCodesLeft,
-    Refusal, Service, ServiceBuilder, ServiceError, SignedIn, Status, TracingAudit,
+    Collaborator, EMAIL_CODES_PER_COOLDOWN, EnrollmentReminder, LoginStep, NoOrganizations,
+    Policies, RecoveryCodesLeft, Refusal, Saved, Service, ServiceBuilder, ServiceError, SignedIn,
+    Status, TracingAudit,
 };
 pub use snapshot::PendingEnable;
 

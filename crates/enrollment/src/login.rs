@@ -18,7 +18,10 @@ use twostep_recovery::{RecoveryCodeSet, RedeemError};
 
 use rand_core::CryptoRng;
 
+use sha2::{Digest as _, Sha256};
+
 use crate::app::{CredentialRecord, StateId};
+use crate::enable::Account;
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 
 /// The login step's settings.
@@ -48,8 +51,25 @@ impl Default for LoginPolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginChallenge {
     id: StateId,
-    user_id: String,
+    account: Account,
+    credential: [u8; 16],
     expires_at: u64,
+}
+
+/// A credential's identity: a fingerprint of its secret, the same for as long as the
+/// credential lives (sealed under any key), another for every credential enabled later. A
+/// challenge or a disable step is bound to it, so a disable and re-enable, or an account
+/// deleted and its id reused, leaves it stale.
+pub(crate) fn fingerprint(secret: &Secret) -> [u8; 16] {
+    let digest = Sha256::new()
+        .chain_update(b"twostep credential fingerprint v1\0")
+        .chain_update(secret.expose_bytes())
+        .finalize();
+    let mut id = [0u8; 16];
+    for (byte, digested) in id.iter_mut().zip(digest) {
+        *byte = digested;
+    }
+    id
 }
 
 /// What the user typed at the second step.
@@ -165,29 +185,46 @@ pub(crate) struct Refused {
     pub throttle: Throttle,
 }
 
-/// After the password: `None` when the user has no second factor, else the challenge, with a
-/// random id of its own.
+/// After the password: `None` when the user has no second factor, else the challenge for
+/// the [`fingerprint`] of that factor, with a random id of its own.
 pub(crate) fn begin<R: CryptoRng + ?Sized>(
-    user_id: &str,
-    has_second_factor: bool,
+    account: &Account,
+    credential: Option<[u8; 16]>,
     rng: &mut R,
     policy: &LoginPolicy,
     now: u64,
 ) -> Option<LoginChallenge> {
-    has_second_factor.then(|| LoginChallenge {
+    credential.map(|credential| LoginChallenge {
         id: StateId::generate(rng),
-        user_id: user_id.to_owned(),
+        account: account.clone(),
+        credential,
         expires_at: now.saturating_add(policy.challenge_ttl_seconds),
     })
 }
 
 impl LoginChallenge {
-    pub(crate) fn from_parts(id: StateId, user_id: String, expires_at: u64) -> Self {
+    pub(crate) fn from_parts(
+        id: StateId,
+        account: Account,
+        credential: [u8; 16],
+        expires_at: u64,
+    ) -> Self {
         Self {
             id,
-            user_id,
+            account,
+            credential,
             expires_at,
         }
+    }
+
+    /// The account the challenge was issued to: the request's must be the same.
+    pub(crate) fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// The [`fingerprint`] of the credential the password unlocked.
+    pub(crate) fn credential(&self) -> [u8; 16] {
+        self.credential
     }
 
     /// The challenge's id: the sign-in's write records it in the account's completed states
@@ -199,7 +236,7 @@ impl LoginChallenge {
 
     /// The user the challenge belongs to.
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        &self.account.user_id
     }
 
     /// When it expires (Unix time).
@@ -235,7 +272,7 @@ impl LoginChallenge {
         if now >= self.expires_at {
             return refuse(self, LoginError::Expired, throttle);
         }
-        if session_user != self.user_id {
+        if session_user != self.account.user_id {
             return refuse(self, LoginError::WrongUser, throttle);
         }
         if let Err(locked) = throttle.check(&policy.throttle, now) {

@@ -7,6 +7,7 @@
 use rand_core::CryptoRng;
 use twostep_recovery::{DownloadFile, HashParams, IssuedCodes, Locale, RecoveryCodeSet, SetError};
 
+use crate::enable::Account;
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 
 /// Re-issue settings.
@@ -66,7 +67,7 @@ pub(crate) struct Replacing {
 /// New codes, shown and waiting for "I saved them".
 #[derive(Debug)]
 pub struct SaveNewCodes {
-    user_id: String,
+    account: Account,
     replacing: Replacing,
     expires_at: u64,
     issued: IssuedCodes,
@@ -92,7 +93,7 @@ pub(crate) struct Reissued {
 /// [`ReissueError::Locked`] when the budget is spent, [`ReissueError::WrongPassword`] (a
 /// failure on the throttle), [`ReissueError::RecoveryCodes`]; with the counters to store.
 pub(crate) fn start<R: CryptoRng + ?Sized>(
-    user_id: &str,
+    account: &Account,
     replacing: Replacing,
     password_verified: bool,
     throttle: Throttle,
@@ -114,7 +115,7 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
         RecoveryCodeSet::generate(rng, policy.recovery_codes, &policy.recovery_hash, now)
             .map_err(|error| (error.into(), throttle))?;
     let state = SaveNewCodes {
-        user_id: user_id.to_owned(),
+        account: account.clone(),
         replacing,
         expires_at: now.saturating_add(policy.pending_ttl_seconds),
         issued,
@@ -124,9 +125,9 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
 }
 
 impl SaveNewCodes {
-    pub(crate) fn parts(&self) -> (&str, Replacing, u64, &IssuedCodes, &RecoveryCodeSet) {
+    pub(crate) fn parts(&self) -> (&Account, Replacing, u64, &IssuedCodes, &RecoveryCodeSet) {
         (
-            &self.user_id,
+            &self.account,
             self.replacing,
             self.expires_at,
             &self.issued,
@@ -135,14 +136,14 @@ impl SaveNewCodes {
     }
 
     pub(crate) fn from_parts(
-        user_id: String,
+        account: Account,
         replacing: Replacing,
         expires_at: u64,
         issued: IssuedCodes,
         set: RecoveryCodeSet,
     ) -> Self {
         Self {
-            user_id,
+            account,
             replacing,
             expires_at,
             issued,

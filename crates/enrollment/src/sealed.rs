@@ -190,7 +190,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// # let service = Service::builder(MemoryStore::default(), PlaintextSealer)
     /// #     .mailer(RecordingMailer::default()).reauthenticate(FixedPasswords::default()).build();
     /// let alice = Account { user_id: "alice".into(), email: "alice@example.com".into() };
-    /// let wizard = PendingEnable::from(service.start_enable(alice).await?);
+    /// let wizard = PendingEnable::from(service.start_enable(&alice).await?);
     /// let kept = service.seal(&wizard)?;         // into the session
     /// let text = kept.as_str().to_owned();
     ///
@@ -340,15 +340,12 @@ impl Seal for LoginChallenge {
     }
 
     fn encode(&self, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
-        encode_json(&crate::snapshot::StoredChallenge::of(self, None), out)
+        encode_json(&crate::snapshot::StoredChallenge::of(self, false), out)
     }
 
     fn decode(bytes: &[u8]) -> Option<Self> {
         let stored: crate::snapshot::StoredChallenge = decode_json(bytes)?;
-        match stored.restore()? {
-            (challenge, None) => Some(challenge),
-            (_, Some(_)) => None,
-        }
+        stored.restore(false)
     }
 }
 
@@ -368,15 +365,15 @@ impl Seal for ConfirmWithCode {
     }
 
     fn encode(&self, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
-        let stored =
-            crate::snapshot::StoredChallenge::of(self.challenge(), Some(self.credential()));
-        encode_json(&stored, out)
+        encode_json(
+            &crate::snapshot::StoredChallenge::of(self.challenge(), true),
+            out,
+        )
     }
 
     fn decode(bytes: &[u8]) -> Option<Self> {
         let stored: crate::snapshot::StoredChallenge = decode_json(bytes)?;
-        let (challenge, credential) = stored.restore()?;
-        Some(Self::from_parts(challenge, credential?))
+        Some(Self::from_challenge(stored.restore(true)?))
     }
 }
 
@@ -384,7 +381,7 @@ impl Seal for SaveNewCodes {
     const FLOW: &'static str = "reissue";
 
     fn user_id(&self) -> &str {
-        self.parts().0
+        &self.parts().0.user_id
     }
 
     fn expires_at(&self, _: &Policies) -> u64 {

@@ -84,6 +84,7 @@ struct Stored {
 #[serde(tag = "step", rename_all = "snake_case")]
 enum StoredStep {
     EmailCodeSent {
+        wizard: [u8; 16],
         challenge: EmailChallenge,
     },
     AuthenticatorSetup {
@@ -100,12 +101,13 @@ enum StoredStep {
 pub(crate) fn encode_enable(state: &PendingEnable, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
     let (account, revision, started_at, step) = match state {
         PendingEnable::EmailCodeSent(state) => {
-            let (account, revision, started_at, challenge) = state.parts();
+            let (account, revision, started_at, wizard, challenge) = state.parts();
             (
                 account,
                 revision,
                 started_at,
                 StoredStep::EmailCodeSent {
+                    wizard: *wizard.as_bytes(),
                     challenge: challenge.clone(),
                 },
             )
@@ -156,9 +158,15 @@ pub(crate) fn decode_enable(bytes: &[u8]) -> Option<PendingEnable> {
     };
     let secret = |text: &str| Secret::from_base32(text).ok();
     Some(match stored.step {
-        StoredStep::EmailCodeSent { challenge } => PendingEnable::EmailCodeSent(
-            EmailCodeSent::from_parts(account, stored.revision, stored.started_at, challenge),
-        ),
+        StoredStep::EmailCodeSent { wizard, challenge } => {
+            PendingEnable::EmailCodeSent(EmailCodeSent::from_parts(
+                account,
+                stored.revision,
+                stored.started_at,
+                StateId::from_bytes(wizard),
+                challenge,
+            ))
+        }
         StoredStep::AuthenticatorSetup { secret: text } => {
             PendingEnable::AuthenticatorSetup(AuthenticatorSetup::from_parts(
                 account,
@@ -211,6 +219,7 @@ fn show_codes(issued: &IssuedCodes) -> Vec<Zeroizing<String>> {
 struct StoredReissue {
     version: u32,
     user_id: String,
+    email: String,
     revision: u64,
     replaces_issue: [u8; 16],
     expires_at: u64,
@@ -219,10 +228,11 @@ struct StoredReissue {
 }
 
 pub(crate) fn encode_reissue(state: &SaveNewCodes, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
-    let (user_id, replacing, expires_at, issued, set) = state.parts();
+    let (account, replacing, expires_at, issued, set) = state.parts();
     let stored = StoredReissue {
         version: SNAPSHOT_VERSION,
-        user_id: user_id.to_owned(),
+        user_id: account.user_id.clone(),
+        email: account.email.clone(),
         revision: replacing.revision,
         replaces_issue: replacing.issue,
         expires_at,
@@ -238,8 +248,12 @@ pub(crate) fn decode_reissue(bytes: &[u8]) -> Option<SaveNewCodes> {
         return None;
     }
     let issued = restore_codes(&stored.codes, &stored.set)?;
+    let account = Account {
+        user_id: stored.user_id,
+        email: stored.email,
+    };
     Some(SaveNewCodes::from_parts(
-        stored.user_id,
+        account,
         Replacing {
             revision: stored.revision,
             issue: stored.replaces_issue,
@@ -250,36 +264,49 @@ pub(crate) fn decode_reissue(bytes: &[u8]) -> Option<SaveNewCodes> {
     ))
 }
 
-/// The plaintext of a [`LoginChallenge`] and of a disable step (which adds the credential's
-/// fingerprint).
+/// The plaintext of a [`LoginChallenge`], and of a disable step (a challenge behind a
+/// password checked again).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredChallenge {
     version: u32,
     id: [u8; 16],
     user_id: String,
+    email: String,
+    credential: [u8; 16],
     expires_at: u64,
-    /// The disable step's credential; none for a login.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    credential: Option<[u8; 16]>,
+    /// Whether it is a disable step.
+    disable: bool,
 }
 
 impl StoredChallenge {
-    pub(crate) fn of(challenge: &LoginChallenge, credential: Option<[u8; 16]>) -> Self {
+    pub(crate) fn of(challenge: &LoginChallenge, disable: bool) -> Self {
+        let account = challenge.account();
         Self {
             version: SNAPSHOT_VERSION,
             id: *challenge.id().as_bytes(),
-            user_id: challenge.user_id().to_owned(),
+            user_id: account.user_id.clone(),
+            email: account.email.clone(),
+            credential: challenge.credential(),
             expires_at: challenge.expires_at(),
-            credential,
+            disable,
         }
     }
 
-    pub(crate) fn restore(self) -> Option<(LoginChallenge, Option<[u8; 16]>)> {
-        if self.version != SNAPSHOT_VERSION {
+    /// The challenge, if the plaintext is of this version and of the flow asked for.
+    pub(crate) fn restore(self, disable: bool) -> Option<LoginChallenge> {
+        if self.version != SNAPSHOT_VERSION || self.disable != disable {
             return None;
         }
-        let challenge =
-            LoginChallenge::from_parts(StateId::from_bytes(self.id), self.user_id, self.expires_at);
-        Some((challenge, self.credential))
+        let account = Account {
+            user_id: self.user_id,
+            email: self.email,
+        };
+        let id = StateId::from_bytes(self.id);
+        Some(LoginChallenge::from_parts(
+            id,
+            account,
+            self.credential,
+            self.expires_at,
+        ))
     }
 }

@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{fast_hash, shown};
+use common::{acct, fast_hash, shown};
 use twostep_enrollment::Account;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
@@ -18,7 +18,7 @@ use twostep_enrollment::memory::{
 };
 use twostep_enrollment::{
     AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Mail, Notice,
-    Policies, Service, ServiceError, Store, StoredAccount, Throttle,
+    Policies, Saved, Service, ServiceError, Store, StoredAccount, Throttle,
 };
 use twostep_otp::Totp;
 use twostep_policy::{Membership, OrgPolicy, Role};
@@ -80,11 +80,11 @@ impl<S: Store + 'static> World<S> {
     /// Runs the wizard for `account`; returns its TOTP and recovery codes.
     async fn enable(&self, account: &Account) -> (Totp, Vec<String>) {
         self.clock.advance(30);
-        let sent = self.service.start_enable(account.clone()).await.unwrap();
+        let sent = self.service.start_enable(account).await.unwrap();
         let code = self.mailer.last_email_code(&account.email).unwrap();
         let setup = self
             .service
-            .verify_email(sent, code.expose())
+            .verify_email(account, sent, code.expose())
             .await
             .unwrap();
         let view = self.service.setup_view(&setup).unwrap();
@@ -92,18 +92,21 @@ impl<S: Store + 'static> World<S> {
         let first = totp.generate(self.clock.now()).unwrap().to_string();
         let save = self
             .service
-            .confirm_authenticator(setup, &first)
+            .confirm_authenticator(account, setup, &first)
             .await
             .unwrap();
         let codes = shown(save.codes());
-        self.service.complete_enable(save, true).await.unwrap();
+        self.service
+            .complete_enable(account, save, Saved::Yes)
+            .await
+            .unwrap();
         (totp, codes)
     }
 
     async fn sign_in(&self, account: &Account, input: &str) -> Result<(), ServiceError> {
         let challenge = self
             .service
-            .begin_login(&account.user_id)
+            .begin_login(account)
             .await?
             .into_challenge()
             .expect("a second step");
@@ -130,11 +133,11 @@ impl<S: Store + 'static> World<S> {
 async fn a_replayed_reissue_done_does_not_revive_used_codes() {
     let w = world();
     w.enable(&alice()).await;
-    let save = w.service.start_reissue("alice", PASSWORD).await.unwrap();
+    let save = w.service.start_reissue(&alice(), PASSWORD).await.unwrap();
     let new_codes = shown(save.codes());
     let sealed = w.service.seal(&save).unwrap();
     w.service
-        .complete_reissue(&alice(), save, true)
+        .complete_reissue(&alice(), save, Saved::Yes)
         .await
         .unwrap();
     w.sign_in(&alice(), &new_codes[0]).await.unwrap();
@@ -142,7 +145,7 @@ async fn a_replayed_reissue_done_does_not_revive_used_codes() {
     let replay = w.service.open("alice", &sealed).unwrap();
     let refused = w
         .service
-        .complete_reissue(&alice(), replay, true)
+        .complete_reissue(&alice(), replay, Saved::Yes)
         .await
         .unwrap_err();
     assert!(matches!(refused.error, ServiceError::Replayed), "{refused}");
@@ -161,7 +164,7 @@ async fn one_of_100_concurrent_reissue_dones_wins_with_one_event_and_one_notice(
     let w = world();
     w.enable(&alice()).await;
     w.mailer.take();
-    let save = w.service.start_reissue("alice", PASSWORD).await.unwrap();
+    let save = w.service.start_reissue(&alice(), PASSWORD).await.unwrap();
     let sealed = w.service.seal(&save).unwrap();
     let barrier = Arc::new(tokio::sync::Barrier::new(100));
     let mut tasks = tokio::task::JoinSet::new();
@@ -170,7 +173,10 @@ async fn one_of_100_concurrent_reissue_dones_wins_with_one_event_and_one_notice(
         let copy = w.service.open("alice", &sealed).unwrap();
         tasks.spawn(async move {
             barrier.wait().await;
-            service.complete_reissue(&alice(), copy, true).await.is_ok()
+            service
+                .complete_reissue(&alice(), copy, Saved::Yes)
+                .await
+                .is_ok()
         });
     }
     let mut winners = 0;
@@ -205,7 +211,7 @@ async fn a_recovery_code_typo_at_disable_costs_nothing() {
     let mut typo = codes[0].clone();
     let last = typo.pop().unwrap();
     typo.push(if last == 'A' { 'B' } else { 'A' });
-    let state = w.service.start_disable("alice", PASSWORD).await.unwrap();
+    let state = w.service.start_disable(&alice(), PASSWORD).await.unwrap();
     let before = w.throttle("alice").await;
     let failures = w.count(AuditKind::SecondStepFailed);
 
@@ -239,11 +245,11 @@ async fn a_recovery_code_typo_at_disable_costs_nothing() {
 async fn reissue_done_without_the_tick_is_refused_and_keeps_the_codes() {
     let w = world();
     let (_, old_codes) = w.enable(&alice()).await;
-    let save = w.service.start_reissue("alice", PASSWORD).await.unwrap();
+    let save = w.service.start_reissue(&alice(), PASSWORD).await.unwrap();
     let new_codes = shown(save.codes());
     let refused = w
         .service
-        .complete_reissue(&alice(), save, false)
+        .complete_reissue(&alice(), save, Saved::No)
         .await
         .unwrap_err();
     assert!(matches!(refused.error, ServiceError::NotSaved), "{refused}");
@@ -251,7 +257,7 @@ async fn reissue_done_without_the_tick_is_refused_and_keeps_the_codes() {
     let save = refused.state.expect("the new codes are still shown");
     assert_eq!(shown(save.codes()), new_codes);
     w.service
-        .complete_reissue(&alice(), save, true)
+        .complete_reissue(&alice(), save, Saved::Yes)
         .await
         .unwrap();
     w.sign_in(&alice(), &new_codes[0]).await.unwrap();
@@ -281,7 +287,10 @@ async fn every_accepted_address_can_enroll_under_a_mandate() {
         w.directory
             .join(Membership::new("acme", user, Role::Member, 0));
     }
-    w.service.set_mandate("ada", "acme", 0).await.unwrap();
+    w.service
+        .set_mandate(&acct("ada"), "acme", 0)
+        .await
+        .unwrap();
     for (user, email) in ADDRESSES {
         let account = Account {
             user_id: user.into(),
@@ -289,14 +298,18 @@ async fn every_accepted_address_can_enroll_under_a_mandate() {
         };
         assert!(
             matches!(
-                w.service.begin_login(user).await.unwrap(),
+                w.service.begin_login(&account).await.unwrap(),
                 LoginStep::EnrollmentRequired { .. }
             ),
             "{user}"
         );
-        let sent = w.service.start_enable(account.clone()).await.unwrap();
+        let sent = w.service.start_enable(&account).await.unwrap();
         let code = w.mailer.last_email_code(email).unwrap();
-        let setup = w.service.verify_email(sent, code.expose()).await.unwrap();
+        let setup = w
+            .service
+            .verify_email(&account, sent, code.expose())
+            .await
+            .unwrap();
         let view = w.service.setup_view(&setup).expect(user);
         assert!(
             !view.account.contains(':') && !view.account.contains('\u{202E}'),
@@ -307,10 +320,13 @@ async fn every_accepted_address_can_enroll_under_a_mandate() {
         let first = totp.generate(w.clock.now()).unwrap().to_string();
         let save = w
             .service
-            .confirm_authenticator(setup, &first)
+            .confirm_authenticator(&account, setup, &first)
             .await
             .unwrap();
-        w.service.complete_enable(save, true).await.unwrap();
+        w.service
+            .complete_enable(&account, save, Saved::Yes)
+            .await
+            .unwrap();
         w.clock.advance(30);
         let code = totp.generate(w.clock.now()).unwrap().to_string();
         w.sign_in(&account, &code).await.expect(user);
@@ -418,7 +434,7 @@ async fn two_recovery_codes_redeemed_at_the_same_moment_both_sign_in() {
     for code in [codes[0].clone(), codes[1].clone()] {
         let service = Arc::clone(&w.service);
         let challenge = service
-            .begin_login("alice")
+            .begin_login(&alice())
             .await
             .unwrap()
             .into_challenge()
@@ -507,7 +523,7 @@ async fn a_spent_challenge_copy_costs_nothing_and_answers_nothing() {
     w.clock.advance(30);
     let challenge = w
         .service
-        .begin_login("alice")
+        .begin_login(&alice())
         .await
         .unwrap()
         .into_challenge()
@@ -567,7 +583,7 @@ async fn a_sign_in_elsewhere_does_not_spoil_a_disable_but_its_code_cannot_disabl
     let w = world();
     let (totp, _) = w.enable(&alice()).await;
     w.clock.advance(30);
-    let confirm = w.service.start_disable("alice", PASSWORD).await.unwrap();
+    let confirm = w.service.start_disable(&alice(), PASSWORD).await.unwrap();
     let code = totp.generate(w.clock.now()).unwrap().to_string();
     w.sign_in(&alice(), &code)
         .await

@@ -15,7 +15,7 @@ use twostep_enrollment::memory::{
 };
 use twostep_enrollment::{
     Account, ConfirmWithCode, LoginChallenge, PendingEnable, PendingState, Policies, SaveNewCodes,
-    SealedState, Service, ServiceError, StateKey,
+    Saved, SealedState, Service, ServiceError, StateKey,
 };
 use twostep_otp::Secret;
 
@@ -82,13 +82,13 @@ impl World {
     async fn seal_every_state(&self) -> Sealed {
         let s = &self.service;
         let mut secrets = Vec::new();
-        let sent = s.start_enable(alice()).await.unwrap();
+        let sent = s.start_enable(&alice()).await.unwrap();
         let email_code = s.seal(&PendingEnable::from(sent)).unwrap();
         let Ok(PendingEnable::EmailCodeSent(sent)) = s.open("alice", &email_code) else {
             panic!("the email step opens as itself")
         };
         let code = self.mailer.last_email_code("alice@example.com").unwrap();
-        let setup = s.verify_email(sent, code.expose()).await.unwrap();
+        let setup = s.verify_email(&alice(), sent, code.expose()).await.unwrap();
         let view = s.setup_view(&setup).unwrap();
         let totp = view.key_uri.to_totp().unwrap();
         let key = view.manual_key.replace(' ', "");
@@ -105,25 +105,28 @@ impl World {
         );
         let now = self.clock.now();
         let first = totp.generate(now).unwrap().to_string();
-        let save = s.confirm_authenticator(setup, &first).await.unwrap();
+        let save = s
+            .confirm_authenticator(&alice(), setup, &first)
+            .await
+            .unwrap();
         secrets.extend(shown(save.codes()));
         let recovery_codes = s.seal(&PendingEnable::from(save)).unwrap();
         let Ok(PendingEnable::SaveRecoveryCodes(save)) = s.open("alice", &recovery_codes) else {
             panic!("the recovery-code step opens as itself")
         };
-        s.complete_enable(save, true).await.unwrap();
+        s.complete_enable(&alice(), save, Saved::Yes).await.unwrap();
 
         let challenge = s
-            .begin_login("alice")
+            .begin_login(&alice())
             .await
             .unwrap()
             .into_challenge()
             .unwrap();
         let login = s.seal(&challenge).unwrap();
-        let save = s.start_reissue("alice", PASSWORD).await.unwrap();
+        let save = s.start_reissue(&alice(), PASSWORD).await.unwrap();
         secrets.extend(shown(save.codes()));
         let reissue = s.seal(&save).unwrap();
-        let confirm = s.start_disable("alice", PASSWORD).await.unwrap();
+        let confirm = s.start_disable(&alice(), PASSWORD).await.unwrap();
         let disable = s.seal(&confirm).unwrap();
         Sealed {
             email_code,
@@ -254,7 +257,7 @@ async fn a_state_outliving_the_policies_is_refused_and_an_expired_one_expires() 
     generous.seal_every_state().await;
     let challenge = generous
         .service
-        .begin_login("alice")
+        .begin_login(&alice())
         .await
         .unwrap()
         .into_challenge()
@@ -271,7 +274,7 @@ async fn a_state_outliving_the_policies_is_refused_and_an_expired_one_expires() 
     let sealed = w.seal_every_state().await;
     let challenge = w
         .service
-        .begin_login("alice")
+        .begin_login(&alice())
         .await
         .unwrap()
         .into_challenge()
@@ -327,7 +330,7 @@ async fn no_secret_or_recovery_code_is_readable_in_what_an_app_stores() {
         }
     }
     // A positive control: the same search finds the codes where they are shown.
-    let save = w.service.start_reissue("alice", PASSWORD).await.unwrap();
+    let save = w.service.start_reissue(&alice(), PASSWORD).await.unwrap();
     let codes = shown(save.codes());
     assert!(save.codes().clipboard_text().contains(&codes[0]));
 }

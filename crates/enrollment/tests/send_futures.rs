@@ -9,7 +9,7 @@ use twostep_enrollment::Account;
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingMailer,
 };
-use twostep_enrollment::{Service, ServiceError};
+use twostep_enrollment::{Saved, Service, ServiceError};
 
 type Wired = Service<MemoryStore, RecordingMailer, FixedPasswords, MemoryDirectory>;
 
@@ -39,27 +39,32 @@ async fn spawned<T: Send + 'static>(call: impl Future<Output = T> + Send + 'stat
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
 async fn every_service_future_can_be_spawned() {
     let s = service();
-    let sent = s.start_enable(account()).await.unwrap();
+    let sent = s.start_enable(&account()).await.unwrap();
     let (s1, s2, s3, s4) = (s.clone(), s.clone(), s.clone(), s.clone());
-    spawned(async move { s1.start_enable(account()).await }).await;
-    spawned(async move { s2.resend_email_code(sent).await.map(drop) }).await;
-    spawned(async move { s3.begin_login("alice").await.map(drop) }).await;
+    spawned(async move { s1.start_enable(&account()).await }).await;
+    spawned(async move { s2.resend_email_code(&account(), sent).await.map(drop) }).await;
+    spawned(async move { s3.begin_login(&account()).await.map(drop) }).await;
     spawned(async move { s4.status("alice").await }).await;
 
     // The states each later step takes, built the long way round the wizard is the service
     // tests' business; here a refused call is as good as an accepted one.
-    let sent = s.start_enable(account()).await.unwrap();
+    // Another user: one email code per account per minute.
+    let carol = Account {
+        user_id: "carol".into(),
+        email: "carol@example.com".into(),
+    };
+    let sent = s.start_enable(&carol).await.unwrap();
     let (s1, s2, s3, s4, s5) = (s.clone(), s.clone(), s.clone(), s.clone(), s.clone());
-    spawned(async move { s1.verify_email(sent, "000000").await.map(drop) }).await;
-    spawned(async move { s2.start_reissue("alice", "pw").await.map(drop) }).await;
-    spawned(async move { s3.start_disable("alice", "pw").await.map(drop) }).await;
+    spawned(async move { s1.verify_email(&carol, sent, "000000").await.map(drop) }).await;
+    spawned(async move { s2.start_reissue(&account(), "pw").await.map(drop) }).await;
+    spawned(async move { s3.start_disable(&account(), "pw").await.map(drop) }).await;
     spawned(async move { s4.statuses(&["alice", "bob"]).await }).await;
     spawned(async move { s5.unlock("alice").await }).await;
     let (s1, s2, s3, s4) = (s.clone(), s.clone(), s.clone(), s.clone());
-    spawned(async move { s1.preview_mandate("alice", "acme", 60).await.map(drop) }).await;
-    spawned(async move { s2.set_mandate("alice", "acme", 60).await.map(drop) }).await;
-    spawned(async move { s3.set_mandate_grace("alice", "acme", 60).await.map(drop) }).await;
-    spawned(async move { s4.clear_mandate("alice", "acme").await.map(drop) }).await;
+    spawned(async move { s1.preview_mandate(&account(), "acme", 60).await.map(drop) }).await;
+    spawned(async move { s2.set_mandate(&account(), "acme", 60).await.map(drop) }).await;
+    spawned(async move { s3.set_mandate_grace(&account(), "acme", 60).await.map(drop) }).await;
+    spawned(async move { s4.clear_mandate(&account(), "acme").await.map(drop) }).await;
 }
 
 /// The futures of the steps that take a pending state, checked by type alone.
@@ -74,25 +79,25 @@ fn pending_state_steps_are_send(s: Arc<Wired>) {
         unimplemented!("never called: the function is only type-checked")
     }
     let account = account();
-    send(s.confirm_authenticator(any::<AuthenticatorSetup>(), ""));
-    send(s.complete_enable(any::<SaveRecoveryCodes>(), true));
+    send(s.confirm_authenticator(&account, any::<AuthenticatorSetup>(), ""));
+    send(s.complete_enable(&account, any::<SaveRecoveryCodes>(), Saved::Yes));
     send(s.verify_login(&account, any::<LoginChallenge>(), ""));
-    send(s.complete_reissue(&account, any::<SaveNewCodes>(), true));
+    send(s.complete_reissue(&account, any::<SaveNewCodes>(), Saved::Yes));
     send(s.confirm_disable(&account, any::<ConfirmWithCode>(), ""));
 }
 
 /// `Refusal` is an error: `?` turns it into a boxed error or a `ServiceError`.
 #[allow(dead_code)]
 async fn refusals_work_with_the_question_mark(s: &Wired) -> Result<(), Box<dyn std::error::Error>> {
-    let sent = s.start_enable(account()).await?;
-    let _setup = s.verify_email(sent, "123456").await?;
+    let sent = s.start_enable(&account()).await?;
+    let _setup = s.verify_email(&account(), sent, "123456").await?;
     Ok(())
 }
 
 #[allow(dead_code)]
 async fn refusals_convert_to_service_errors(s: &Wired) -> Result<(), ServiceError> {
-    let sent = s.start_enable(account()).await?;
-    let _setup = s.verify_email(sent, "123456").await?;
+    let sent = s.start_enable(&account()).await?;
+    let _setup = s.verify_email(&account(), sent, "123456").await?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
     SettableClock,
 };
-use twostep_enrollment::{Account, SaveRecoveryCodes};
+use twostep_enrollment::{Account, SaveRecoveryCodes, Saved};
 use twostep_enrollment::{
     AuditKind, Clock, Directory, Mail, Mailer, Notice, PendingEnable, Policies, Reauthenticate,
     Service, ServiceError, Store,
@@ -70,7 +70,11 @@ async fn enable(world: &World) -> (Totp, Vec<String>) {
     world.clock.advance(30);
     let (totp, save) = to_recovery_codes(world).await;
     let codes = shown(save.codes());
-    world.service.complete_enable(save, true).await.unwrap();
+    world
+        .service
+        .complete_enable(&alice(), save, Saved::Yes)
+        .await
+        .unwrap();
     (totp, codes)
 }
 
@@ -80,7 +84,7 @@ async fn new_challenge<S: Store, M: Mailer, R: Reauthenticate, D: Directory>(
     service: &Service<S, M, R, D>,
 ) -> LoginChallenge {
     service
-        .begin_login("alice")
+        .begin_login(&alice())
         .await
         .unwrap()
         .into_challenge()
@@ -91,14 +95,19 @@ async fn new_challenge<S: Store, M: Mailer, R: Reauthenticate, D: Directory>(
 /// the setup screen and the first code from the app (at the clock's current time).
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
 async fn to_recovery_codes(world: &World) -> (Totp, SaveRecoveryCodes) {
+    // One email code per account per minute, however often the wizard starts.
+    world.clock.advance(60);
     let service = &world.service;
     let account = Account {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account).await.unwrap();
+    let sent = service.start_enable(&account).await.unwrap();
     let code = world.mailer.last_email_code(EMAIL).expect("a mailed code");
-    let setup = service.verify_email(sent, code.expose()).await.unwrap();
+    let setup = service
+        .verify_email(&alice(), sent, code.expose())
+        .await
+        .unwrap();
     let totp = service
         .setup_view(&setup)
         .unwrap()
@@ -107,7 +116,7 @@ async fn to_recovery_codes(world: &World) -> (Totp, SaveRecoveryCodes) {
         .unwrap();
     let now = world.clock.now();
     let save = service
-        .confirm_authenticator(setup, &totp.generate(now).unwrap().to_string())
+        .confirm_authenticator(&alice(), setup, &totp.generate(now).unwrap().to_string())
         .await
         .unwrap();
     (totp, save)
@@ -124,7 +133,7 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
     let service = &world.service;
     assert!(
         service
-            .begin_login("alice")
+            .begin_login(&alice())
             .await
             .unwrap()
             .into_challenge()
@@ -143,7 +152,7 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
 
     // Enabling again is refused.
     let again = service
-        .start_enable(Account {
+        .start_enable(&Account {
             user_id: "alice".into(),
             email: EMAIL.into(),
         })
@@ -153,7 +162,7 @@ async fn enable_then_login_with_a_code_and_a_recovery_code() {
     // The code that confirmed the setup cannot log in.
     let setup_code = totp.generate(world.clock.now()).unwrap().to_string();
     let challenge = service
-        .begin_login("alice")
+        .begin_login(&alice())
         .await
         .unwrap()
         .into_challenge()
@@ -234,10 +243,13 @@ async fn abandoning_the_wizard_writes_nothing() {
         email: EMAIL.into(),
     };
     // Leave after the email code, after the QR code, and after the recovery codes.
-    let sent = service.start_enable(account()).await.unwrap();
+    let sent = service.start_enable(&account()).await.unwrap();
     drop(sent);
     let (_, save) = to_recovery_codes(&world).await;
-    let refused = service.complete_enable(save, false).await.unwrap_err();
+    let refused = service
+        .complete_enable(&alice(), save, Saved::No)
+        .await
+        .unwrap_err();
     assert!(
         refused.state.is_some(),
         "not ticked: the codes are still shown"
@@ -246,7 +258,7 @@ async fn abandoning_the_wizard_writes_nothing() {
     assert!(service.store().credential("alice").await.unwrap().is_none());
     assert!(
         service
-            .begin_login("alice")
+            .begin_login(&alice())
             .await
             .unwrap()
             .into_challenge()
@@ -327,7 +339,7 @@ async fn locking_by_email_codes_or_passwords_is_audited_once() {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let mut sent = world.service.start_enable(account).await.unwrap();
+    let mut sent = world.service.start_enable(&account).await.unwrap();
     let right = world
         .mailer
         .take()
@@ -344,7 +356,11 @@ async fn locking_by_email_codes_or_passwords_is_audited_once() {
     };
     for attempt in 1..=5 {
         assert_eq!(locks(&world), 0, "attempt {attempt}");
-        let refusal = world.service.verify_email(sent, wrong).await.unwrap_err();
+        let refusal = world
+            .service
+            .verify_email(&alice(), sent, wrong)
+            .await
+            .unwrap_err();
         match refusal.state {
             Some(state) => sent = state,
             None => break,
@@ -365,13 +381,13 @@ async fn locking_by_email_codes_or_passwords_is_audited_once() {
     for _ in 0..5 {
         assert_eq!(locks(&world), 0);
         assert!(matches!(
-            world.service.start_reissue("alice", "guess").await,
+            world.service.start_reissue(&alice(), "guess").await,
             Err(ServiceError::WrongPassword)
         ));
     }
     assert_eq!(locks(&world), 1);
     assert!(matches!(
-        world.service.start_reissue("alice", "correct horse").await,
+        world.service.start_reissue(&alice(), "correct horse").await,
         Err(ServiceError::Locked { until: Some(_) })
     ));
     assert_eq!(locks(&world), 1, "a refusal while locked is not a new lock");
@@ -466,10 +482,10 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
     let world = world();
     let (_, old_codes) = enable(&world).await;
     let service = &world.service;
-    let wrong = service.start_reissue("alice", "guess").await;
+    let wrong = service.start_reissue(&alice(), "guess").await;
     assert!(matches!(wrong, Err(ServiceError::WrongPassword)));
     let save = service
-        .start_reissue("alice", "correct horse")
+        .start_reissue(&alice(), "correct horse")
         .await
         .unwrap();
     let new_codes: Vec<String> = shown(save.codes());
@@ -482,7 +498,7 @@ async fn reissue_needs_the_password_and_retires_every_old_code() {
             .is_ok()
     );
     service
-        .complete_reissue(&alice(), save, true)
+        .complete_reissue(&alice(), save, Saved::Yes)
         .await
         .unwrap();
     for old in &old_codes[1..] {
@@ -521,9 +537,9 @@ async fn disable_needs_the_password_and_a_code_and_removes_everything() {
     let world = world();
     let (_, codes) = enable(&world).await;
     let service = &world.service;
-    assert!(service.start_disable("alice", "guess").await.is_err());
+    assert!(service.start_disable(&alice(), "guess").await.is_err());
     let confirm = service
-        .start_disable("alice", "correct horse")
+        .start_disable(&alice(), "correct horse")
         .await
         .unwrap();
     let refused = service
@@ -537,7 +553,7 @@ async fn disable_needs_the_password_and_a_code_and_removes_everything() {
     assert!(service.store().credential("alice").await.unwrap().is_none());
     assert!(
         service
-            .begin_login("alice")
+            .begin_login(&alice())
             .await
             .unwrap()
             .into_challenge()
@@ -623,8 +639,14 @@ async fn double_submits_change_nothing_twice() {
         PendingEnable::SaveRecoveryCodes(save) => save,
         _ => panic!("the same step"),
     };
-    service.complete_enable(copy(), true).await.unwrap();
-    let second = service.complete_enable(copy(), true).await.unwrap_err();
+    service
+        .complete_enable(&alice(), copy(), Saved::Yes)
+        .await
+        .unwrap();
+    let second = service
+        .complete_enable(&alice(), copy(), Saved::Yes)
+        .await
+        .unwrap_err();
     assert!(matches!(second.error, ServiceError::AlreadyEnabled));
     let enabled = world
         .audit
@@ -638,11 +660,11 @@ async fn double_submits_change_nothing_twice() {
     world.clock.advance(60);
     let code = totp.generate(world.clock.now()).unwrap().to_string();
     let first = service
-        .start_disable("alice", "correct horse")
+        .start_disable(&alice(), "correct horse")
         .await
         .unwrap();
     let again = service
-        .start_disable("alice", "correct horse")
+        .start_disable(&alice(), "correct horse")
         .await
         .unwrap();
     service
@@ -670,14 +692,17 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account).await.unwrap();
+    let sent = service.start_enable(&account).await.unwrap();
     show(format!("{sent:?}"));
     let email_code = world.mailer.last_email_code(EMAIL).unwrap();
     secrets.push(email_code.expose().to_owned());
-    let refused = service.verify_email(sent, "000000").await.unwrap_err();
+    let refused = service
+        .verify_email(&alice(), sent, "000000")
+        .await
+        .unwrap_err();
     show(format!("{refused:?} {}", refused.error));
     let setup = service
-        .verify_email(refused.state.unwrap(), email_code.expose())
+        .verify_email(&alice(), refused.state.unwrap(), email_code.expose())
         .await
         .unwrap();
     show(format!("{setup:?}"));
@@ -687,14 +712,14 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     let view_key_grouped = view.manual_key.to_string();
     let totp = view.key_uri.to_totp().unwrap();
     let wrong = service
-        .confirm_authenticator(setup, "12")
+        .confirm_authenticator(&alice(), setup, "12")
         .await
         .unwrap_err();
     show(format!("{wrong:?} {}", wrong.error));
     let first = totp.generate(T0).unwrap().to_string();
     secrets.push(first.clone());
     let save = service
-        .confirm_authenticator(wrong.state.unwrap(), &first)
+        .confirm_authenticator(&alice(), wrong.state.unwrap(), &first)
         .await
         .unwrap();
     show(format!("{save:?} {:?}", save.codes()));
@@ -705,7 +730,10 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
     };
     secrets.extend(save.codes().codes().iter().map(ToString::to_string));
     let codes: Vec<String> = shown(save.codes());
-    service.complete_enable(save, true).await.unwrap();
+    service
+        .complete_enable(&alice(), save, Saved::Yes)
+        .await
+        .unwrap();
 
     world.clock.advance(30);
     let code = totp.generate(world.clock.now()).unwrap().to_string();
@@ -738,20 +766,20 @@ async fn nothing_secret_is_printed_anywhere_in_a_full_run() {
         .unwrap();
     show(format!("{signed_in:?}"));
 
-    let wrong = service.start_reissue("alice", "guess").await.unwrap_err();
+    let wrong = service.start_reissue(&alice(), "guess").await.unwrap_err();
     show(format!("{wrong:?} {wrong}"));
     let save = service
-        .start_reissue("alice", "correct horse")
+        .start_reissue(&alice(), "correct horse")
         .await
         .unwrap();
     secrets.extend(save.codes().codes().iter().map(ToString::to_string));
     show(format!("{save:?}"));
     service
-        .complete_reissue(&alice(), save, true)
+        .complete_reissue(&alice(), save, Saved::Yes)
         .await
         .unwrap();
     let confirm = service
-        .start_disable("alice", "correct horse")
+        .start_disable(&alice(), "correct horse")
         .await
         .unwrap();
     show(format!("{confirm:?}"));
@@ -836,9 +864,12 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account).await.unwrap();
+    let sent = service.start_enable(&account).await.unwrap();
     let code = mailer.0.last_email_code(EMAIL).unwrap();
-    let setup = service.verify_email(sent, code.expose()).await.unwrap();
+    let setup = service
+        .verify_email(&alice(), sent, code.expose())
+        .await
+        .unwrap();
     let totp = service
         .setup_view(&setup)
         .unwrap()
@@ -846,12 +877,12 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
         .to_totp()
         .unwrap();
     let save = service
-        .confirm_authenticator(setup, &totp.generate(T0).unwrap().to_string())
+        .confirm_authenticator(&alice(), setup, &totp.generate(T0).unwrap().to_string())
         .await
         .unwrap();
     let codes: Vec<String> = shown(save.codes());
     service
-        .complete_enable(save, true)
+        .complete_enable(&alice(), save, Saved::Yes)
         .await
         .expect("enabled although the notice bounced");
     let challenge = new_challenge(&service).await;
@@ -873,7 +904,7 @@ async fn replayed_session_copies_cannot_multiply_email_code_attempts() {
         user_id: "alice".into(),
         email: EMAIL.into(),
     };
-    let sent = service.start_enable(account).await.unwrap();
+    let sent = service.start_enable(&account).await.unwrap();
     let right = world.mailer.last_email_code(EMAIL).unwrap();
     let wrong = if right.expose() == "000000" {
         "111111"
@@ -886,7 +917,10 @@ async fn replayed_session_copies_cannot_multiply_email_code_attempts() {
         let Ok(PendingEnable::EmailCodeSent(copy)) = service.open("alice", &session) else {
             panic!("same step")
         };
-        let refused = service.verify_email(copy, wrong).await.unwrap_err();
+        let refused = service
+            .verify_email(&alice(), copy, wrong)
+            .await
+            .unwrap_err();
         locked += usize::from(matches!(refused.error, ServiceError::Locked { .. }));
     }
     assert_eq!(

@@ -51,7 +51,7 @@ async fn logins_through_the_service() {
         let enrolled = enroll(db.store(), "alice", NOW).await;
         let (service, _, _) = service(db.store().clone(), NOW + 60);
         let challenge = || async {
-            match service.begin_login("alice").await.unwrap() {
+            match service.begin_login(&account("alice")).await.unwrap() {
                 LoginStep::SecondStep(challenge) => challenge,
                 other => panic!("{name}: expected the second step, got {other:?}"),
             }
@@ -140,7 +140,8 @@ async fn no_plaintext_secret_or_recovery_code_in_the_database() {
         }
         // Use one recovery code, so a rewritten set is in the files too.
         let (service, _, _) = service(db.store().clone(), NOW + 5);
-        let LoginStep::SecondStep(challenge) = service.begin_login("bob").await.unwrap() else {
+        let LoginStep::SecondStep(challenge) = service.begin_login(&account("bob")).await.unwrap()
+        else {
             panic!("bob has 2FA")
         };
         service

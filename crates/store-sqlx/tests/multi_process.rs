@@ -81,7 +81,8 @@ async fn child(spec: &str) -> ExitCode {
     };
     let store = postgres_in_schema(&spec.url, &spec.schema).await;
     let (service, _, _) = service(store.clone(), NOW + 1);
-    let Ok(LoginStep::SecondStep(challenge)) = service.begin_login(&spec.user).await else {
+    let Ok(LoginStep::SecondStep(challenge)) = service.begin_login(&account(&spec.user)).await
+    else {
         eprintln!("no second step for {}", spec.user);
         return ExitCode::FAILURE;
     };

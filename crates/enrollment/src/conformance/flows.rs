@@ -14,7 +14,7 @@ use crate::app::Store;
 use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
 use crate::memory::{FixedPasswords, PlaintextSealer, RecordingMailer, SettableClock};
 use crate::snapshot::PendingEnable;
-use crate::{PendingState, Refusal, Service, ServiceError};
+use crate::{PendingState, Refusal, Saved, Service, ServiceError};
 
 const T0: u64 = 1_764_288_000;
 const USER: &str = "alice";
@@ -123,15 +123,24 @@ impl<S: Store + 'static> World<S> {
             .to_string()
     }
 
+    /// A new wizard, a resend cooldown after the last: one email code per account per
+    /// cooldown, however often the wizard starts.
     async fn start(&self) -> EmailCodeSent {
-        self.service.start_enable(account()).await.expect("starts")
+        let cooldown = self
+            .service
+            .policies()
+            .enable
+            .email_code
+            .resend_cooldown_seconds;
+        self.clock.advance(cooldown);
+        self.service.start_enable(&account()).await.expect("starts")
     }
 
     async fn verified(&self) -> AuthenticatorSetup {
         let sent = self.start().await;
         let code = self.mailer.last_email_code(EMAIL).expect("a mailed code");
         self.service
-            .verify_email(sent, code.expose())
+            .verify_email(&account(), sent, code.expose())
             .await
             .expect("the mailed code")
     }
@@ -149,7 +158,7 @@ impl<S: Store + 'static> World<S> {
             .expect("a TOTP");
         let save = self
             .service
-            .confirm_authenticator(setup, &self.code(&totp))
+            .confirm_authenticator(&account(), setup, &self.code(&totp))
             .await
             .expect("the app's code");
         (totp, save)
@@ -164,7 +173,7 @@ impl<S: Store + 'static> World<S> {
             .map(ToString::to_string)
             .collect();
         self.service
-            .complete_enable(save, true)
+            .complete_enable(&account(), save, Saved::Yes)
             .await
             .expect("enables");
         (totp, codes)
@@ -181,7 +190,7 @@ impl<S: Store + 'static> World<S> {
     async fn sign_in(&self, input: &str) -> Result<crate::SignedIn, ServiceError> {
         let challenge = self
             .service
-            .begin_login(USER)
+            .begin_login(&account())
             .await
             .expect("begins")
             .into_challenge()
@@ -272,14 +281,14 @@ async fn walk_through_failures<S: Store + 'static>(w: &World<Failing<S>>) {
     let s = &w.service;
     let alice = &account();
     w.clock.advance(30);
-    let sent = again_start("start_enable", || s.start_enable(account())).await;
+    let sent = again_start("start_enable", || s.start_enable(alice)).await;
     let code = w.mailer.last_email_code(EMAIL).expect("a mailed code");
-    let verify = |sent| s.verify_email(sent, code.expose());
+    let verify = |sent| s.verify_email(alice, sent, code.expose());
     let setup = again("verify_email", verify, sent).await;
     let view = s.setup_view(&setup).expect("a view");
     let totp = view.key_uri.to_totp().expect("a TOTP");
     let first = w.code(&totp);
-    let confirm = |setup| s.confirm_authenticator(setup, &first);
+    let confirm = |setup| s.confirm_authenticator(alice, setup, &first);
     let save = again("confirm_authenticator", confirm, setup).await;
     let codes: Vec<String> = save
         .codes()
@@ -287,28 +296,28 @@ async fn walk_through_failures<S: Store + 'static>(w: &World<Failing<S>>) {
         .iter()
         .map(ToString::to_string)
         .collect();
-    let done = |save| s.complete_enable(save, true);
+    let done = |save| s.complete_enable(alice, save, Saved::Yes);
     again("complete_enable", done, save).await;
 
     w.clock.advance(30);
-    let begun = again_start("begin_login", || s.begin_login(USER)).await;
+    let begun = again_start("begin_login", || s.begin_login(alice)).await;
     let challenge = begun.into_challenge().expect("a second step");
     let code = w.code(&totp);
     let sign_in = |c| s.verify_login(alice, c, &code);
     again("verify_login", sign_in, challenge).await;
 
-    let begun = again_start("begin_login", || s.begin_login(USER)).await;
+    let begun = again_start("begin_login", || s.begin_login(alice)).await;
     let challenge = begun.into_challenge().expect("a second step");
     let recovery_code = codes.first().expect("recovery codes");
     let sign_in = |c| s.verify_login(alice, c, recovery_code);
     again("verify_login with a recovery code", sign_in, challenge).await;
 
-    let save = again_start("start_reissue", || s.start_reissue(USER, PASSWORD)).await;
-    let done = |save| s.complete_reissue(alice, save, true);
+    let save = again_start("start_reissue", || s.start_reissue(alice, PASSWORD)).await;
+    let done = |save| s.complete_reissue(alice, save, Saved::Yes);
     again("complete_reissue", done, save).await;
 
     w.clock.advance(30);
-    let confirm = again_start("start_disable", || s.start_disable(USER, PASSWORD)).await;
+    let confirm = again_start("start_disable", || s.start_disable(alice, PASSWORD)).await;
     let code = w.code(&totp);
     let disable = |c| s.confirm_disable(alice, c, &code);
     again("confirm_disable", disable, confirm).await;
@@ -341,10 +350,15 @@ async fn enable_completes_once<S: Store + 'static>(w: World<S>) {
         three.next().expect("3"),
     );
     w.service
-        .complete_enable(first, true)
+        .complete_enable(&account(), first, Saved::Yes)
         .await
         .expect("the first Done enables");
-    let error = refused_for_good(w.service.complete_enable(second, true).await, "enable");
+    let error = refused_for_good(
+        w.service
+            .complete_enable(&account(), second, Saved::Yes)
+            .await,
+        "enable",
+    );
     assert!(
         matches!(error, ServiceError::AlreadyEnabled),
         "a second Done of one wizard: {error:?}"
@@ -355,14 +369,19 @@ async fn enable_completes_once<S: Store + 'static>(w: World<S>) {
     w.clock.advance(30);
     let state = w
         .service
-        .start_disable(USER, PASSWORD)
+        .start_disable(&account(), PASSWORD)
         .await
         .expect("password");
     w.service
         .confirm_disable(&account(), state, &w.code(&totp))
         .await
         .expect("disables");
-    let error = refused_for_good(w.service.complete_enable(third, true).await, "enable");
+    let error = refused_for_good(
+        w.service
+            .complete_enable(&account(), third, Saved::Yes)
+            .await,
+        "enable",
+    );
     assert!(
         matches!(error, ServiceError::Replayed),
         "a stale wizard: {error:?}"
@@ -374,7 +393,7 @@ async fn enable_completes_once<S: Store + 'static>(w: World<S>) {
     let service = Arc::clone(&w.service);
     let winners = race(states.into_iter().map(save_state).collect(), |state| {
         let service = Arc::clone(&service);
-        async move { service.complete_enable(state, true).await }
+        async move { service.complete_enable(&account(), state, Saved::Yes).await }
     })
     .await;
     assert_eq!(
@@ -393,12 +412,12 @@ async fn email_code_passes_once<S: Store + 'static>(w: World<S>) {
     let pending = PendingEnable::EmailCodeSent(sent);
     let (first, second) = two(w.copies(&pending, 2));
     w.service
-        .verify_email(sent_state(first), code.expose())
+        .verify_email(&account(), sent_state(first), code.expose())
         .await
         .expect("the mailed code passes");
     let error = refused_for_good(
         w.service
-            .verify_email(sent_state(second), code.expose())
+            .verify_email(&account(), sent_state(second), code.expose())
             .await,
         "email code",
     );
@@ -413,7 +432,7 @@ async fn email_code_passes_once<S: Store + 'static>(w: World<S>) {
     let service = Arc::clone(&w.service);
     let winners = race(states.into_iter().map(sent_state).collect(), |state| {
         let (service, code) = (Arc::clone(&service), code.clone());
-        async move { service.verify_email(state, code.expose()).await }
+        async move { service.verify_email(&account(), state, code.expose()).await }
     })
     .await;
     assert_eq!(
@@ -427,7 +446,7 @@ async fn login_challenge_signs_in_once<S: Store + 'static>(w: World<S>) {
     w.clock.advance(30);
     let challenge = w
         .service
-        .begin_login(USER)
+        .begin_login(&account())
         .await
         .expect("begins")
         .into_challenge()
@@ -473,7 +492,7 @@ async fn login_challenge_signs_in_once<S: Store + 'static>(w: World<S>) {
     w.clock.advance(30);
     let challenge = w
         .service
-        .begin_login(USER)
+        .begin_login(&account())
         .await
         .expect("begins")
         .into_challenge()
@@ -495,7 +514,7 @@ async fn reissue_completes_once<S: Store + 'static>(w: World<S>) {
     w.enabled().await;
     let state = w
         .service
-        .start_reissue(USER, PASSWORD)
+        .start_reissue(&account(), PASSWORD)
         .await
         .expect("password");
     let new_codes: Vec<String> = state
@@ -506,13 +525,15 @@ async fn reissue_completes_once<S: Store + 'static>(w: World<S>) {
         .collect();
     let (first, second) = two(w.copies(&state, 2));
     w.service
-        .complete_reissue(&account(), state, true)
+        .complete_reissue(&account(), state, Saved::Yes)
         .await
         .expect("the first Done replaces the codes");
     let new_code = new_codes.first().expect("codes");
     w.sign_in(new_code).await.expect("a new code signs in");
     let error = refused_for_good(
-        w.service.complete_reissue(&account(), first, true).await,
+        w.service
+            .complete_reissue(&account(), first, Saved::Yes)
+            .await,
         "re-issue",
     );
     assert!(
@@ -525,20 +546,26 @@ async fn reissue_completes_once<S: Store + 'static>(w: World<S>) {
         .expect_err("a used code stays used");
     assert!(matches!(error, ServiceError::RecoveryCode(_)), "{error:?}");
     let error = refused_for_good(
-        w.service.complete_reissue(&account(), second, true).await,
+        w.service
+            .complete_reissue(&account(), second, Saved::Yes)
+            .await,
         "re-issue",
     );
     assert!(matches!(error, ServiceError::Replayed), "{error:?}");
 
     let state = w
         .service
-        .start_reissue(USER, PASSWORD)
+        .start_reissue(&account(), PASSWORD)
         .await
         .expect("password");
     let service = Arc::clone(&w.service);
     let winners = race(w.copies(&state, COPIES), |state| {
         let service = Arc::clone(&service);
-        async move { service.complete_reissue(&account(), state, true).await }
+        async move {
+            service
+                .complete_reissue(&account(), state, Saved::Yes)
+                .await
+        }
     })
     .await;
     assert_eq!(
@@ -552,7 +579,7 @@ async fn disable_completes_once<S: Store + 'static>(w: World<S>) {
     w.clock.advance(30);
     let state = w
         .service
-        .start_disable(USER, PASSWORD)
+        .start_disable(&account(), PASSWORD)
         .await
         .expect("password");
     let (first, second) = two(w.copies(&state, 2));
@@ -577,7 +604,7 @@ async fn disable_completes_once<S: Store + 'static>(w: World<S>) {
     w.clock.advance(30);
     let state = w
         .service
-        .start_disable(USER, PASSWORD)
+        .start_disable(&account(), PASSWORD)
         .await
         .expect("password");
     let code = w.code(&totp);

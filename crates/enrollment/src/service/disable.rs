@@ -5,11 +5,11 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use zeroize::Zeroizing;
 
-use super::{Refusal, Service, ServiceError, copy_secret, retry, rng};
+use super::{Refusal, Service, ServiceError, copy_secret, retry, rng, same_account};
 use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
 use crate::disable::{self, ConfirmWithCode};
 use crate::enable::Account;
-use crate::login::{Answer, StoredFactor};
+use crate::login::{self, Answer, StoredFactor};
 
 impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// Checks the password again; the returned state asks for a code. It is bound to the
@@ -21,15 +21,16 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// (counted), or a backend failure.
     pub async fn start_disable(
         &self,
-        user: &str,
+        account: &Account,
         password: &str,
     ) -> Result<ConfirmWithCode, ServiceError> {
+        let user = account.user_id.as_str();
         let (record, _) = self.enabled_account(user).await?;
-        let credential = disable::fingerprint(&self.open_secret(user, &record.secret)?);
+        let credential = login::fingerprint(&self.open_secret(user, &record.secret)?);
         self.may_disable(user).await?;
         let policy = self.policies.login;
         let now = self.clock.now();
-        let owner = user.to_owned();
+        let owner = account.clone();
         self.reauthenticate(
             user,
             password,
@@ -69,9 +70,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let policy = self.policies.login;
         let now = self.clock.now();
         // Not guesses: refuse them before spending an attempt.
-        if state.user_id() != user {
-            return Err(Refusal::end(ServiceError::WrongUser));
-        }
+        same_account(state.challenge().account(), account)?;
         if now >= state.expires_at() {
             return Err(Refusal::end(ServiceError::Expired));
         }
@@ -86,7 +85,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             // Not enabled (any more) ends the flow; a store failure hands the state back.
             let (record, revision) = self.enabled_account(user).await.map_err(back)?;
             let secret = self.open_secret(user, &record.secret).map_err(back)?;
-            if disable::fingerprint(&secret) != state.credential() {
+            if login::fingerprint(&secret) != state.challenge().credential() {
                 // Disabled and enabled again since the password step.
                 return Err(stale());
             }

@@ -3,37 +3,85 @@
 
 use zeroize::Zeroizing;
 
-use super::{Refusal, Service, ServiceError, rng};
+use sha2::{Digest as _, Sha256};
+
+use super::{Refusal, Saved, Service, ServiceError, rng, same_account};
 use crate::app::{
-    AuditKind, CredentialRecord, Directory, Mail, Mailer, Notice, Reauthenticate, Store,
+    AuditKind, ConsumedState, CredentialRecord, Directory, Mail, Mailer, Notice, Reauthenticate,
+    StateId, Store,
 };
 use crate::enable::{
     self, Account, AuthenticatorSetup, EmailCodeMail, EmailCodeSent, SaveRecoveryCodes, SetupView,
 };
 
+/// How many email codes one account may be sent per resend cooldown, however often its
+/// wizard starts again: enough to cancel and start over, too few to flood a mailbox.
+pub const EMAIL_CODES_PER_COOLDOWN: u8 = 3;
+
 impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
-    /// Starts the enable wizard: mails an email code to the account's login email. Nothing is
-    /// stored until [`Service::complete_enable`].
+    /// Starts the enable wizard for the signed-in `account`: mails an email code to its login
+    /// email. Nothing is stored until [`Service::complete_enable`] — but the mail itself is
+    /// rationed: at most [`EMAIL_CODES_PER_COOLDOWN`] email codes per account per resend
+    /// cooldown (a minute by default), however often the wizard is started again.
     ///
     /// # Errors
-    /// [`ServiceError::AlreadyEnabled`], or a store or mailer failure.
-    pub async fn start_enable(&self, account: Account) -> Result<EmailCodeSent, ServiceError> {
+    /// [`ServiceError::AlreadyEnabled`], [`ServiceError::ResendTooSoon`], or a store or mailer
+    /// failure.
+    pub async fn start_enable(&self, account: &Account) -> Result<EmailCodeSent, ServiceError> {
         let stored = self.account(&account.user_id).await?;
         if stored.credential.is_some() {
             return Err(ServiceError::AlreadyEnabled);
         }
-        let user_id = account.user_id.clone();
         let now = self.clock.now();
+        self.ration_email_codes(&account.user_id, now).await?;
         let (state, mail) = enable::start(
-            account,
+            account.clone(),
             stored.revision,
             &mut rng(),
             &self.policies.enable,
             now,
         );
         self.send_email_code(mail).await?;
-        self.audit(&user_id, AuditKind::EnableStarted);
+        self.audit(&account.user_id, AuditKind::EnableStarted);
         Ok(state)
+    }
+
+    /// At most [`EMAIL_CODES_PER_COOLDOWN`] email codes per account per cooldown, across every
+    /// wizard it starts: each takes one of the cooldown's time slot's places, recorded as a
+    /// completed state ([`Store::consume_state`]) once.
+    async fn ration_email_codes(&self, user: &str, now: u64) -> Result<(), ServiceError> {
+        let cooldown = self
+            .policies
+            .enable
+            .email_code
+            .resend_cooldown_seconds
+            .max(1);
+        let slot = now / cooldown;
+        let next = slot.saturating_add(1).saturating_mul(cooldown);
+        for place in 0..EMAIL_CODES_PER_COOLDOWN {
+            let digest = Sha256::new()
+                .chain_update(b"twostep email code slot v1\0")
+                .chain_update(slot.to_be_bytes())
+                .chain_update([place])
+                .finalize();
+            let mut id = [0u8; 16];
+            for (byte, digested) in id.iter_mut().zip(digest) {
+                *byte = digested;
+            }
+            let state = ConsumedState {
+                id: StateId::from_bytes(id),
+                expires_at: next,
+            };
+            let taken = self
+                .store
+                .consume_state(user, state, now)
+                .await
+                .map_err(ServiceError::store)?;
+            if taken {
+                return Ok(());
+            }
+        }
+        Err(ServiceError::ResendTooSoon { after: next })
     }
 
     async fn send_email_code(&self, mail: EmailCodeMail) -> Result<(), ServiceError> {
@@ -52,17 +100,25 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     ///
     /// # Errors
     /// A [`Refusal`]: [`ServiceError::ResendTooSoon`] (state back), [`ServiceError::Expired`]
-    /// (start again), or a mailer failure (state back).
+    /// or another account's state (start again), or a mailer failure — then the state back
+    /// is the one before the resend, whose code was delivered and still works.
     pub async fn resend_email_code(
         &self,
+        account: &Account,
         state: EmailCodeSent,
     ) -> Result<EmailCodeSent, Refusal<EmailCodeSent>> {
+        same_account(state.account(), account)?;
+        let now = self.clock.now();
+        let delivered = state.clone();
         let (state, mail) = state
-            .resend(&mut rng(), &self.policies.enable, self.clock.now())
+            .resend(&mut rng(), &self.policies.enable, now)
             .map_err(|refused| Refusal::new(refused.state, refused.error))?;
+        if let Err(error) = self.ration_email_codes(&account.user_id, now).await {
+            return Err(Refusal::new(delivered, error));
+        }
         match self.send_email_code(mail).await {
             Ok(()) => Ok(state),
-            Err(error) => Err(Refusal::new(state, error)),
+            Err(error) => Err(Refusal::new(delivered, error)),
         }
     }
 
@@ -78,14 +134,17 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// A [`Refusal`] with the state back (one attempt fewer) for a wrong code.
     pub async fn verify_email(
         &self,
+        account: &Account,
         state: EmailCodeSent,
         input: &str,
     ) -> Result<AuthenticatorSetup, Refusal<EmailCodeSent>> {
+        same_account(state.account(), account)?;
         let now = self.clock.now();
-        let user = state.account().user_id.clone();
+        let user = account.user_id.clone();
         let policy = &self.policies.enable;
         let (reservation, state) = self.reserve_for(&user, policy.throttle, now, state).await?;
-        let (id, expires_at, attempts) = (state.id(), state.expires_at(), state.attempts_left());
+        let (id, expires_at) = (state.id(), state.wizard_expires_at(policy));
+        let attempts = state.attempts_left();
         // Kept to hand back if recording the step fails: the same right code passes then.
         let before = state.clone();
         match state.verify_email(input, &mut rng(), policy, now) {
@@ -132,9 +191,11 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// A [`Refusal`] with the state back; wrong codes count against the account.
     pub async fn confirm_authenticator(
         &self,
+        account: &Account,
         state: AuthenticatorSetup,
         input: &str,
     ) -> Result<SaveRecoveryCodes, Refusal<AuthenticatorSetup>> {
+        same_account(state.account(), account)?;
         let now = self.clock.now();
         let user = state.account().user_id.clone();
         let email = state.account().email.clone();
@@ -173,11 +234,13 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// again), or a sealer or store failure (nothing written).
     pub async fn complete_enable(
         &self,
+        account: &Account,
         state: SaveRecoveryCodes,
-        saved: bool,
+        saved: Saved,
     ) -> Result<(), Refusal<SaveRecoveryCodes>> {
+        same_account(state.account(), account)?;
         let now = self.clock.now();
-        let enabled = match state.complete(saved, &self.policies.enable, now) {
+        let enabled = match state.complete(saved == Saved::Yes, &self.policies.enable, now) {
             Ok(enabled) => enabled,
             Err(error) => return Err(Refusal::new(state, error)),
         };

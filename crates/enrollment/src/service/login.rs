@@ -7,8 +7,12 @@ use twostep_otp::Rejection;
 use twostep_policy::{Requirement, TwoFactor};
 use zeroize::Zeroizing;
 
-use super::{Refusal, Service, ServiceError, completed_with, copy_secret, retry, rng, spent};
-use crate::app::{AcceptStep, AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
+use super::{
+    Refusal, Service, ServiceError, completed_with, copy_secret, retry, rng, same_account, spent,
+};
+use crate::app::{
+    AcceptStep, AuditKind, Directory, Mailer, Notice, Reauthenticate, Store, StoredAccount,
+};
 use crate::enable::Account;
 use crate::login::{self, Answer, Commit, LoginChallenge, LoginError, StoredFactor};
 
@@ -96,17 +100,22 @@ fn failure_kind(error: LoginError) -> AuditKind {
 }
 
 impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
-    /// After the password: a second step if the user has 2FA; otherwise whether an
-    /// organisation requires enrollment now, or by a deadline. A pending enable wizard does
-    /// not count as 2FA.
+    /// After the password of `account`: a second step if the user has 2FA; otherwise whether
+    /// an organisation requires enrollment now, or by a deadline. A pending enable wizard does
+    /// not count as 2FA. The challenge is bound to the account (its id and its email, where
+    /// the notices go) and to the credential on now.
     ///
     /// # Errors
-    /// A store or directory failure.
-    pub async fn begin_login(&self, user: &str) -> Result<LoginStep, ServiceError> {
+    /// A store, sealer or directory failure.
+    pub async fn begin_login(&self, account: &Account) -> Result<LoginStep, ServiceError> {
         let now = self.clock.now();
-        let enabled = self.account(user).await?.credential.is_some();
+        let user = account.user_id.as_str();
+        let credential = match self.account(user).await?.credential {
+            Some(record) => Some(login::fingerprint(&self.open_secret(user, &record.secret)?)),
+            None => None,
+        };
         let policy = &self.policies.login;
-        if let Some(challenge) = login::begin(user, enabled, &mut rng(), policy, now) {
+        if let Some(challenge) = login::begin(account, credential, &mut rng(), policy, now) {
             return Ok(LoginStep::SecondStep(challenge));
         }
         // Every requirement is named: one added later must not sign users in by default.
@@ -119,9 +128,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         })
     }
 
-    /// Checks a TOTP or recovery code typed at the second step (one input box; see
-    /// [`Answer::guess`]) for `account`. On success the challenge is spent — a copy of it
-    /// cannot sign in again — and the user is signed in.
+    /// Checks a TOTP or recovery code typed at the second step (one input box: 6 to 8 digits
+    /// is a TOTP code, anything else a recovery code) for `account`, the one the challenge was
+    /// issued to. On success the challenge is spent — a copy of it cannot sign in again, and
+    /// costs nothing — and the user is signed in.
     ///
     /// # Errors
     /// A [`Refusal`] with the challenge back while it is usable.
@@ -131,9 +141,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         challenge: LoginChallenge,
         input: &str,
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
-        if challenge.user_id() != account.user_id {
-            return Err(Refusal::end(ServiceError::WrongUser));
-        }
+        same_account(challenge.account(), account)?;
         let now = self.clock.now();
         // An expired challenge is not a guess: refuse it before spending an attempt.
         if now >= challenge.expires_at() {
@@ -146,6 +154,22 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                     .await
             }
         }
+    }
+
+    /// Whether `challenge` can still complete over the account as read: not spent (a copy of
+    /// it signed in), and the credential still the one it was issued for.
+    fn live(&self, stored: &StoredAccount, challenge: &LoginChallenge) -> Result<(), ServiceError> {
+        if spent(stored, challenge.id()) {
+            return Err(ServiceError::Replayed);
+        }
+        let Some(record) = stored.credential.as_ref() else {
+            return Err(ServiceError::NotEnabled);
+        };
+        let secret = self.open_secret(&challenge.account().user_id, &record.secret)?;
+        if login::fingerprint(&secret) != challenge.credential() {
+            return Err(ServiceError::Replayed);
+        }
+        Ok(())
     }
 
     /// The second step with a TOTP code, checked optimistically: the account is read once, the
@@ -176,6 +200,10 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 return Err(Refusal::end(ServiceError::NotEnabled));
             };
             let secret = self.open_secret(user, &record.secret).map_err(back)?;
+            if login::fingerprint(&secret) != challenge.credential() {
+                // Disabled and enabled again, or the id reused: not this challenge's factor.
+                return Err(Refusal::end(ServiceError::Replayed));
+            }
             let factor = StoredFactor::of(record, &secret);
             let answer = Answer::Totp(input);
             match challenge
@@ -256,12 +284,14 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         // again"), and a typo the check symbol catches. Both are answered before anything is
         // reserved or hashed.
         let first = match self.account(user).await {
-            Ok(stored) if spent(&stored, challenge.id()) => {
-                return Err(Refusal::end(ServiceError::Replayed));
-            }
             Ok(stored) => stored,
             Err(error) => return Err(Refusal::new(challenge, error)),
         };
+        match self.live(&first, &challenge) {
+            Ok(()) => {}
+            Err(error) if error.ends_flow() => return Err(Refusal::end(error)),
+            Err(error) => return Err(Refusal::new(challenge, error)),
+        }
         if let Err(typo) = twostep_recovery::RecoveryCode::parse(input) {
             let error = ServiceError::RecoveryCode(typo.into());
             return Err(Refusal::new(challenge, error));
@@ -283,9 +313,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 0 => first.clone(),
                 _ => self.account(user).await.map_err(back)?,
             };
-            if spent(&stored, challenge.id()) {
-                return Err(Refusal::end(ServiceError::Replayed));
-            }
+            self.live(&stored, challenge).map_err(back)?;
             let Some(record) = stored.credential else {
                 return Err(Refusal::end(ServiceError::NotEnabled));
             };

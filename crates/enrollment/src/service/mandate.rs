@@ -4,6 +4,7 @@ use twostep_policy::{Affected, Membership, OrgPolicy, Requirement, TwoFactor};
 
 use super::{Collaborator, Service, ServiceError, retry};
 use crate::app::{AuditKind, Directory, Mailer, Reauthenticate, Store};
+use crate::enable::Account;
 
 fn two_factor(enabled: bool) -> TwoFactor {
     if enabled {
@@ -48,11 +49,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         Ok(twostep_policy::may_disable(&refs)?)
     }
 
-    /// What the user's organisations require of them.
-    ///
-    /// # Errors
-    /// A store or directory failure.
-    pub async fn requirement(
+    /// What the user's organisations require of them at `now` (the service's clock: never a
+    /// caller's).
+    pub(super) async fn requirement(
         &self,
         user: &str,
         two_factor: TwoFactor,
@@ -134,11 +133,11 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// [`ServiceError::Policy`] for anyone else, or a backend failure.
     pub async fn preview_mandate(
         &self,
-        actor: &str,
+        actor: &Account,
         org: &str,
         grace_seconds: u64,
     ) -> Result<Vec<Affected>, ServiceError> {
-        let (membership, _, _) = self.mandate_context(actor, org).await?;
+        let (membership, _, _) = self.mandate_context(&actor.user_id, org).await?;
         if !membership.role.manages_security() {
             return Err(twostep_policy::Refusal::NotOwnerOrAdmin.into());
         }
@@ -167,13 +166,13 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// [`ServiceError::Policy`] saying why not, or a backend failure.
     pub async fn set_mandate(
         &self,
-        actor: &str,
+        actor: &Account,
         org: &str,
         grace_seconds: u64,
     ) -> Result<OrgPolicy, ServiceError> {
         let now = self.clock.now();
         self.change_policy(
-            actor,
+            &actor.user_id,
             org,
             AuditKind::MandateSet,
             |policy, member, two_factor| policy.set_mandate(member, two_factor, grace_seconds, now),
@@ -187,13 +186,13 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// As [`Service::set_mandate`].
     pub async fn set_mandate_grace(
         &self,
-        actor: &str,
+        actor: &Account,
         org: &str,
         grace_seconds: u64,
     ) -> Result<OrgPolicy, ServiceError> {
         let now = self.clock.now();
         let kind = AuditKind::MandateGraceChanged;
-        self.change_policy(actor, org, kind, |policy, member, two_factor| {
+        self.change_policy(&actor.user_id, org, kind, |policy, member, two_factor| {
             policy.set_grace(member, two_factor, grace_seconds, now)
         })
         .await
@@ -203,9 +202,13 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     ///
     /// # Errors
     /// As [`Service::set_mandate`].
-    pub async fn clear_mandate(&self, actor: &str, org: &str) -> Result<OrgPolicy, ServiceError> {
+    pub async fn clear_mandate(
+        &self,
+        actor: &Account,
+        org: &str,
+    ) -> Result<OrgPolicy, ServiceError> {
         let kind = AuditKind::MandateCleared;
-        self.change_policy(actor, org, kind, |policy, member, two_factor| {
+        self.change_policy(&actor.user_id, org, kind, |policy, member, two_factor| {
             policy.clear_mandate(member, two_factor)
         })
         .await

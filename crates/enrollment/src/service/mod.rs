@@ -49,6 +49,7 @@ use crate::app::{
 };
 use crate::disable::DisableError;
 use crate::email_code::EmailCodeError;
+use crate::enable::Account;
 use crate::enable::{EnableError, EnablePolicy};
 use crate::login::{LoginError, LoginPolicy};
 use crate::reissue::{ReissueError, ReissuePolicy};
@@ -56,6 +57,7 @@ use crate::sealed::StateKey;
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 use twostep_policy::{DisableRefused, Membership};
 
+pub use enable::EMAIL_CODES_PER_COOLDOWN;
 pub use login::{EnrollmentReminder, LoginStep, RecoveryCodesLeft, SignedIn};
 
 #[cfg(doc)]
@@ -972,6 +974,25 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         self.audit(user, AuditKind::Unlocked);
         Ok(())
     }
+}
+
+/// Refuses a pending state issued to another account than the request's (the session's
+/// user): not a guess, so it costs nothing, and the flow is over for this session.
+fn same_account(issued_to: &Account, account: &Account) -> Result<(), ServiceError> {
+    if issued_to == account {
+        Ok(())
+    } else {
+        Err(ServiceError::WrongUser)
+    }
+}
+
+/// Whether the user ticked "I saved my recovery codes" before "Done".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Ticked: the codes were copied or downloaded.
+    Yes,
+    /// Not ticked: "Done" is refused and the codes stay on screen.
+    No,
 }
 
 /// The account's completed states, read, with `state` added and the forgettable ones dropped:

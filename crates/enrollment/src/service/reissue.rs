@@ -1,21 +1,23 @@
 //! Re-issuing recovery codes through the service.
 
-use super::{Refusal, Service, ServiceError, retry, rng};
+use super::{Refusal, Saved, Service, ServiceError, retry, rng, same_account};
 use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
 use crate::enable::Account;
 use crate::reissue::{self, Replacing, SaveNewCodes};
 
 impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
-    /// Checks the password again and generates new codes to show (hashed on the blocking
-    /// pool). The old codes still work until [`Service::complete_reissue`].
+    /// Checks the signed-in `account`'s password again and generates new codes to show
+    /// (hashed on the blocking pool). The old codes still work until
+    /// [`Service::complete_reissue`].
     ///
     /// # Errors
     /// Not enabled, locked, a wrong password (counted), or a backend failure.
     pub async fn start_reissue(
         &self,
-        user: &str,
+        account: &Account,
         password: &str,
     ) -> Result<SaveNewCodes, ServiceError> {
+        let user = account.user_id.as_str();
         let (record, revision) = self.enabled_account(user).await?;
         let replacing = Replacing {
             revision,
@@ -23,7 +25,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         };
         let policy = self.policies.reissue;
         let now = self.clock.now();
-        let owner = user.to_owned();
+        let owner = account.clone();
         self.reauthenticate(
             user,
             password,
@@ -57,14 +59,12 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         &self,
         account: &Account,
         state: SaveNewCodes,
-        saved: bool,
+        saved: Saved,
     ) -> Result<(), Refusal<SaveNewCodes>> {
         let user = account.user_id.as_str();
-        // Another user's state is refused before anything about it is judged.
-        if state.parts().0 != user {
-            return Err(Refusal::end(ServiceError::WrongUser));
-        }
-        let reissued = match state.complete(saved, self.clock.now()) {
+        // Another account's state is refused before anything about it is judged.
+        same_account(state.parts().0, account)?;
+        let reissued = match state.complete(saved == Saved::Yes, self.clock.now()) {
             Ok(reissued) => reissued,
             Err(error) => return Err(Refusal::new(state, error)),
         };

@@ -9,8 +9,15 @@ use twostep_recovery::RedeemError;
 #[test]
 fn users_without_a_second_factor_need_no_second_step() {
     let policy = LoginPolicy::default();
-    assert!(login::begin("bob", false, &mut rand::rng(), &policy, T0).is_none());
-    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, T0).unwrap();
+    assert!(login::begin(&super::account("bob"), None, &mut rand::rng(), &policy, T0).is_none());
+    let challenge = login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &policy,
+        T0,
+    )
+    .unwrap();
     assert_eq!(
         (challenge.user_id(), challenge.expires_at()),
         ("alice", T0 + 300)
@@ -23,7 +30,14 @@ fn a_totp_code_logs_in_once() {
     let policy = LoginPolicy::default();
     let now = T0 + 3_600;
     let code = code_at(&credential, now);
-    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
+    let challenge = login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &policy,
+        now,
+    )
+    .unwrap();
     let verified = challenge
         .verify(
             "alice",
@@ -39,7 +53,14 @@ fn a_totp_code_logs_in_once() {
     };
     assert_eq!(step, now / 30);
     // The same code through another login is a replay once the step is stored.
-    let again = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
+    let again = login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &policy,
+        now,
+    )
+    .unwrap();
     let refused = again
         .verify(
             "alice",
@@ -65,7 +86,14 @@ fn the_code_that_confirmed_enrollment_cannot_log_in() {
         ..
     } = enrolled();
     let policy = LoginPolicy::default();
-    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, T0 + 45).unwrap();
+    let challenge = login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &policy,
+        T0 + 45,
+    )
+    .unwrap();
     let refused = challenge
         .verify(
             "alice",
@@ -87,7 +115,14 @@ fn a_recovery_code_logs_in_once_and_reports_what_is_left() {
         ..
     } = enrolled();
     let policy = LoginPolicy::default();
-    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, T0 + 100).unwrap();
+    let challenge = login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &policy,
+        T0 + 100,
+    )
+    .unwrap();
     let typed = recovery_codes[7].to_uppercase();
     assert!(matches!(Answer::guess(&typed), Answer::RecoveryCode(_)));
     let verified = challenge
@@ -114,7 +149,14 @@ fn a_recovery_code_logs_in_once_and_reports_what_is_left() {
         recovery_codes: &set,
         ..factor(&credential, None)
     };
-    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, T0 + 101).unwrap();
+    let challenge = login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &policy,
+        T0 + 101,
+    )
+    .unwrap();
     let refused = challenge
         .verify(
             "alice",
@@ -137,7 +179,14 @@ fn a_challenge_is_bound_to_its_user_and_expires() {
     let policy = LoginPolicy::default();
     let now = T0 + 1_000;
     let code = code_at(&credential, now);
-    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
+    let challenge = login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &policy,
+        now,
+    )
+    .unwrap();
     let refused = challenge
         .verify(
             "mallory",
@@ -183,7 +232,14 @@ fn failures_lock_the_account_across_challenges_and_methods() {
     let mut throttle = Throttle::default();
     // Three wrong TOTP codes, one malformed, through separate challenges …
     for input in [wrong, wrong, wrong, ""] {
-        let challenge = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
+        let challenge = login::begin(
+            &super::account("alice"),
+            Some([0; 16]),
+            &mut rand::rng(),
+            &policy,
+            now,
+        )
+        .unwrap();
         throttle = challenge
             .verify(
                 "alice",
@@ -197,7 +253,14 @@ fn failures_lock_the_account_across_challenges_and_methods() {
             .throttle;
     }
     // … a recovery-code typo costs nothing, a well-formed wrong one does.
-    let challenge = login::begin("alice", true, &mut rand::rng(), &policy, now).unwrap();
+    let challenge = login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &policy,
+        now,
+    )
+    .unwrap();
     let refused = challenge
         .verify(
             "alice",

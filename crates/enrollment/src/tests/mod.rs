@@ -13,6 +13,14 @@ use crate::login::StoredFactor;
 use twostep_otp::Totp;
 use twostep_recovery::{HashParams, IssuedCodes};
 
+/// A user's account, with their address at example.com.
+pub(crate) fn account(user: &str) -> Account {
+    Account {
+        user_id: user.into(),
+        email: format!("{user}@example.com"),
+    }
+}
+
 /// The time the wizard runs at.
 pub(crate) const T0: u64 = 1_764_288_000;
 

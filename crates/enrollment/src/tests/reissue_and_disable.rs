@@ -35,7 +35,7 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
     let now = T0 + 1_000;
 
     let (error, throttle) = reissue::start(
-        "alice",
+        &super::account("alice"),
         REPLACING,
         false,
         Throttle::default(),
@@ -47,8 +47,16 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
     assert_eq!(error, ReissueError::WrongPassword);
     assert_eq!(throttle.consecutive_failures, 1);
 
-    let (save, _) =
-        reissue::start("alice", REPLACING, true, throttle, &mut rng, &policy, now).unwrap();
+    let (save, _) = reissue::start(
+        &super::account("alice"),
+        REPLACING,
+        true,
+        throttle,
+        &mut rng,
+        &policy,
+        now,
+    )
+    .unwrap();
     assert_eq!(save.codes().codes().len(), 10);
     assert!(
         save.download_file("DFINERY", "alice@example.com", Locale::En)
@@ -87,7 +95,7 @@ fn reissue_expires_and_respects_the_lock() {
     let policy = reissue_policy();
     let mut rng = rand::rng();
     let (save, _) = reissue::start(
-        "alice",
+        &super::account("alice"),
         REPLACING,
         true,
         Throttle::default(),
@@ -102,12 +110,20 @@ fn reissue_expires_and_respects_the_lock() {
     );
     let mut throttle = Throttle::default();
     for _ in 0..5 {
-        throttle = reissue::start("alice", REPLACING, false, throttle, &mut rng, &policy, T0)
-            .unwrap_err()
-            .1;
+        throttle = reissue::start(
+            &super::account("alice"),
+            REPLACING,
+            false,
+            throttle,
+            &mut rng,
+            &policy,
+            T0,
+        )
+        .unwrap_err()
+        .1;
     }
     let (error, _) = reissue::start(
-        "alice",
+        &super::account("alice"),
         REPLACING,
         true,
         throttle,
@@ -130,7 +146,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
     let now = T0 + 5_000;
 
     let (error, throttle) = disable::start(
-        "alice",
+        &super::account("alice"),
         [0; 16],
         false,
         Throttle::default(),
@@ -143,7 +159,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
 
     // With the password: a wrong code is refused and counted, a right one disables.
     let (confirm, throttle) = disable::start(
-        "alice",
+        &super::account("alice"),
         [0; 16],
         true,
         throttle,
@@ -186,7 +202,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
 
     // A recovery code works too, and is consumed by the same write.
     let (confirm, throttle) = disable::start(
-        "alice",
+        &super::account("alice"),
         [0; 16],
         true,
         Throttle::default(),
@@ -208,7 +224,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
 
     // The setup code, already accepted, cannot disable.
     let (confirm, throttle) = disable::start(
-        "alice",
+        &super::account("alice"),
         [0; 16],
         true,
         Throttle::default(),
@@ -253,7 +269,7 @@ fn pending_reissue_and_disable_states_survive_their_plaintext() {
     let Enrolled { credential, .. } = enrolled();
     let mut rng = rand::rng();
     let (save, _) = reissue::start(
-        "alice",
+        &super::account("alice"),
         REPLACING,
         true,
         Throttle::default(),
@@ -275,7 +291,7 @@ fn pending_reissue_and_disable_states_survive_their_plaintext() {
 
     let policy = LoginPolicy::default();
     let (confirm, throttle) = disable::start(
-        "alice",
+        &super::account("alice"),
         [0; 16],
         true,
         Throttle::default(),
@@ -308,11 +324,17 @@ fn pending_reissue_and_disable_states_survive_their_plaintext() {
 #[test]
 fn a_login_challenge_never_restores_as_a_disable_step() {
     use crate::disable::ConfirmWithCode;
-    let challenge =
-        crate::login::begin("alice", true, &mut rand::rng(), &LoginPolicy::default(), T0).unwrap();
+    let challenge = crate::login::begin(
+        &super::account("alice"),
+        Some([0; 16]),
+        &mut rand::rng(),
+        &LoginPolicy::default(),
+        T0,
+    )
+    .unwrap();
     assert!(ConfirmWithCode::decode(&encoded(&challenge)).is_none());
     let (confirm, _) = disable::start(
-        "alice",
+        &super::account("alice"),
         [0; 16],
         true,
         Throttle::default(),
@@ -331,7 +353,7 @@ fn a_right_password_does_not_reset_the_count_towards_the_hard_lock() {
     throttle = throttle.record_failure(&policy.throttle, T0);
     throttle = throttle.record_failure(&policy.throttle, T0);
     let (_, after) = disable::start(
-        "alice",
+        &super::account("alice"),
         [0; 16],
         true,
         throttle,
@@ -342,7 +364,7 @@ fn a_right_password_does_not_reset_the_count_towards_the_hard_lock() {
     .unwrap();
     assert_eq!(after.consecutive_failures, 2);
     let (_, after) = reissue::start(
-        "alice",
+        &super::account("alice"),
         REPLACING,
         true,
         throttle,

@@ -35,3 +35,11 @@ pub(crate) fn one_typo(code: &str) -> String {
 pub(crate) fn shown(issued: &twostep_recovery::IssuedCodes) -> Vec<String> {
     issued.codes().iter().map(ToString::to_string).collect()
 }
+
+/// A user's account, with their address at example.com.
+pub(crate) fn acct(user: &str) -> twostep_enrollment::Account {
+    twostep_enrollment::Account {
+        user_id: user.into(),
+        email: format!("{user}@example.com"),
+    }
+}
