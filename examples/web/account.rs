@@ -138,13 +138,12 @@ pub(crate) async fn reissue_download(
     State(app): Shared,
     Extension(SessionId(id)): Sid,
 ) -> Response {
-    let email = app.user(&id);
     let issuer = app.service.policies().enable.issuer.clone();
     let file = app.sessions.with(&id, |session| {
         session
             .reissue
             .as_ref()
-            .map(|save| save.download_file(&issuer, &email, Locale::En))
+            .map(|save| save.download_file(&issuer, Locale::En))
     });
     match file {
         Some(file) => attachment(file),

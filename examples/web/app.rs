@@ -19,7 +19,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 use twostep::enrollment::Account;
-use twostep::enrollment::{Refusal, Service, ServiceError};
+use twostep::enrollment::{Clock as _, Refusal, Service, ServiceError, SystemClock};
 use twostep::policy::Role;
 use twostep::recovery::DownloadFile;
 use twostep::store_sqlx::SqlStore;
@@ -285,25 +285,14 @@ impl App {
 }
 
 pub(crate) fn user_message(error: &ServiceError) -> String {
-    match error {
-        ServiceError::Backend {
-            collaborator,
-            source,
-        } => {
-            eprintln!("backend failure: {collaborator}: {source}");
-            "Something went wrong on our side; nothing was changed. Try again.".to_owned()
-        }
-        ServiceError::Locked { until } => locked_message(*until),
-        _ => capitalized(&error.to_string()) + ".",
+    if let ServiceError::Backend {
+        collaborator,
+        source,
+    } = error
+    {
+        eprintln!("backend failure: {collaborator}: {source}");
     }
-}
-
-/// Too many failures: until when (`None`: until an administrator unlocks it), in words.
-fn locked_message(until: Option<u64>) -> String {
-    match until {
-        Some(at) => format!("Too many failed attempts; try again after {}.", date(at)),
-        None => "Too many failed attempts; ask an administrator to unlock your account.".to_owned(),
-    }
+    error.message(SystemClock.now())
 }
 
 /// The signed-in user as twostep knows them: the console uses the login email as user id.
@@ -312,14 +301,6 @@ pub(crate) fn account_of(email: &str) -> Account {
         user_id: email.to_owned(),
         email: email.to_owned(),
     }
-}
-
-/// `text` with its first letter in upper case: the library's messages are sentence parts.
-pub(crate) fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 pub(crate) fn with_cookie(id: &str, response: impl IntoResponse) -> Response {

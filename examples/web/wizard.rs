@@ -318,7 +318,7 @@ pub(crate) async fn enable_download(State(app): Shared, Extension(SessionId(id))
     let policy = &app.service.policies().enable;
     let file = app.sessions.with(&id, |session| match &session.enable {
         Some(PendingEnable::SaveRecoveryCodes(save)) => {
-            Some(save.download_file(policy, Locale::En))
+            Some(save.download_file(&policy.issuer, Locale::En))
         }
         _ => None,
     });

@@ -535,10 +535,11 @@ impl SaveRecoveryCodes {
         &self.issued
     }
 
-    /// The download file, named after the issuer, with the account and date.
-    pub fn download_file(&self, policy: &EnablePolicy, locale: Locale) -> DownloadFile {
+    /// The download file, named after `issuer` (the service's, as authenticator apps show it),
+    /// with the account and date.
+    pub fn download_file(&self, issuer: &str, locale: Locale) -> DownloadFile {
         self.issued
-            .download_file(&policy.issuer, &self.account.email, locale)
+            .download_file(issuer, &self.account.email, locale)
     }
 
     /// "Done": only with "I saved them" ticked. Returns the credential to write — the first

@@ -156,9 +156,11 @@ impl SaveNewCodes {
         &self.issued
     }
 
-    /// The download file.
-    pub fn download_file(&self, issuer: &str, account: &str, locale: Locale) -> DownloadFile {
-        self.issued.download_file(issuer, account, locale)
+    /// The download file, named after `issuer` (the service's, as authenticator apps show it),
+    /// with the account and date.
+    pub fn download_file(&self, issuer: &str, locale: Locale) -> DownloadFile {
+        self.issued
+            .download_file(issuer, &self.account.email, locale)
     }
 
     /// "Done" with "I saved them" ticked: the set to store in place of the old one. The state

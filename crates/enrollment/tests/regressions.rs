@@ -607,3 +607,74 @@ async fn a_sign_in_elsewhere_does_not_spoil_a_disable_but_its_code_cannot_disabl
         .expect("a fresh code disables");
     assert!(!w.service.status("alice").await.unwrap().is_enabled());
 }
+
+/// Texts for users are whole sentences with plurals that agree and a lock's time left —
+/// before, "1 attempts left", lowercase fragments every app re-capitalized, and a lock said
+/// only "try again later".
+#[test]
+fn messages_are_whole_sentences_with_plurals_and_the_time_left() {
+    use twostep_enrollment::Collaborator;
+    use twostep_otp::Rejection;
+
+    let now = 1_796_190_000;
+    assert_eq!(
+        ServiceError::WrongEmailCode { attempts_left: 1 }.to_string(),
+        "the email code is wrong; 1 attempt left"
+    );
+    assert_eq!(
+        ServiceError::WrongEmailCode { attempts_left: 4 }.message(now),
+        "The email code is wrong. 4 attempts left."
+    );
+    let locked = |seconds| ServiceError::Locked {
+        until: Some(now + seconds),
+    };
+    assert_eq!(
+        locked(14 * 60).message(now),
+        "Too many failed attempts. Try again in 14 minutes."
+    );
+    assert_eq!(
+        locked(61).message(now),
+        "Too many failed attempts. Try again in 2 minutes."
+    );
+    assert_eq!(
+        locked(59).message(now),
+        "Too many failed attempts. Try again in less than a minute."
+    );
+    assert_eq!(
+        ServiceError::ResendTooSoon { after: now + 60 }.message(now),
+        "A new code was sent a moment ago. Ask for another in 1 minute."
+    );
+    let every = [
+        ServiceError::Expired,
+        ServiceError::Replayed,
+        ServiceError::WrongUser,
+        ServiceError::InvalidState,
+        ServiceError::AlreadyEnabled,
+        ServiceError::NotEnabled,
+        ServiceError::Locked { until: None },
+        locked(3 * 3_600),
+        ServiceError::EmailCodeExpired,
+        ServiceError::Code(Rejection::Replayed),
+        ServiceError::RecoveryCode(RedeemError::NoMatch),
+        ServiceError::WrongPassword,
+        ServiceError::NotSaved,
+        ServiceError::Conflict,
+        ServiceError::Backend {
+            collaborator: Collaborator::Store,
+            source: "connection refused on 10.0.0.7".into(),
+        },
+    ];
+    for error in every {
+        let message = error.message(now);
+        assert!(
+            message.starts_with(char::is_uppercase) && message.ends_with('.'),
+            "{message:?}"
+        );
+        assert!(!message.contains(&now.to_string()), "a raw time: {message}");
+        assert!(
+            !message.contains("10.0.0.7"),
+            "a backend's cause: {message}"
+        );
+        assert!(!message.contains(" 1 attempts"), "{message}");
+    }
+}

@@ -133,7 +133,7 @@ pub enum ServiceError {
         until: Option<u64>,
     },
     /// The email code was wrong.
-    #[error("the email code is wrong; {attempts_left} attempts left")]
+    #[error("the email code is wrong; {}", attempts_left_text(*.attempts_left))]
     WrongEmailCode {
         /// Attempts left for this code.
         attempts_left: u8,
@@ -187,6 +187,38 @@ pub enum ServiceError {
     },
 }
 
+fn attempts_left_text(left: u8) -> String {
+    match left {
+        1 => "1 attempt left".to_owned(),
+        left => format!("{left} attempts left"),
+    }
+}
+
+/// A wait in words, rounded up: "less than a minute", "1 minute", "14 minutes", "2 hours".
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..60 => "less than a minute".to_owned(),
+        60..3_600 => plural(seconds.div_ceil(60), "minute"),
+        _ => plural(seconds.div_ceil(3_600), "hour"),
+    }
+}
+
+/// `text` with its first letter in upper case.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+fn plural(count: u64, unit: &str) -> String {
+    if count == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{count} {unit}s")
+    }
+}
+
 fn locked_text(until: &Option<u64>) -> &'static str {
     match until {
         Some(_) => "too many failed attempts; try again later",
@@ -209,6 +241,43 @@ impl ServiceError {
 
     fn store(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::backend(Collaborator::Store, error)
+    }
+
+    /// The error as a sentence to show the user: a capital, a full stop, plurals that agree,
+    /// and for a lock or a resend cooldown the time left from `now` (the service's clock). A
+    /// backend failure says only that nothing was changed: its cause is for the logs
+    /// ([`Error::source`](std::error::Error::source)), never for the user.
+    ///
+    /// ```
+    /// use twostep_enrollment::ServiceError;
+    ///
+    /// let locked = ServiceError::Locked { until: Some(1_000 + 14 * 60) };
+    /// assert_eq!(locked.message(1_000), "Too many failed attempts. Try again in 14 minutes.");
+    /// let wrong = ServiceError::WrongEmailCode { attempts_left: 1 };
+    /// assert_eq!(wrong.message(0), "The email code is wrong. 1 attempt left.");
+    /// ```
+    pub fn message(&self, now: u64) -> String {
+        match self {
+            Self::Locked { until: Some(until) } => format!(
+                "Too many failed attempts. Try again in {}.",
+                wait_text(until.saturating_sub(now))
+            ),
+            Self::Locked { until: None } => "Two-step verification is locked after too many \
+                failed attempts. Ask support to unlock it."
+                .to_owned(),
+            Self::WrongEmailCode { attempts_left } => format!(
+                "The email code is wrong. {}.",
+                sentence(&attempts_left_text(*attempts_left))
+            ),
+            Self::ResendTooSoon { after } => format!(
+                "A new code was sent a moment ago. Ask for another in {}.",
+                wait_text(after.saturating_sub(now))
+            ),
+            Self::Backend { .. } => {
+                "Something went wrong on our side; nothing was changed. Try again.".to_owned()
+            }
+            other => format!("{}.", sentence(&other.to_string())),
+        }
     }
 
     /// Whether the flow is over: the pending state cannot be used again.

@@ -72,7 +72,7 @@ fn the_happy_path_writes_one_credential_at_the_end() {
         .unwrap();
     assert_eq!(throttle, Throttle::default());
     assert_eq!(save.codes().codes().len(), 10);
-    let file = save.download_file(&policy, Locale::Ko);
+    let file = save.download_file(&policy.issuer, Locale::Ko);
     assert_eq!(file.file_name, "dfinery-recovery-codes.txt");
 
     let enabled = save.complete(true, &policy, T0 + 120).unwrap();

@@ -59,7 +59,7 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
     .unwrap();
     assert_eq!(save.codes().codes().len(), 10);
     assert!(
-        save.download_file("DFINERY", "alice@example.com", Locale::En)
+        save.download_file("DFINERY", Locale::En)
             .contents
             .contains("DFINERY recovery codes")
     );
