@@ -503,7 +503,9 @@ impl Directory for NoOrganizations {
 }
 
 /// Audit events as `tracing` events at `INFO` (target `twostep::audit`): the
-/// [`ServiceBuilder`]'s default. They carry no secret.
+/// [`ServiceBuilder`]'s default. They carry no secret. The user id is the application's and
+/// may hold anything (an email address with a newline, a right-to-left override): it is
+/// written escaped, so it can neither forge a log line nor reorder one on screen.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracingAudit;
 
@@ -511,7 +513,7 @@ impl AuditLog for TracingAudit {
     fn record(&self, event: AuditEvent) {
         tracing::info!(
             target: "twostep::audit",
-            user_id = %event.user_id,
+            user_id = %event.user_id.escape_debug(),
             kind = ?event.kind,
             at = event.at,
             "two-step verification event"
