@@ -269,6 +269,16 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// Whether `user` could have a row: PostgreSQL's text holds no NUL character, so an id
+    /// with one has nothing stored (writing one is a database error); SQLite holds any.
+    fn could_hold(&self, user: &str) -> bool {
+        !user.contains('\0')
+            || !matches!(
+                self.pool.connect_options().database_url.scheme(),
+                "postgres" | "postgresql"
+            )
+    }
+
     /// Forgets consumed states an hour after they expired (clocks differ between servers),
     /// swept by about one call in 256 (ids are random) so the table stays small without a
     /// second statement on every login. Returns the expiry before which an entry may be
@@ -546,6 +556,9 @@ impl Store for SqlStore {
     }
 
     async fn account(&self, user: &str) -> Result<StoredAccount, StoreError> {
+        if !self.could_hold(user) {
+            return Ok(StoredAccount::default());
+        }
         let row = sqlx::query(&format!("{ACCOUNT_COLUMNS} = $1"))
             .bind(user)
             .fetch_optional(&self.pool)
@@ -554,10 +567,16 @@ impl Store for SqlStore {
             .map_or_else(|| Ok(StoredAccount::default()), decode_account)
     }
 
-    /// One query per 500 users (`WHERE user_id IN (…)`).
+    /// One query per 500 users (`WHERE user_id IN (…)`). Ids the database cannot hold are
+    /// not asked for: one such member must not fail the whole list.
     async fn accounts(&self, users: &[&str]) -> Result<Vec<StoredAccount>, StoreError> {
         let mut found = std::collections::HashMap::with_capacity(users.len());
-        for chunk in users.chunks(BATCH) {
+        let asked: Vec<&str> = users
+            .iter()
+            .copied()
+            .filter(|user| self.could_hold(user))
+            .collect();
+        for chunk in asked.chunks(BATCH) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
             let sql = format!("{ACCOUNT_COLUMNS} IN ({})", placeholders.join(", "));
             let mut query = sqlx::query(&sql);
@@ -577,6 +596,9 @@ impl Store for SqlStore {
 
     /// Only the counters (the provided method would read and decode the whole row).
     async fn throttle(&self, user: &str) -> Result<Throttle, StoreError> {
+        if !self.could_hold(user) {
+            return Ok(Throttle::default());
+        }
         let row = sqlx::query(SELECT_THROTTLE)
             .bind(user)
             .fetch_optional(&self.pool)

@@ -82,6 +82,7 @@ where
     states_are_consumed_once(make().await).await;
     a_sign_in_records_its_challenge_with_its_write(make().await).await;
     accounts_are_read_together_in_order(make().await).await;
+    any_id_reads(make().await).await;
     throttle_is_compare_and_set(make().await).await;
     org_policies_are_compare_and_set(make().await).await;
     races_have_exactly_one_winner(Arc::new(make().await)).await;
@@ -552,6 +553,35 @@ async fn accounts_are_read_together_in_order<S: Store>(store: S) {
         store.accounts(&[]).await.expect("store").is_empty(),
         "no users, no accounts"
     );
+}
+
+/// User ids are the application's: any string reads — as nothing stored, where the store
+/// cannot hold it (PostgreSQL's text holds no NUL) — and one odd member never fails a batch.
+async fn any_id_reads<S: Store>(store: S) {
+    store
+        .create_credential("b", 0, sample_record(1))
+        .await
+        .expect("store");
+    let odd = ["nul\0inside", "line\nbreak", "\u{202e}override", ""];
+    for user in odd {
+        assert_eq!(
+            store.account(user).await.expect("any id reads"),
+            StoredAccount::default(),
+            "{user:?}"
+        );
+        assert_eq!(
+            store.throttle(user).await.expect("any id reads"),
+            Throttle::default()
+        );
+    }
+    let mut users = vec!["b"];
+    users.extend(odd);
+    let accounts = store
+        .accounts(&users)
+        .await
+        .expect("one odd id fails no batch");
+    assert_eq!(accounts.len(), users.len());
+    assert!(accounts.first().is_some_and(|b| b.credential.is_some()));
 }
 
 async fn throttle_is_compare_and_set<S: Store>(store: S) {
