@@ -284,8 +284,8 @@ impl core::fmt::Debug for StateId {
 /// }
 /// ```
 pub trait Store: Send + Sync {
-    /// A backend failure.
-    type Error: std::error::Error + Send + Sync + 'static;
+    /// A backend failure: any error type, or a [`BoxError`] as it is.
+    type Error: Into<BoxError> + core::fmt::Debug + Send + 'static;
 
     /// The user's credential, failure counters and revision, read together.
     fn account(
@@ -425,8 +425,8 @@ pub trait Store: Send + Sync {
 /// }
 /// ```
 pub trait Directory: Send + Sync {
-    /// A backend failure.
-    type Error: std::error::Error + Send + Sync + 'static;
+    /// A backend failure: any error type, or a [`BoxError`] as it is.
+    type Error: Into<BoxError> + core::fmt::Debug + Send + 'static;
 
     /// The organisations the user belongs to.
     fn memberships(
@@ -508,8 +508,8 @@ pub enum Notice {
 /// }
 /// ```
 pub trait Mailer: Send + Sync {
-    /// A delivery failure.
-    type Error: std::error::Error + Send + Sync + 'static;
+    /// A delivery failure: any error type, or a [`BoxError`] as it is.
+    type Error: Into<BoxError> + core::fmt::Debug + Send + 'static;
 
     /// Sends one message.
     fn send(&self, mail: Mail) -> impl Future<Output = Result<(), Self::Error>> + Send;
@@ -535,8 +535,8 @@ pub trait Mailer: Send + Sync {
 /// }
 /// ```
 pub trait Reauthenticate: Send + Sync {
-    /// A backend failure.
-    type Error: std::error::Error + Send + Sync + 'static;
+    /// A backend failure: any error type, or a [`BoxError`] as it is.
+    type Error: Into<BoxError> + core::fmt::Debug + Send + 'static;
 
     /// Whether `password` is the user's password.
     fn verify_password(

@@ -112,3 +112,29 @@ fn sign_in_decision(step: twostep_enrollment::LoginStep) -> &'static str {
         LoginStep::EnrollmentRequired { .. } => "enable wizard",
     }
 }
+
+/// A collaborator may fail with a plain `BoxError` (a store or mailer built on a crate that
+/// returns one): the associated `Error` types need not implement `Error` themselves.
+struct BoxedMailer;
+
+impl twostep_enrollment::Mailer for BoxedMailer {
+    type Error = twostep_enrollment::BoxError;
+
+    async fn send(&self, _: twostep_enrollment::Mail) -> Result<(), Self::Error> {
+        Err("the relay is down".into())
+    }
+}
+
+#[tokio::test]
+async fn collaborators_may_fail_with_a_box_error() {
+    let service = Service::builder(MemoryStore::default(), PlaintextSealer)
+        .mailer(BoxedMailer)
+        .reauthenticate(FixedPasswords::default())
+        .build();
+    match service.start_enable(&account()).await {
+        Err(ServiceError::Backend { source, .. }) => {
+            assert_eq!(source.to_string(), "the relay is down");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -8,17 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
 
-use crate::app::{AcceptStep, ConsumedState, CredentialRecord, Store, StoredAccount};
+use crate::app::{AcceptStep, BoxError, ConsumedState, CredentialRecord, Store, StoredAccount};
 use crate::throttle::Throttle;
-
-/// The injected failure, or the store's own.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum Failure<E> {
-    #[error("injected failure")]
-    Injected,
-    #[error(transparent)]
-    Store(E),
-}
 
 /// Wraps a store; its `fail`-th call from now (counting from 0) fails, once.
 pub(crate) struct Failing<S> {
@@ -47,26 +38,26 @@ impl<S: Store> Failing<S> {
         self.calls.load(Ordering::SeqCst) > self.fail_at.load(Ordering::SeqCst)
     }
 
-    fn call(&self) -> Result<(), Failure<S::Error>> {
+    fn call(&self) -> Result<(), BoxError> {
         let number = self.calls.fetch_add(1, Ordering::SeqCst);
         if number == self.fail_at.load(Ordering::SeqCst) {
-            return Err(Failure::Injected);
+            return Err("injected failure".into());
         }
         Ok(())
     }
 }
 
 impl<S: Store> Store for Failing<S> {
-    type Error = Failure<S::Error>;
+    type Error = BoxError;
 
     async fn account(&self, user: &str) -> Result<StoredAccount, Self::Error> {
         self.call()?;
-        self.inner.account(user).await.map_err(Failure::Store)
+        self.inner.account(user).await.map_err(Into::into)
     }
 
     async fn accounts(&self, users: &[&str]) -> Result<Vec<StoredAccount>, Self::Error> {
         self.call()?;
-        self.inner.accounts(users).await.map_err(Failure::Store)
+        self.inner.accounts(users).await.map_err(Into::into)
     }
 
     async fn create_credential(
@@ -77,13 +68,13 @@ impl<S: Store> Store for Failing<S> {
     ) -> Result<bool, Self::Error> {
         self.call()?;
         let created = self.inner.create_credential(user, revision, record).await;
-        created.map_err(Failure::Store)
+        created.map_err(Into::into)
     }
 
     async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
         self.call()?;
         let accepted = self.inner.accept_step(user, write).await;
-        accepted.map_err(Failure::Store)
+        accepted.map_err(Into::into)
     }
 
     async fn replace_recovery_codes(
@@ -98,18 +89,18 @@ impl<S: Store> Store for Failing<S> {
             .inner
             .replace_recovery_codes(user, revision, new, completed)
             .await;
-        replaced.map_err(Failure::Store)
+        replaced.map_err(Into::into)
     }
 
     async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
         self.call()?;
         let removed = self.inner.remove_credential(user, revision).await;
-        removed.map_err(Failure::Store)
+        removed.map_err(Into::into)
     }
 
     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
         self.call()?;
-        self.inner.forget_user(user).await.map_err(Failure::Store)
+        self.inner.forget_user(user).await.map_err(Into::into)
     }
 
     async fn consume_state(
@@ -120,12 +111,12 @@ impl<S: Store> Store for Failing<S> {
     ) -> Result<bool, Self::Error> {
         self.call()?;
         let consumed = self.inner.consume_state(user, state, now).await;
-        consumed.map_err(Failure::Store)
+        consumed.map_err(Into::into)
     }
 
     async fn throttle(&self, user: &str) -> Result<Throttle, Self::Error> {
         self.call()?;
-        self.inner.throttle(user).await.map_err(Failure::Store)
+        self.inner.throttle(user).await.map_err(Into::into)
     }
 
     async fn compare_and_set_throttle(
@@ -139,12 +130,12 @@ impl<S: Store> Store for Failing<S> {
             .inner
             .compare_and_set_throttle(user, expected, new)
             .await;
-        set.map_err(Failure::Store)
+        set.map_err(Into::into)
     }
 
     async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
         self.call()?;
-        self.inner.org_policy(org).await.map_err(Failure::Store)
+        self.inner.org_policy(org).await.map_err(Into::into)
     }
 
     async fn compare_and_set_org_policy(
@@ -158,6 +149,6 @@ impl<S: Store> Store for Failing<S> {
             .inner
             .compare_and_set_org_policy(org, expected, new)
             .await;
-        set.map_err(Failure::Store)
+        set.map_err(Into::into)
     }
 }

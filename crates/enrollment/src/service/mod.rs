@@ -229,17 +229,14 @@ fn locked_text(until: &Option<u64>) -> &'static str {
 }
 
 impl ServiceError {
-    fn backend(
-        collaborator: Collaborator,
-        error: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
+    fn backend(collaborator: Collaborator, error: impl Into<crate::BoxError>) -> Self {
         Self::Backend {
             collaborator,
-            source: Box::new(error),
+            source: error.into(),
         }
     }
 
-    fn store(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+    fn store(error: impl Into<crate::BoxError>) -> Self {
         Self::backend(Collaborator::Store, error)
     }
 
