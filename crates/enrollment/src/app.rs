@@ -150,23 +150,35 @@ impl core::fmt::Debug for StateId {
     }
 }
 
-/// Where credentials and failure counters live.
+/// An organisation's policy as stored, with its revision: `0` (and no policy) while none was
+/// ever stored, then one more with every write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredOrgPolicy {
+    /// The policy, if one was ever stored.
+    pub policy: Option<OrgPolicy>,
+    /// The revision a write must find to replace it.
+    pub revision: u64,
+}
+
+/// Where credentials, failure counters and organisation policies live.
 ///
 /// # Contract
 ///
-/// - Every method is atomic on its own. The conditional ones (`create_credential`,
-///   `accept_step`, `replace_recovery_codes`, `remove_credential`, `consume_state`,
-///   `compare_and_set_throttle`, `compare_and_set_org_policy`) return `Ok(false)` when their
-///   condition does not hold, and then change nothing; of N concurrent calls whose conditions
-///   overlap, exactly one wins — across processes, not just tasks (in SQL: one conditional
-///   statement or a transaction).
+/// Each clause is checked by the public [`conformance`](crate::conformance) suite (feature
+/// `test-util`), one test function per clause, named after it.
+///
+/// - **Atomic and conditional.** Every method is atomic on its own. The conditional ones
+///   (`create_credential`, `accept_step`, `replace_recovery_codes`, `remove_credential`,
+///   `consume_state`, `compare_and_set_throttle`, `compare_and_set_org_policy`) return
+///   `Ok(false)` when their condition does not hold, and then change nothing; of N concurrent
+///   calls whose conditions overlap, exactly one wins — across processes and store handles,
+///   not just tasks (in SQL: one conditional statement or a transaction).
 /// - **Revisions.** Every write to the credential (`create_credential`, `accept_step`,
-///   `replace_recovery_codes`, `remove_credential`) adds one to the user's
-///   [`StoredAccount::revision`]; counters and policies do not touch it. The writes that
-///   complete a flow (`create_credential`, `replace_recovery_codes`, `remove_credential`) are
-///   conditional on the revision the flow saw when it began, so a pending state — cloned,
-///   sealed and opened again, or raced — completes at most once, and never after the
-///   credential changed under it.
+///   `replace_recovery_codes`, `remove_credential`, `forget_user`) adds one to the user's
+///   [`StoredAccount::revision`]; counters and policies do not touch it, and it never goes
+///   back. The writes that complete a flow are conditional on the revision the flow read, so
+///   a pending state — cloned, sealed and opened again, or raced — completes at most once,
+///   and never after the credential changed under it.
 /// - **Forgetting.** `forget_user` clears the user's credential, counters and completed states
 ///   and moves the revision on, whatever was stored — so an id deleted and reused by a new
 ///   account completes no pending state of the old one.
@@ -176,13 +188,20 @@ impl core::fmt::Debug for StateId {
 ///   finds the revision moved, reads again and finds its challenge spent. A sign-in with a
 ///   TOTP code is then two round trips — [`Store::account`] and `accept_step` — the least any
 ///   correct store can do.
-/// - `consume_state` records a pending state's id once (the wizard's email step): `Ok(true)`
-///   the first time, `Ok(false)` ever after — at least until it is
-///   [`forgettable`](ConsumedState::forgettable), long after the service refuses the state as
-///   expired.
-/// - A failed call (`Err`) leaves the previous state intact.
-/// - Counters of different users are independent; a user without counters has
-///   `Throttle::default()`.
+/// - **Consumed states.** `consume_state` records a pending state's id once (the wizard's
+///   email step, the email codes' ration): `Ok(true)` the first time, `Ok(false)` ever after
+///   — at least until it is [`forgettable`](ConsumedState::forgettable), long after the
+///   service refuses the state as expired.
+/// - **Organisation policies.** A policy has a revision of its own ([`StoredOrgPolicy`]);
+///   `compare_and_set_org_policy` writes only at the revision read and moves it on.
+/// - **Batches.** `accounts` and `org_policies` answer in the order asked, an entry for every
+///   id (the default for one with nothing stored): a member list or a sign-in's
+///   organisations cost one read, whatever their number.
+/// - **Any id.** User and organisation ids are the application's strings: any of them reads
+///   (as nothing stored, where the store cannot hold it), and one odd id fails no batch.
+/// - **Failures.** A failed call (`Err`) leaves the previous state intact.
+/// - **Independence.** Counters of different users are independent; a user without counters
+///   has `Throttle::default()`.
 ///
 /// A minimal implementation (see [`memory::MemoryStore`](crate::memory::MemoryStore) for a
 /// complete one):
@@ -190,7 +209,7 @@ impl core::fmt::Debug for StateId {
 /// ```
 /// use std::collections::{HashMap, HashSet};
 /// use std::sync::Mutex;
-/// use twostep_enrollment::{AcceptStep, ConsumedState, CredentialRecord, StateId, Store, StoredAccount, Throttle};
+/// use twostep_enrollment::{AcceptStep, ConsumedState, CredentialRecord, StateId, Store, StoredAccount, StoredOrgPolicy, Throttle};
 /// use twostep_policy::OrgPolicy;
 /// use twostep_recovery::RecoveryCodeSet;
 ///
@@ -198,7 +217,7 @@ impl core::fmt::Debug for StateId {
 /// struct Tables {
 ///     accounts: HashMap<String, StoredAccount>,
 ///     consumed: HashSet<(String, StateId)>,
-///     policies: HashMap<String, OrgPolicy>,
+///     policies: HashMap<String, StoredOrgPolicy>,
 /// }
 ///
 /// #[derive(Default)]
@@ -272,13 +291,14 @@ impl core::fmt::Debug for StateId {
 ///     async fn consume_state(&self, user: &str, state: ConsumedState, _now: u64) -> Result<bool, Self::Error> {
 ///         Ok(self.0.lock().unwrap().consumed.insert((user.to_owned(), state.id)))
 ///     }
-///     async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
-///         Ok(self.0.lock().unwrap().policies.get(org).cloned())
+///     async fn org_policy(&self, org: &str) -> Result<StoredOrgPolicy, Self::Error> {
+///         Ok(self.0.lock().unwrap().policies.get(org).cloned().unwrap_or_default())
 ///     }
-///     async fn compare_and_set_org_policy(&self, org: &str, expected: Option<&OrgPolicy>, new: OrgPolicy) -> Result<bool, Self::Error> {
+///     async fn compare_and_set_org_policy(&self, org: &str, revision: u64, new: OrgPolicy) -> Result<bool, Self::Error> {
 ///         let mut tables = self.0.lock().unwrap();
-///         if tables.policies.get(org) != expected { return Ok(false) }
-///         tables.policies.insert(org.to_owned(), new);
+///         let stored = tables.policies.entry(org.to_owned()).or_default();
+///         if stored.revision != revision { return Ok(false) }
+///         *stored = StoredOrgPolicy { policy: Some(new), revision: revision + 1 };
 ///         Ok(true)
 ///     }
 /// }
@@ -386,18 +406,34 @@ pub trait Store: Send + Sync {
         new: Throttle,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// The organisation's 2FA policy, if one was ever stored.
+    /// The organisation's 2FA policy and its revision.
     fn org_policy(
         &self,
         org: &str,
-    ) -> impl Future<Output = Result<Option<OrgPolicy>, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<StoredOrgPolicy, Self::Error>> + Send;
 
-    /// Stores `new` as the organisation's policy if the stored one still equals `expected`
-    /// (`None`: none stored yet).
+    /// The policies of many organisations, in the order asked: what a sign-in reads for the
+    /// user's organisations. The provided method reads them one by one; a database answers it
+    /// in one query.
+    fn org_policies(
+        &self,
+        orgs: &[&str],
+    ) -> impl Future<Output = Result<Vec<StoredOrgPolicy>, Self::Error>> + Send {
+        async move {
+            let mut policies = Vec::with_capacity(orgs.len());
+            for org in orgs {
+                policies.push(self.org_policy(org).await?);
+            }
+            Ok(policies)
+        }
+    }
+
+    /// Stores `new` as the organisation's policy and moves its revision on if the revision is
+    /// still `revision` (`0`: none stored yet); otherwise changes nothing (`Ok(false)`).
     fn compare_and_set_org_policy(
         &self,
         org: &str,
-        expected: Option<&OrgPolicy>,
+        revision: u64,
         new: OrgPolicy,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 }
@@ -773,17 +809,24 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     fn org_policy(
         &self,
         org: &str,
-    ) -> impl Future<Output = Result<Option<OrgPolicy>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<StoredOrgPolicy, Self::Error>> + Send {
         (**self).org_policy(org)
+    }
+
+    fn org_policies(
+        &self,
+        orgs: &[&str],
+    ) -> impl Future<Output = Result<Vec<StoredOrgPolicy>, Self::Error>> + Send {
+        (**self).org_policies(orgs)
     }
 
     fn compare_and_set_org_policy(
         &self,
         org: &str,
-        expected: Option<&OrgPolicy>,
+        revision: u64,
         new: OrgPolicy,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).compare_and_set_org_policy(org, expected, new)
+        (**self).compare_and_set_org_policy(org, revision, new)
     }
 }
 

@@ -23,7 +23,7 @@ mod tests;
 pub use app::{
     AcceptStep, AuditEvent, AuditKind, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord,
     Directory, FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Notice, Reauthenticate, SealedSecret,
-    Sealer, StateId, Store, StoredAccount, SystemClock,
+    Sealer, StateId, Store, StoredAccount, StoredOrgPolicy, SystemClock,
 };
 pub use disable::ConfirmWithCode;
 pub use email_code::{EmailCode, EmailCodePolicy};

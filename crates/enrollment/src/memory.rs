@@ -14,6 +14,7 @@ use twostep_recovery::RecoveryCodeSet;
 use crate::app::{
     AcceptStep, AuditEvent, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord, Directory,
     Mail, Mailer, Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount,
+    StoredOrgPolicy,
 };
 use crate::email_code::EmailCode;
 use crate::throttle::Throttle;
@@ -27,7 +28,7 @@ pub struct Poisoned;
 struct Tables {
     accounts: HashMap<String, StoredAccount>,
     consumed: HashMap<(String, StateId), ConsumedState>,
-    policies: HashMap<String, OrgPolicy>,
+    policies: HashMap<String, StoredOrgPolicy>,
 }
 
 /// A [`Store`] in `HashMap`s behind one mutex.
@@ -182,21 +183,33 @@ impl Store for MemoryStore {
         )
     }
 
-    async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Poisoned> {
-        self.with(|t| t.policies.get(org).cloned())
+    async fn org_policy(&self, org: &str) -> Result<StoredOrgPolicy, Poisoned> {
+        self.with(|t| t.policies.get(org).cloned().unwrap_or_default())
+    }
+
+    async fn org_policies(&self, orgs: &[&str]) -> Result<Vec<StoredOrgPolicy>, Poisoned> {
+        self.with(|t| {
+            orgs.iter()
+                .map(|org| t.policies.get(*org).cloned().unwrap_or_default())
+                .collect()
+        })
     }
 
     async fn compare_and_set_org_policy(
         &self,
         org: &str,
-        expected: Option<&OrgPolicy>,
+        revision: u64,
         new: OrgPolicy,
     ) -> Result<bool, Poisoned> {
         self.with(|t| {
-            if t.policies.get(org) != expected {
+            let stored = t.policies.entry(org.to_owned()).or_default();
+            if stored.revision != revision {
                 return false;
             }
-            t.policies.insert(org.to_owned(), new);
+            *stored = StoredOrgPolicy {
+                policy: Some(new),
+                revision: revision.saturating_add(1),
+            };
             true
         })
     }

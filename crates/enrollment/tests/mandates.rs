@@ -12,9 +12,11 @@ use twostep_enrollment::memory::{
     SettableClock,
 };
 use twostep_enrollment::{
-    AuditKind, Clock, LoginStep, Policies, Saved, Service, ServiceError, Store,
+    AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Policies, Saved,
+    Service, ServiceError, Store, StoredAccount, StoredOrgPolicy, Throttle,
 };
-use twostep_policy::{Affected, DisableRefused, Membership, Refusal, Role};
+use twostep_policy::{Affected, DisableRefused, Membership, OrgPolicy, Refusal, Role};
+use twostep_recovery::RecoveryCodeSet;
 
 const T0: u64 = 1_764_288_000;
 const DAY: u64 = 86_400;
@@ -352,5 +354,115 @@ async fn only_owners_and_admins_see_who_lacks_two_factor() {
     assert!(
         matches!(refused, ServiceError::Policy(Refusal::NotAMember)),
         "{refused:?}"
+    );
+}
+
+/// Counts the policy reads of the store it wraps.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    policy_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl Counting {
+    fn read(&self) {
+        self.policy_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Store for Counting {
+    type Error = <MemoryStore as Store>::Error;
+
+    async fn account(&self, user: &str) -> Result<StoredAccount, Self::Error> {
+        self.inner.account(user).await
+    }
+    async fn create_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        record: CredentialRecord,
+    ) -> Result<bool, Self::Error> {
+        self.inner.create_credential(user, revision, record).await
+    }
+    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
+        self.inner.accept_step(user, write).await
+    }
+    async fn replace_recovery_codes(
+        &self,
+        user: &str,
+        revision: u64,
+        new: RecoveryCodeSet,
+        completed: Option<Vec<ConsumedState>>,
+    ) -> Result<bool, Self::Error> {
+        let inner = &self.inner;
+        inner
+            .replace_recovery_codes(user, revision, new, completed)
+            .await
+    }
+    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+        self.inner.remove_credential(user, revision).await
+    }
+    async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
+        self.inner.forget_user(user).await
+    }
+    async fn consume_state(
+        &self,
+        user: &str,
+        state: ConsumedState,
+        now: u64,
+    ) -> Result<bool, Self::Error> {
+        self.inner.consume_state(user, state, now).await
+    }
+    async fn compare_and_set_throttle(
+        &self,
+        user: &str,
+        expected: Throttle,
+        new: Throttle,
+    ) -> Result<bool, Self::Error> {
+        self.inner
+            .compare_and_set_throttle(user, expected, new)
+            .await
+    }
+    async fn org_policy(&self, org: &str) -> Result<StoredOrgPolicy, Self::Error> {
+        self.read();
+        self.inner.org_policy(org).await
+    }
+    async fn org_policies(&self, orgs: &[&str]) -> Result<Vec<StoredOrgPolicy>, Self::Error> {
+        self.read();
+        self.inner.org_policies(orgs).await
+    }
+    async fn compare_and_set_org_policy(
+        &self,
+        org: &str,
+        revision: u64,
+        new: OrgPolicy,
+    ) -> Result<bool, Self::Error> {
+        self.inner
+            .compare_and_set_org_policy(org, revision, new)
+            .await
+    }
+}
+
+/// Every sign-in ran one policy query per membership (N+1): a member of 12 organisations
+/// cost 12. It is one read of all of them now.
+#[tokio::test]
+async fn a_sign_in_reads_its_organisations_policies_at_once() {
+    let directory = Arc::new(MemoryDirectory::default());
+    for org in 0..12 {
+        directory.join(Membership::new(&format!("org{org}"), "bob", Role::Member, 0));
+    }
+    let store = Arc::new(Counting::default());
+    let service = Service::builder(Arc::clone(&store), PlaintextSealer)
+        .mailer(RecordingMailer::default())
+        .reauthenticate(FixedPasswords::default())
+        .directory(directory)
+        .clock(SettableClock::at(T0))
+        .build();
+    let step = service.begin_login(&acct("bob")).await.unwrap();
+    assert!(matches!(step, LoginStep::SignedIn { reminder: None }));
+    assert_eq!(
+        store.policy_reads.load(std::sync::atomic::Ordering::SeqCst),
+        1
     );
 }

@@ -18,7 +18,7 @@ use twostep_enrollment::memory::{
 };
 use twostep_enrollment::{
     AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Mail, Notice,
-    Policies, Saved, Service, ServiceError, Store, StoredAccount, Throttle,
+    Policies, Saved, Service, ServiceError, Store, StoredAccount, StoredOrgPolicy, Throttle,
 };
 use twostep_otp::Totp;
 use twostep_policy::{Membership, OrgPolicy, Role};
@@ -404,18 +404,18 @@ impl Store for TwoAtOnce {
             .await
     }
 
-    async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
+    async fn org_policy(&self, org: &str) -> Result<StoredOrgPolicy, Self::Error> {
         self.inner.org_policy(org).await
     }
 
     async fn compare_and_set_org_policy(
         &self,
         org: &str,
-        expected: Option<&OrgPolicy>,
+        revision: u64,
         new: OrgPolicy,
     ) -> Result<bool, Self::Error> {
         self.inner
-            .compare_and_set_org_policy(org, expected, new)
+            .compare_and_set_org_policy(org, revision, new)
             .await
     }
 }

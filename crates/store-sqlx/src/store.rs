@@ -9,7 +9,7 @@ use sqlx::{AnyPool, ConnectOptions, Row};
 
 use twostep_enrollment::{
     AcceptStep, BoxError, ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS,
-    SealedSecret, Sealer, StateId, Store, StoredAccount, Throttle,
+    SealedSecret, Sealer, StateId, Store, StoredAccount, StoredOrgPolicy, Throttle,
 };
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
@@ -37,6 +37,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "completed states",
         include_str!("../migrations/sqlite/0003_completed_states.sql"),
     ),
+    (
+        4,
+        "org policy revisions",
+        include_str!("../migrations/sqlite/0004_org_policy_revisions.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -54,6 +59,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         3,
         "completed states",
         include_str!("../migrations/postgres/0003_completed_states.sql"),
+    ),
+    (
+        4,
+        "org policy revisions",
+        include_str!("../migrations/postgres/0004_org_policy_revisions.sql"),
     ),
 ]);
 
@@ -407,6 +417,21 @@ const ACCOUNT_COLUMNS: &str = "SELECT secret_key_id, secret_ciphertext, totp_par
     window_start, window_failures, consecutive_failures, revision, completed_states, user_id \
     FROM twostep_accounts WHERE user_id";
 
+/// The columns of an organisation's policy, as [`decode_policy`] reads them; the org id last.
+const POLICY_COLUMNS: &str =
+    "SELECT policy, revision, org_id FROM twostep_org_policies WHERE org_id";
+
+fn decode_policy(row: &AnyRow) -> Result<StoredOrgPolicy, StoreError> {
+    let policy: String = row.try_get(0)?;
+    Ok(StoredOrgPolicy {
+        policy: Some(
+            serde_json::from_str(&policy)
+                .map_err(|_| StoreError::Corrupt("organisation policy"))?,
+        ),
+        revision: from_db(row.try_get(1)?, "policy revision")?,
+    })
+}
+
 /// How many users one batch read asks for at most (well under every database's limit on
 /// bound parameters).
 const BATCH: usize = 500;
@@ -756,51 +781,71 @@ impl Store for SqlStore {
         Ok(changed_one(&result))
     }
 
-    async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, StoreError> {
-        let policy: Option<String> =
-            sqlx::query_scalar("SELECT policy FROM twostep_org_policies WHERE org_id = $1")
-                .bind(org)
-                .fetch_optional(&self.pool)
-                .await?;
-        policy
-            .map(|text| {
-                serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("organisation policy"))
-            })
-            .transpose()
+    async fn org_policy(&self, org: &str) -> Result<StoredOrgPolicy, StoreError> {
+        if !self.could_hold(org) {
+            return Ok(StoredOrgPolicy::default());
+        }
+        let row = sqlx::query(&format!("{POLICY_COLUMNS} = $1"))
+            .bind(org)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map_or_else(|| Ok(StoredOrgPolicy::default()), decode_policy)
+    }
+
+    /// One query per 500 organisations (`WHERE org_id IN (…)`).
+    async fn org_policies(&self, orgs: &[&str]) -> Result<Vec<StoredOrgPolicy>, StoreError> {
+        let mut found = std::collections::HashMap::with_capacity(orgs.len());
+        let asked: Vec<&str> = orgs
+            .iter()
+            .copied()
+            .filter(|org| self.could_hold(org))
+            .collect();
+        for chunk in asked.chunks(BATCH) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!("{POLICY_COLUMNS} IN ({})", placeholders.join(", "));
+            let mut query = sqlx::query(&sql);
+            for org in chunk {
+                query = query.bind(*org);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let org: String = row.try_get(2)?;
+                found.insert(org, decode_policy(&row)?);
+            }
+        }
+        Ok(orgs
+            .iter()
+            .map(|org| found.get(*org).cloned().unwrap_or_default())
+            .collect())
     }
 
     async fn compare_and_set_org_policy(
         &self,
         org: &str,
-        expected: Option<&OrgPolicy>,
+        revision: u64,
         new: OrgPolicy,
     ) -> Result<bool, StoreError> {
-        let encode = |policy: &OrgPolicy| {
-            serde_json::to_string(policy).map_err(|_| StoreError::Encode("organisation policy"))
-        };
-        let new = encode(&new)?;
-        let result = match expected {
-            None => {
-                sqlx::query(
-                    "INSERT INTO twostep_org_policies (org_id, policy) VALUES ($1, $2) \
-                     ON CONFLICT (org_id) DO NOTHING",
-                )
-                .bind(org)
-                .bind(new)
-                .execute(&self.pool)
-                .await?
-            }
-            Some(expected) => {
-                sqlx::query(
-                    "UPDATE twostep_org_policies SET policy = $3 \
-                     WHERE org_id = $1 AND policy = $2",
-                )
-                .bind(org)
-                .bind(encode(expected)?)
-                .bind(new)
-                .execute(&self.pool)
-                .await?
-            }
+        let new =
+            serde_json::to_string(&new).map_err(|_| StoreError::Encode("organisation policy"))?;
+        let result = if revision == 0 {
+            sqlx::query(
+                "INSERT INTO twostep_org_policies (org_id, policy, revision) VALUES ($1, $2, 1) \
+                 ON CONFLICT (org_id) DO NOTHING",
+            )
+            .bind(org)
+            .bind(new)
+            .execute(&self.pool)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE twostep_org_policies SET policy = $3, revision = revision + 1 \
+                 WHERE org_id = $1 AND revision = $2",
+            )
+            .bind(org)
+            .bind(to_db(revision, "policy revision")?)
+            .bind(new)
+            .execute(&self.pool)
+            .await?
         };
         Ok(changed_one(&result))
     }

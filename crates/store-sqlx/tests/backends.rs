@@ -403,7 +403,7 @@ async fn embedded_migrations_match_the_files() {
     let files = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let migrator = sqlx::migrate::Migrator::new(files).await.unwrap();
     let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
-    assert_eq!(versions, [1, 2, 3], "one file per migration");
+    assert_eq!(versions, [1, 2, 3, 4], "one file per migration");
     let mut conn = store.pool().acquire().await.unwrap();
     migrator.run(&mut *conn).await.unwrap();
     drop(conn);

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
 
-use crate::app::{AcceptStep, BoxError, ConsumedState, CredentialRecord, Store, StoredAccount};
+use crate::app::{
+    AcceptStep, BoxError, ConsumedState, CredentialRecord, Store, StoredAccount, StoredOrgPolicy,
+};
 use crate::throttle::Throttle;
 
 /// Wraps a store; its `fail`-th call from now (counting from 0) fails, once.
@@ -133,21 +135,26 @@ impl<S: Store> Store for Failing<S> {
         set.map_err(Into::into)
     }
 
-    async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, Self::Error> {
+    async fn org_policy(&self, org: &str) -> Result<StoredOrgPolicy, Self::Error> {
         self.call()?;
         self.inner.org_policy(org).await.map_err(Into::into)
+    }
+
+    async fn org_policies(&self, orgs: &[&str]) -> Result<Vec<StoredOrgPolicy>, Self::Error> {
+        self.call()?;
+        self.inner.org_policies(orgs).await.map_err(Into::into)
     }
 
     async fn compare_and_set_org_policy(
         &self,
         org: &str,
-        expected: Option<&OrgPolicy>,
+        revision: u64,
         new: OrgPolicy,
     ) -> Result<bool, Self::Error> {
         self.call()?;
         let set = self
             .inner
-            .compare_and_set_org_policy(org, expected, new)
+            .compare_and_set_org_policy(org, revision, new)
             .await;
         set.map_err(Into::into)
     }

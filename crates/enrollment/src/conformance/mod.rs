@@ -30,7 +30,7 @@ mod flows;
 
 use crate::app::{
     AcceptStep, ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret,
-    StateId, Store, StoredAccount,
+    StateId, Store, StoredAccount, StoredOrgPolicy,
 };
 use crate::throttle::{Throttle, ThrottlePolicy};
 
@@ -85,6 +85,7 @@ where
     any_id_reads(make().await).await;
     throttle_is_compare_and_set(make().await).await;
     org_policies_are_compare_and_set(make().await).await;
+    org_policies_are_read_together_in_order(make().await).await;
     races_have_exactly_one_winner(Arc::new(make().await)).await;
     flows::run(make).await;
 }
@@ -622,35 +623,71 @@ async fn org_policies_are_compare_and_set<S: Store>(store: S) {
             seconds: 60,
         }],
     });
-    assert_eq!(store.org_policy("acme").await.expect("store"), None);
+    let none = StoredOrgPolicy::default();
+    assert_eq!(store.org_policy("acme").await.expect("store"), none);
     assert!(
         store
-            .compare_and_set_org_policy("acme", None, first.clone())
+            .compare_and_set_org_policy("acme", 0, first.clone())
             .await
             .expect("store")
     );
     assert!(
         !store
-            .compare_and_set_org_policy("acme", None, second.clone())
+            .compare_and_set_org_policy("acme", 0, second.clone())
             .await
             .expect("store"),
         "stale: one exists"
     );
     assert!(
         store
-            .compare_and_set_org_policy("acme", Some(&first), second.clone())
+            .compare_and_set_org_policy("acme", 1, second.clone())
             .await
             .expect("store")
     );
     assert!(
         !store
-            .compare_and_set_org_policy("acme", Some(&first), first.clone())
+            .compare_and_set_org_policy("acme", 1, first.clone())
             .await
             .expect("store"),
-        "stale"
+        "stale: the revision moved on"
     );
-    assert_eq!(store.org_policy("acme").await.expect("store"), Some(second));
-    assert_eq!(store.org_policy("other").await.expect("store"), None);
+    let stored = store.org_policy("acme").await.expect("store");
+    assert_eq!(
+        stored,
+        StoredOrgPolicy {
+            policy: Some(second.clone()),
+            revision: 2
+        }
+    );
+    assert!(
+        store
+            .compare_and_set_org_policy("acme", 2, second.clone())
+            .await
+            .expect("store"),
+        "writing the same policy again is a write: the revision moves on"
+    );
+    assert_eq!(store.org_policy("other").await.expect("store"), none);
+}
+
+/// A sign-in reads the policies of all the user's organisations at once.
+async fn org_policies_are_read_together_in_order<S: Store>(store: S) {
+    let policy = OrgPolicy::new("b");
+    store
+        .compare_and_set_org_policy("b", 0, policy.clone())
+        .await
+        .expect("store");
+    let orgs = ["b", "a", "nul\0inside", "b"];
+    let together = store.org_policies(&orgs).await.expect("store");
+    let mut one_by_one = Vec::new();
+    for org in orgs {
+        one_by_one.push(store.org_policy(org).await.expect("store"));
+    }
+    assert_eq!(together, one_by_one, "the same as one by one, in order");
+    assert_eq!(together.len(), 4);
+    assert_eq!(
+        together.first().and_then(|stored| stored.policy.clone()),
+        Some(policy)
+    );
 }
 
 async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
@@ -766,7 +803,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
             set_by: format!("admin{i}"),
             grace: Vec::new(),
         });
-        store.compare_and_set_org_policy("race", None, policy).await
+        store.compare_and_set_org_policy("race", 0, policy).await
     })
     .await;
     assert_eq!(

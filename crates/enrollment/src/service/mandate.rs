@@ -3,7 +3,7 @@
 use twostep_policy::{Affected, Membership, OrgPolicy, Requirement, TwoFactor};
 
 use super::{Collaborator, Service, ServiceError, retry};
-use crate::app::{AuditKind, Directory, Mailer, Reauthenticate, Store};
+use crate::app::{AuditKind, Directory, Mailer, Reauthenticate, Store, StoredOrgPolicy};
 use crate::enable::Account;
 
 fn two_factor(enabled: bool) -> TwoFactor {
@@ -29,17 +29,26 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             .memberships(user)
             .await
             .map_err(Self::directory_error)?;
-        let mut pairs = Vec::with_capacity(memberships.len());
-        for membership in memberships {
-            let policy = self
-                .store
-                .org_policy(&membership.org_id)
-                .await
-                .map_err(ServiceError::store)?
-                .unwrap_or_else(|| OrgPolicy::new(&membership.org_id));
-            pairs.push((membership, policy));
+        if memberships.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(pairs)
+        // One read for all of them, whatever their number.
+        let orgs: Vec<&str> = memberships.iter().map(|m| m.org_id.as_str()).collect();
+        let stored = self
+            .store
+            .org_policies(&orgs)
+            .await
+            .map_err(ServiceError::store)?;
+        Ok(memberships
+            .into_iter()
+            .zip(stored)
+            .map(|(membership, stored)| {
+                let policy = stored
+                    .policy
+                    .unwrap_or_else(|| OrgPolicy::new(&membership.org_id));
+                (membership, policy)
+            })
+            .collect())
     }
 
     /// Refuses while an organisation of the user mandates 2FA.
@@ -67,7 +76,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         &self,
         actor: &str,
         org: &str,
-    ) -> Result<(Membership, TwoFactor, Option<OrgPolicy>), ServiceError> {
+    ) -> Result<(Membership, TwoFactor, StoredOrgPolicy), ServiceError> {
         let membership = self
             .directory
             .memberships(actor)
@@ -100,11 +109,11 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let change = &change;
         let next = retry(move |_| async move {
             let (membership, two_factor, stored) = self.mandate_context(actor, org).await?;
-            let current = stored.clone().unwrap_or_else(|| OrgPolicy::new(org));
+            let current = stored.policy.unwrap_or_else(|| OrgPolicy::new(org));
             let next = change(&current, &membership, two_factor)?;
             let written = self
                 .store
-                .compare_and_set_org_policy(org, stored.as_ref(), next.clone())
+                .compare_and_set_org_policy(org, stored.revision, next.clone())
                 .await
                 .map_err(ServiceError::store)?;
             Ok::<_, ServiceError>(written.then_some(next))
@@ -119,10 +128,12 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// # Errors
     /// A store failure.
     pub async fn org_policy(&self, org: &str) -> Result<Option<OrgPolicy>, ServiceError> {
-        self.store
+        let stored = self
+            .store
             .org_policy(org)
             .await
-            .map_err(ServiceError::store)
+            .map_err(ServiceError::store)?;
+        Ok(stored.policy)
     }
 
     /// Before switching the mandate on: the members without 2FA and their deadlines, their
