@@ -450,7 +450,12 @@ impl Store for Counting {
 async fn a_sign_in_reads_its_organisations_policies_at_once() {
     let directory = Arc::new(MemoryDirectory::default());
     for org in 0..12 {
-        directory.join(Membership::new(&format!("org{org}"), "bob", Role::Member, 0));
+        directory.join(Membership::new(
+            &format!("org{org}"),
+            "bob",
+            Role::Member,
+            0,
+        ));
     }
     let store = Arc::new(Counting::default());
     let service = Service::builder(Arc::clone(&store), PlaintextSealer)

@@ -44,6 +44,32 @@ async fn conformance_on_postgres() {
     .await;
 }
 
+/// Two handles on one database — two pools, as two servers have — racing for each thing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn races_between_two_handles_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    twostep_enrollment::conformance::races_between_handles(|| async {
+        let first = SqlStore::connect(&url).await.unwrap();
+        first.migrate().await.unwrap();
+        (first, SqlStore::connect(&url).await.unwrap())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn races_between_two_handles_on_postgres() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    let schema = common::unique_name("two_handles");
+    twostep_enrollment::conformance::races_between_handles(|| async {
+        let first = common::postgres_in_schema(&url, &schema).await;
+        (first, common::postgres_in_schema(&url, &schema).await)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn logins_through_the_service() {
     for db in Db::all().await {

@@ -86,7 +86,8 @@ where
     throttle_is_compare_and_set(make().await).await;
     org_policies_are_compare_and_set(make().await).await;
     org_policies_are_read_together_in_order(make().await).await;
-    races_have_exactly_one_winner(Arc::new(make().await)).await;
+    let store = Arc::new(make().await);
+    races_have_exactly_one_winner(&[Arc::clone(&store), store]).await;
     flows::run(make).await;
 }
 
@@ -690,9 +691,33 @@ async fn org_policies_are_read_together_in_order<S: Store>(store: S) {
     );
 }
 
-async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
+/// The races of [`run`] again, the contenders split between two handles on one database — two
+/// connection pools, two clients, as two servers have. `handles` gives two handles on a
+/// fresh, empty database each time it is called.
+///
+/// ```ignore
+/// twostep_enrollment::conformance::races_between_handles(|| async {
+///     let url = fresh_database().await;
+///     (MyStore::connect(&url).await, MyStore::connect(&url).await)
+/// })
+/// .await;
+/// ```
+pub async fn races_between_handles<S, F, Fut>(handles: F)
+where
+    S: Store + 'static,
+    F: Fn() -> Fut,
+    Fut: Future<Output = (S, S)>,
+{
+    let (first, second) = handles().await;
+    races_have_exactly_one_winner(&[Arc::new(first), Arc::new(second)]).await;
+}
+
+/// Of [`CONTENDERS`] concurrent writes racing for one thing, across `handles` in turn, one
+/// wins.
+async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
+    let store = handles.first().expect("a handle");
     let record = sample_record(1);
-    let winners = race(&store, |store, _| {
+    let winners = race(handles, |store, _| {
         let record = record.clone();
         async move { store.create_credential("u", 0, record).await }
     })
@@ -700,7 +725,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent creates wins");
 
     let read = store.account("u").await.expect("store");
-    let winners = race(&store, |store, _| {
+    let winners = race(handles, |store, _| {
         let write = step_write(&read, 42, read.throttle);
         async move { store.accept_step("u", write).await }
     })
@@ -720,7 +745,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
             .expect("store")
     );
     let read = store.account("u").await.expect("store");
-    let winners = race(&store, |store, i| {
+    let winners = race(handles, |store, i| {
         let write = step_write(&read, 100 + i as u64, failed);
         async move { store.accept_step("u", write).await }
     })
@@ -735,7 +760,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
         .collect();
     let sets = Arc::new(sets);
     let read = store.account("u").await.expect("store").revision;
-    let winners = race(&store, |store, i| {
+    let winners = race(handles, |store, i| {
         let sets = Arc::clone(&sets);
         async move {
             let new = sets.get(i % sets.len()).cloned().expect("non-empty");
@@ -748,7 +773,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
         "one of {CONTENDERS} concurrent replacements at one revision wins"
     );
 
-    let winners = race(&store, move |store, i| async move {
+    let winners = race(handles, move |store, i| async move {
         let failed = Throttle::default().record_failure(&policy, 1_000 + i as u64);
         store
             .compare_and_set_throttle("t", Throttle::default(), failed)
@@ -760,7 +785,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
         "one of {CONTENDERS} concurrent throttle updates from one value wins"
     );
 
-    let winners = race(&store, |store, _| async move {
+    let winners = race(handles, |store, _| async move {
         let state = ConsumedState {
             id: StateId::from_bytes([1; 16]),
             expires_at: u64::MAX,
@@ -774,7 +799,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     );
 
     let read = store.account("u").await.expect("store");
-    let winners = race(&store, |store, i| {
+    let winners = race(handles, |store, i| {
         // One challenge, each copy with its own newer step: one reading of the account.
         let mut write = step_write(&read, 1_000 + i as u64, read.throttle);
         write.completed.push(ConsumedState {
@@ -790,13 +815,13 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
     );
 
     let read = store.account("u").await.expect("store").revision;
-    let winners = race(&store, |store, _| async move {
+    let winners = race(handles, |store, _| async move {
         store.remove_credential("u", read).await
     })
     .await;
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent removals wins");
 
-    let winners = race(&store, |store, i| async move {
+    let winners = race(handles, |store, i| async move {
         let mut policy = OrgPolicy::new("race");
         policy.mandate = Some(Mandate {
             since: i as u64,
@@ -813,7 +838,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(store: Arc<S>) {
 }
 
 /// Runs `CONTENDERS` tasks at once; returns how many returned `Ok(true)`.
-pub(crate) async fn race<S, F, Fut>(store: &Arc<S>, contender: F) -> usize
+pub(crate) async fn race<S, F, Fut>(handles: &[Arc<S>], contender: F) -> usize
 where
     S: Store + 'static,
     F: Fn(Arc<S>, usize) -> Fut,
@@ -821,8 +846,8 @@ where
 {
     let barrier = Arc::new(tokio::sync::Barrier::new(CONTENDERS));
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..CONTENDERS {
-        let attempt = contender(Arc::clone(store), i);
+    for (i, handle) in (0..CONTENDERS).zip(handles.iter().cycle()) {
+        let attempt = contender(Arc::clone(handle), i);
         let barrier = Arc::clone(&barrier);
         tasks.spawn(async move {
             barrier.wait().await;
