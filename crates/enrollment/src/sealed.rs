@@ -177,7 +177,7 @@ pub(crate) fn decode_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<
     serde_json::from_slice(bytes).ok()
 }
 
-impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// Seals a pending state to keep until the next request of its flow — in the session,
     /// server-side or not. Only this service (or one with the same [`StateKey`] and issuer)
     /// opens it, only for the same user, and only until the state expires.

@@ -678,3 +678,107 @@ fn messages_are_whole_sentences_with_plurals_and_the_time_left() {
         assert!(!message.contains(" 1 attempts"), "{message}");
     }
 }
+
+/// A recovery-code typo took a reservation before it was parsed, and then queued for the
+/// hashing pool holding it: typos in flight refused the user's right code as locked. A typo
+/// is answered before anything is reserved or hashed now — even while the budget is spent.
+#[tokio::test]
+async fn a_recovery_code_typo_reserves_nothing() {
+    let w = world();
+    let (_, codes) = w.enable(&alice()).await;
+    let typo = common::one_typo(&codes[0]);
+    let policy = w.service.policies().login.throttle;
+    let mut spent = w.throttle("alice").await;
+    while spent.check(&policy, w.clock.now()).is_ok() {
+        spent = spent.record_failure(&policy, w.clock.now());
+    }
+    let before = w.throttle("alice").await;
+    assert!(
+        w.service
+            .store()
+            .compare_and_set_throttle("alice", before, spent)
+            .await
+            .unwrap()
+    );
+    let challenge = w
+        .service
+        .begin_login(&alice())
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
+    let refused = w
+        .service
+        .verify_login(&alice(), challenge, &typo)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused.error,
+            ServiceError::RecoveryCode(RedeemError::Malformed(_))
+        ),
+        "{}",
+        refused.error
+    );
+    assert!(refused.state.is_some());
+    assert_eq!(w.throttle("alice").await, spent, "nothing reserved");
+    w.clock.advance(30);
+    let confirm = w.service.start_disable(&alice(), PASSWORD).await;
+    assert!(matches!(confirm, Err(ServiceError::Locked { .. })));
+}
+
+/// A password check that never answers, as one stuck behind a slow user database.
+struct Stuck;
+
+impl twostep_enrollment::Reauthenticate for Stuck {
+    type Error = std::convert::Infallible;
+
+    async fn verify_password(&self, _: &str, _: &str) -> Result<bool, Self::Error> {
+        std::future::pending().await
+    }
+}
+
+/// A request dropped mid-check (the client went away while its password was checked, or its
+/// recovery code waited for the hashing pool) kept its reserved attempt as a failure: five
+/// such drops locked the user out for a quarter of an hour. The attempt is given back now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dropped_mid_check_costs_no_attempt() {
+    let shared = Arc::new(MemoryStore::default());
+    let w = world_over(Arc::clone(&shared));
+    w.enable(&alice()).await;
+    let stuck = Service::builder(shared, PlaintextSealer)
+        .mailer(RecordingMailer::default())
+        .reauthenticate(Stuck)
+        .clock(Arc::clone(&w.clock))
+        .build();
+    let before = w.throttle("alice").await;
+    let account = alice();
+    for drop_number in 0..6 {
+        let check = stuck.start_disable(&account, PASSWORD);
+        // Polled until it waits for the password check — the attempt reserved — then
+        // dropped. (Kept as failures, the drops would lock the account: the sixth would be
+        // answered at once.)
+        let answered = tokio::select! {
+            biased;
+            outcome = check => Some(outcome.map(drop)),
+            () = std::future::ready(()) => None,
+        };
+        assert!(answered.is_none(), "answered at once: {answered:?}");
+        // The attempt is given back on the runtime: wait for it, boundedly.
+        let mut given_back = false;
+        for _ in 0..1_000 {
+            if w.throttle("alice").await == before {
+                given_back = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(
+            given_back,
+            "drop {drop_number}: {:?}",
+            w.throttle("alice").await
+        );
+    }
+    assert!(w.service.status("alice").await.unwrap().locked.is_none());
+}

@@ -80,7 +80,7 @@ async fn enable(world: &World) -> (Totp, Vec<String>) {
 
 /// A fresh second-step challenge for alice (her password having been checked).
 #[allow(clippy::unwrap_used)] // a failed setup is a failed test
-async fn new_challenge<S: Store, M: Mailer, R: Reauthenticate, D: Directory>(
+async fn new_challenge<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory>(
     service: &Service<S, M, R, D>,
 ) -> LoginChallenge {
     service

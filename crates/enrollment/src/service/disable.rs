@@ -1,8 +1,5 @@
 //! Disabling two-step verification through the service.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::Relaxed;
-
 use zeroize::Zeroizing;
 
 use super::{Refusal, Service, ServiceError, copy_secret, retry, rng, same_account};
@@ -11,7 +8,7 @@ use crate::disable::{self, ConfirmWithCode};
 use crate::enable::Account;
 use crate::login::{self, Answer, StoredFactor};
 
-impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// Checks the password again; the returned state asks for a code. It is bound to the
     /// credential on now: the user's other sessions may sign in meanwhile, but a disable and
     /// re-enable makes it stale.
@@ -74,10 +71,17 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         if now >= state.expires_at() {
             return Err(Refusal::end(ServiceError::Expired));
         }
+        // A recovery code's typo, caught by its check symbol, is not a guess either: answered
+        // before anything is reserved or hashed.
+        if let Answer::RecoveryCode(code) = Answer::guess(input)
+            && let Err(typo) = twostep_recovery::RecoveryCode::parse(code)
+        {
+            let error = ServiceError::RecoveryCode(typo.into());
+            return Err(Refusal::new(state, error));
+        }
         let (reservation, state) = self.reserve_for(user, policy.throttle, now, state).await?;
+        let reservation = &reservation;
         let input = &Zeroizing::new(input.to_owned());
-        // Whether the attempt was settled as the machine judged it (a counted failure).
-        let settled = &AtomicBool::new(false);
         let state = &state;
         let removed = retry(move |_| async move {
             let back = |error| Refusal::new(state.clone(), error);
@@ -91,7 +95,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             }
             let secret = copy_secret(&secret).map_err(back)?;
             let (job_state, job_input, owner) = (state.clone(), input.clone(), user.to_owned());
-            let before = reservation.before;
+            let before = reservation.before();
             // A recovery code costs an Argon2 evaluation: the check runs on the blocking pool.
             let checked = self
                 .hash(move || {
@@ -102,12 +106,9 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 .await
                 .map_err(back)?;
             if let Err((error, after)) = checked {
-                settled.store(true, Relaxed);
                 let kind = Some(AuditKind::SecondStepFailed);
                 let email = Some(account.email.as_str());
-                let settling = self
-                    .settle_failure(user, reservation, after, kind, email)
-                    .await;
+                let settling = self.settle_failure(reservation, after, kind, email).await;
                 return Err(Refusal::after(settling, state.clone(), error));
             }
             // A mandate may have been switched on since the password step.
@@ -123,9 +124,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         })
         .await;
         if let Err(refusal) = removed {
-            if !settled.load(Relaxed) {
-                let _ = self.refund(user, reservation, false).await;
-            }
+            // Every way out but a counted failure (settled already) gives it back.
+            let _ = self.refund(reservation, false).await;
             return Err(match refusal.error {
                 // The retries gave up under contention; nothing completed the state.
                 ServiceError::Conflict => Refusal::new(state.clone(), ServiceError::Conflict),
@@ -134,7 +134,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         }
         // Audited at once, before any other await: a dropped request cannot lose it.
         self.audit(user, AuditKind::Disabled);
-        let _ = self.refund(user, reservation, true).await;
+        let _ = self.refund(reservation, true).await;
         self.notify(&account.email, Notice::Disabled).await;
         Ok(())
     }

@@ -18,7 +18,7 @@ use crate::enable::{
 /// wizard starts again: enough to cancel and start over, too few to flood a mailbox.
 pub const EMAIL_CODES_PER_COOLDOWN: u8 = 3;
 
-impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// Starts the enable wizard for the signed-in `account`: mails an email code to its login
     /// email. Nothing is stored until [`Service::complete_enable`] — but the mail itself is
     /// rationed: at most [`EMAIL_CODES_PER_COOLDOWN`] email codes per account per resend
@@ -151,7 +151,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             Ok(next) => {
                 // Proof of the mailbox, not a second factor: the attempt goes back either way.
                 let consumed = self.consume_once(&user, id, expires_at).await;
-                let _ = self.refund(&user, reservation, false).await;
+                let _ = self.refund(&reservation, false).await;
                 match consumed {
                     Ok(true) => Ok(next),
                     Ok(false) => Err(Refusal::end(ServiceError::Replayed)),
@@ -162,13 +162,13 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 // Counted only when a code was compared: the code lost an attempt. An expired
                 // wizard, or a code already dead, compared nothing.
                 let after = if refused.state.attempts_left() < attempts {
-                    reservation.reserved
+                    reservation.reserved()
                 } else {
-                    reservation.before
+                    reservation.before()
                 };
                 let email = refused.state.account().email.clone();
                 let settled = self
-                    .settle_failure(&user, reservation, after, None, Some(&email))
+                    .settle_failure(&reservation, after, None, Some(&email))
                     .await;
                 Err(Refusal::after(settled, refused.state, refused.error))
             }
@@ -202,24 +202,24 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let policy = self.policies.enable.clone();
         let (reservation, state) = self.reserve_for(&user, policy.throttle, now, state).await?;
         let input = Zeroizing::new(input.to_owned());
-        let before = reservation.before;
+        let before = reservation.before();
         let confirmed = self
             .hash(move || state.confirm(&input, before, &mut rng(), &policy, now))
             .await;
         match confirmed {
             Ok(Ok((next, _))) => {
                 // Best effort: the code was right, and the step stands either way.
-                let _ = self.refund(&user, reservation, true).await;
+                let _ = self.refund(&reservation, true).await;
                 Ok(next)
             }
             Ok(Err((refused, after))) => {
                 let settled = self
-                    .settle_failure(&user, reservation, after, None, Some(&email))
+                    .settle_failure(&reservation, after, None, Some(&email))
                     .await;
                 Err(Refusal::after(settled, refused.state, refused.error))
             }
             Err(error) => {
-                let _ = self.refund(&user, reservation, false).await;
+                let _ = self.refund(&reservation, false).await;
                 Err(Refusal::end(error))
             }
         }

@@ -1,8 +1,5 @@
 //! The second step at login through the service.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::Relaxed;
-
 use twostep_otp::Rejection;
 use twostep_policy::{Requirement, TwoFactor};
 use zeroize::Zeroizing;
@@ -99,7 +96,7 @@ fn failure_kind(error: LoginError) -> AuditKind {
     }
 }
 
-impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// After the password of `account`: a second step if the user has 2FA; otherwise whether
     /// an organisation requires enrollment now, or by a deadline. A pending enable wizard does
     /// not count as 2FA. The challenge is bound to the account (its id and its email, where
@@ -299,10 +296,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let (reservation, challenge) = self
             .reserve_for(user, policy.throttle, now, challenge)
             .await?;
+        let reservation = &reservation;
         let input = &Zeroizing::new(input.to_owned());
-        // Whether the attempt was settled as the machine judged it (a counted failure):
-        // every other way out gives the reservation back.
-        let settled = &AtomicBool::new(false);
         let challenge = &challenge;
         let first = &first;
         let outcome = retry(move |attempt| async move {
@@ -321,11 +316,11 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
             let secret = copy_secret(&secret).map_err(back)?;
             let (job_challenge, job_input, job_user) =
                 (challenge.clone(), input.clone(), user.to_owned());
+            let before = reservation.before();
             let checked = self
                 .hash(move || {
                     let factor = StoredFactor::of(&record, &secret);
                     let answer = Answer::RecoveryCode(&job_input);
-                    let before = reservation.before;
                     job_challenge.verify(&job_user, answer, factor, before, &policy, now)
                 })
                 .await
@@ -334,9 +329,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
                 Ok(verified) => verified,
                 Err(refused) => {
                     let kind = failure_kind(refused.error);
-                    settled.store(true, Relaxed);
                     self.settle_failure(
-                        user,
                         reservation,
                         refused.throttle,
                         Some(kind),
@@ -377,9 +370,8 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         let signed_in = match outcome {
             Ok(signed_in) => signed_in,
             Err(refusal) => {
-                if !settled.load(Relaxed) {
-                    let _ = self.refund(user, reservation, false).await;
-                }
+                // Every way out but a counted failure (settled already) gives it back.
+                let _ = self.refund(reservation, false).await;
                 return Err(keep_on_conflict(refusal, challenge));
             }
         };
@@ -387,7 +379,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         // request cannot lose the record); giving the reservation back and the notice are best
         // effort and cannot turn it into a failure.
         self.audit(user, AuditKind::LoginWithRecoveryCode);
-        let _ = self.refund(user, reservation, true).await;
+        let _ = self.refund(reservation, true).await;
         if let Some(left) = signed_in.recovery_codes {
             self.notify(
                 &account.email,

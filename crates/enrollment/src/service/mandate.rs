@@ -14,7 +14,7 @@ fn two_factor(enabled: bool) -> TwoFactor {
     }
 }
 
-impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     fn directory_error(error: D::Error) -> ServiceError {
         ServiceError::backend(Collaborator::Directory, error)
     }

@@ -36,6 +36,7 @@ mod mandate;
 mod reissue;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_core::UnwrapErr;
 use tokio::sync::Semaphore;
@@ -666,7 +667,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> ServiceBuilder<S, M, 
     /// The service.
     pub fn build(self) -> Service<S, M, R, D> {
         Service {
-            store: self.store,
+            store: Arc::new(self.store),
             mailer: self.mailer,
             reauth: self.reauth,
             directory: self.directory,
@@ -683,7 +684,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> ServiceBuilder<S, M, 
 /// The flows, wired to the application. Build one with [`Service::builder`]; share it
 /// (`Arc<Service<…>>`) between requests. Every method's future is `Send`.
 pub struct Service<S, M, R, D = NoOrganizations> {
-    store: S,
+    store: Arc<S>,
     mailer: M,
     reauth: R,
     directory: D,
@@ -721,7 +722,7 @@ fn copy_secret(secret: &Secret) -> Result<Secret, ServiceError> {
         .map_err(|e| ServiceError::backend(Collaborator::Seal, e))
 }
 
-impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// The store, for the application's own maintenance (deleting users, rotating keys).
     pub fn store(&self) -> &S {
         &self.store
@@ -833,45 +834,34 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         first: Option<Throttle>,
         change: impl Fn(Throttle) -> Result<Throttle, ServiceError>,
     ) -> Result<(Throttle, Throttle), ServiceError> {
-        let change = &change;
-        retry(move |attempt| async move {
-            let current = match first {
-                Some(current) if attempt == 0 => current,
-                _ => self
-                    .store
-                    .throttle(user)
-                    .await
-                    .map_err(ServiceError::store)?,
-            };
-            let new = change(current)?;
-            let written = self
-                .store
-                .compare_and_set_throttle(user, current, new)
-                .await
-                .map_err(ServiceError::store)?;
-            Ok(written.then_some((current, new)))
-        })
-        .await
+        update_throttle(&*self.store, user, first, change).await
     }
 
-    /// Records a failure ahead of an attempt (refused while locked).
+    /// Records a failure ahead of an attempt (refused while locked). Until it is settled, the
+    /// reservation is given back if the request is dropped (see [`Unsettled`]).
     async fn reserve(
         &self,
         user: &str,
         policy: ThrottlePolicy,
         now: u64,
-    ) -> Result<Reservation, ServiceError> {
+    ) -> Result<Unsettled<S>, ServiceError> {
         let (before, reserved) = self
             .update_throttle(user, None, |current| {
                 current.check(&policy, now)?;
                 Ok(current.record_failure(&policy, now))
             })
             .await?;
-        Ok(Reservation {
+        let reservation = Reservation {
             before,
             reserved,
             policy,
             now,
+        };
+        Ok(Unsettled {
+            store: Arc::clone(&self.store),
+            user: user.to_owned(),
+            reservation,
+            armed: AtomicBool::new(true),
         })
     }
 
@@ -911,28 +901,22 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         policy: ThrottlePolicy,
         now: u64,
         state: T,
-    ) -> Result<(Reservation, T), Refusal<T>> {
+    ) -> Result<(Unsettled<S>, T), Refusal<T>> {
         match self.reserve(user, policy, now).await {
             Ok(reservation) => Ok((reservation, state)),
             Err(error) => Err(Refusal::new(state, error)),
         }
     }
 
-    /// Gives a reservation back (see [`Throttle::refund`]). `succeeded` — a verified code —
-    /// also restarts the consecutive-failure count.
-    async fn refund(
-        &self,
-        user: &str,
-        reservation: Reservation,
-        succeeded: bool,
-    ) -> Result<(), ServiceError> {
-        // Most often the counters are still as the reservation left them: try that first.
-        let window = reservation.reserved.window_start;
-        self.update_throttle(user, Some(reservation.reserved), |current| {
-            Ok(current.refund(window, succeeded))
-        })
-        .await
-        .map(drop)
+    /// Gives a reservation back (see [`Throttle::refund`]), unless it was settled already.
+    /// `succeeded` — a verified code — also restarts the consecutive-failure count.
+    async fn refund(&self, unsettled: &Unsettled<S>, succeeded: bool) -> Result<(), ServiceError> {
+        match unsettled.take() {
+            Some(reservation) => {
+                refund(&*self.store, &unsettled.user, reservation, succeeded).await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Settles a reserved attempt as the machine judged it: `after` are the counters the
@@ -943,14 +927,17 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// crossed the line.
     async fn settle_failure(
         &self,
-        user: &str,
-        reservation: Reservation,
+        unsettled: &Unsettled<S>,
         after: Throttle,
         kind: Option<AuditKind>,
         email: Option<&str>,
     ) -> Result<(), ServiceError> {
+        let user = unsettled.user.as_str();
+        let Some(reservation) = unsettled.take() else {
+            return Ok(());
+        };
         if after == reservation.before {
-            return self.refund(user, reservation, false).await;
+            return refund(&*self.store, user, reservation, false).await;
         }
         if let Some(kind) = kind {
             self.audit(user, kind);
@@ -1001,31 +988,30 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
         T: Send + 'static,
         E: Into<ServiceError> + Send + 'static,
     {
-        let reservation = self.reserve(user, policy, now).await?;
+        let unsettled = self.reserve(user, policy, now).await?;
         let verified = match self.reauth.verify_password(user, password).await {
             Ok(verified) => verified,
             Err(error) => {
-                let _ = self.refund(user, reservation, false).await;
+                let _ = self.refund(&unsettled, false).await;
                 return Err(ServiceError::backend(Collaborator::Reauthenticate, error));
             }
         };
-        let before = reservation.before;
+        let before = unsettled.before();
         let started = match self.hash(move || start(verified, before)).await {
             Ok(started) => started,
             Err(error) => {
-                let _ = self.refund(user, reservation, false).await;
+                let _ = self.refund(&unsettled, false).await;
                 return Err(error);
             }
         };
         match started {
             Ok((state, _)) => {
-                self.refund(user, reservation, false).await?;
+                self.refund(&unsettled, false).await?;
                 Ok(state)
             }
             // No address here for the lockout notice; the audit event still goes.
             Err((error, after)) => {
-                self.settle_failure(user, reservation, after, None, None)
-                    .await?;
+                self.settle_failure(&unsettled, after, None, None).await?;
                 Err(error.into())
             }
         }
@@ -1077,6 +1063,94 @@ fn completed_with(read: &[ConsumedState], state: ConsumedState, now: u64) -> Vec
 /// completed.
 fn spent(account: &StoredAccount, id: StateId) -> bool {
     account.completed.iter().any(|recorded| recorded.id == id)
+}
+
+/// A reserved attempt not yet settled. Settling it — giving it back, or keeping it as a
+/// counted failure — takes it, once. If the request is dropped first (the client went away
+/// mid-check), dropping this gives the attempt back on the runtime: what was not a judged
+/// guess costs nothing.
+struct Unsettled<S: Store + 'static> {
+    store: Arc<S>,
+    user: String,
+    reservation: Reservation,
+    armed: AtomicBool,
+}
+
+impl<S: Store + 'static> Unsettled<S> {
+    /// The counters before the reservation.
+    fn before(&self) -> Throttle {
+        self.reservation.before
+    }
+
+    /// The counters with the reservation.
+    fn reserved(&self) -> Throttle {
+        self.reservation.reserved
+    }
+
+    /// The reservation, to settle — once: `None` if it was settled already.
+    fn take(&self) -> Option<Reservation> {
+        self.armed
+            .swap(false, Ordering::AcqRel)
+            .then_some(self.reservation)
+    }
+}
+
+impl<S: Store + 'static> Drop for Unsettled<S> {
+    fn drop(&mut self) {
+        let Some(reservation) = self.take() else {
+            return;
+        };
+        // Outside a runtime there is nothing to run it on: the attempt stays counted, as a
+        // failure would.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, user) = (Arc::clone(&self.store), core::mem::take(&mut self.user));
+            runtime.spawn(async move {
+                let _ = refund(&*store, &user, reservation, false).await;
+            });
+        }
+    }
+}
+
+/// Gives a reservation back (see [`Throttle::refund`]).
+async fn refund<S: Store>(
+    store: &S,
+    user: &str,
+    reservation: Reservation,
+    succeeded: bool,
+) -> Result<(), ServiceError> {
+    // Most often the counters are still as the reservation left them: try that first.
+    let window = reservation.reserved.window_start;
+    let first = Some(reservation.reserved);
+    update_throttle(store, user, first, |current| {
+        Ok(current.refund(window, succeeded))
+    })
+    .await
+    .map(drop)
+}
+
+/// Replaces the user's counters with `change(current)`, read and compare-and-set until the
+/// write finds them as read. `first` is a guess at the current value that saves the first
+/// read. Returns the counters before and after.
+async fn update_throttle<S: Store>(
+    store: &S,
+    user: &str,
+    first: Option<Throttle>,
+    change: impl Fn(Throttle) -> Result<Throttle, ServiceError>,
+) -> Result<(Throttle, Throttle), ServiceError> {
+    let change = &change;
+    retry(move |attempt| async move {
+        let current = match first {
+            Some(current) if attempt == 0 => current,
+            _ => store.throttle(user).await.map_err(ServiceError::store)?,
+        };
+        let new = change(current)?;
+        let written = store
+            .compare_and_set_throttle(user, current, new)
+            .await
+            .map_err(ServiceError::store)?;
+        Ok(written.then_some((current, new)))
+    })
+    .await
 }
 
 /// Runs `attempt` (given its number, from 0) until it returns `Some` — each attempt reads,

@@ -5,7 +5,7 @@ use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
 use crate::enable::Account;
 use crate::reissue::{self, Replacing, SaveNewCodes};
 
-impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
+impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// Checks the signed-in `account`'s password again and generates new codes to show
     /// (hashed on the blocking pool). The old codes still work until
     /// [`Service::complete_reissue`].
