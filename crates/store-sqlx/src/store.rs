@@ -677,7 +677,7 @@ impl Store for SqlStore {
         Ok(changed_one(&result))
     }
 
-    /// One statement ([`ACCEPT_STEP`]): a sign-in with a TOTP code is one read and one write.
+    /// One conditional `UPDATE`: a sign-in with a TOTP code is one read and one write.
     async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, StoreError> {
         let result = sqlx::query(ACCEPT_STEP)
             .bind(user)
