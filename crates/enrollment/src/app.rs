@@ -191,7 +191,7 @@ pub struct StoredOrgPolicy {
 /// - **Consumed states.** `consume_state` records a pending state's id once (the wizard's
 ///   email step, the email codes' ration): `Ok(true)` the first time, `Ok(false)` ever after
 ///   — at least until it is [`forgettable`](ConsumedState::forgettable), long after the
-///   service refuses the state as expired.
+///   service refuses the state as expired; `is_consumed` reads the same record.
 /// - **Organisation policies.** A policy has a revision of its own ([`StoredOrgPolicy`]);
 ///   `compare_and_set_org_policy` writes only at the revision read and moves it on.
 /// - **Batches.** `accounts` and `org_policies` answer in the order asked, an entry for every
@@ -288,6 +288,9 @@ pub struct StoredOrgPolicy {
 ///         *account = StoredAccount { revision: account.revision + 1, ..StoredAccount::default() };
 ///         Ok(had)
 ///     }
+///     async fn is_consumed(&self, user: &str, id: StateId, _now: u64) -> Result<bool, Self::Error> {
+///         Ok(self.0.lock().unwrap().consumed.contains(&(user.to_owned(), id)))
+///     }
 ///     async fn consume_state(&self, user: &str, state: ConsumedState, _now: u64) -> Result<bool, Self::Error> {
 ///         Ok(self.0.lock().unwrap().consumed.insert((user.to_owned(), state.id)))
 ///     }
@@ -382,6 +385,15 @@ pub trait Store: Send + Sync {
     /// and no pending state from before may complete for it. Returns whether a credential or
     /// counters were there.
     fn forget_user(&self, user: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Whether `consume_state` recorded the state `id` of `user` (and has not forgotten it by
+    /// `now`): a copy of a step that already passed is refused before it can count a guess.
+    fn is_consumed(
+        &self,
+        user: &str,
+        id: StateId,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Records that the pending state `state` of `user` completed (the wizard's email step):
     /// `Ok(true)` the first time, `Ok(false)` if it was recorded before. A record may be
@@ -782,6 +794,15 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
 
     fn forget_user(&self, user: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         (**self).forget_user(user)
+    }
+
+    fn is_consumed(
+        &self,
+        user: &str,
+        id: StateId,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).is_consumed(user, id, now)
     }
 
     fn consume_state(

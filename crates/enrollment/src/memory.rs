@@ -152,6 +152,14 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn is_consumed(&self, user: &str, id: StateId, now: u64) -> Result<bool, Poisoned> {
+        self.with(|t| {
+            t.consumed
+                .get(&(user.to_owned(), id))
+                .is_some_and(|recorded| !recorded.forgettable(now))
+        })
+    }
+
     async fn consume_state(
         &self,
         user: &str,

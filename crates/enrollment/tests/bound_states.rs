@@ -303,3 +303,42 @@ async fn a_challenge_from_before_the_id_was_reused_does_not_sign_in() {
     );
     assert!(refused.state.is_none());
 }
+
+/// A copy of the wizard's email step that already passed counted wrong codes against the
+/// shared budget and answered them "wrong" (while a right one said "replayed"). It is spent:
+/// every answer is "start again", and nothing counts.
+#[tokio::test]
+async fn a_spent_email_step_costs_nothing_and_answers_nothing() {
+    let w = world();
+    let sent = w.service.start_enable(&alice()).await.unwrap();
+    let code = w.code("alice@example.com");
+    let copy = w
+        .service
+        .seal(&twostep_enrollment::PendingEnable::from(sent.clone()))
+        .unwrap();
+    w.service
+        .verify_email(&alice(), sent, &code)
+        .await
+        .expect("the right code passes");
+    let before = w.service.store().throttle("alice").await.unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for input in [wrong, wrong, wrong, wrong, wrong, wrong, code.as_str()] {
+        let Ok(twostep_enrollment::PendingEnable::EmailCodeSent(copy)) =
+            w.service.open("alice", &copy)
+        else {
+            panic!("the copy opens")
+        };
+        let refused = w
+            .service
+            .verify_email(&alice(), copy, input)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused.error, ServiceError::Replayed),
+            "{input}: {}",
+            refused.error
+        );
+        assert!(refused.state.is_none());
+    }
+    assert_eq!(w.service.store().throttle("alice").await.unwrap(), before);
+}

@@ -406,6 +406,14 @@ impl Store for Counting {
     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
         self.inner.forget_user(user).await
     }
+    async fn is_consumed(
+        &self,
+        user: &str,
+        id: twostep_enrollment::StateId,
+        now: u64,
+    ) -> Result<bool, Self::Error> {
+        self.inner.is_consumed(user, id, now).await
+    }
     async fn consume_state(
         &self,
         user: &str,

@@ -724,6 +724,23 @@ impl Store for SqlStore {
         Ok(changed_one(&result))
     }
 
+    async fn is_consumed(&self, user: &str, id: StateId, now: u64) -> Result<bool, StoreError> {
+        if !self.could_hold(user) {
+            return Ok(false);
+        }
+        let forget_before = now.saturating_sub(FORGET_CONSUMED_AFTER_SECONDS);
+        let found = sqlx::query(
+            "SELECT 1 FROM twostep_consumed_states \
+             WHERE user_id = $1 AND state_id = $2 AND expires_at > $3",
+        )
+        .bind(user)
+        .bind(id.as_bytes().to_vec())
+        .bind(i64::try_from(forget_before).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     async fn consume_state(
         &self,
         user: &str,

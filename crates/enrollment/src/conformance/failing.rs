@@ -9,7 +9,8 @@ use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
 
 use crate::app::{
-    AcceptStep, BoxError, ConsumedState, CredentialRecord, Store, StoredAccount, StoredOrgPolicy,
+    AcceptStep, BoxError, ConsumedState, CredentialRecord, StateId, Store, StoredAccount,
+    StoredOrgPolicy,
 };
 use crate::throttle::Throttle;
 
@@ -103,6 +104,14 @@ impl<S: Store> Store for Failing<S> {
     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
         self.call()?;
         self.inner.forget_user(user).await.map_err(Into::into)
+    }
+
+    async fn is_consumed(&self, user: &str, id: StateId, now: u64) -> Result<bool, Self::Error> {
+        self.call()?;
+        self.inner
+            .is_consumed(user, id, now)
+            .await
+            .map_err(Into::into)
     }
 
     async fn consume_state(

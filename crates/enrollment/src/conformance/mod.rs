@@ -442,10 +442,17 @@ async fn states_are_consumed_once<S: Store>(store: S) {
     };
     let consume =
         |user, byte, expires_at, now| store.consume_state(user, state(byte, expires_at), now);
+    let id = |byte| StateId::from_bytes([byte; 16]);
+    assert!(!store.is_consumed("u", id(7), 10).await.expect("store"));
     assert!(
         consume("u", 7, 100, 10).await.expect("store"),
         "the first completion is recorded"
     );
+    assert!(
+        store.is_consumed("u", id(7), 20).await.expect("store"),
+        "and reads as recorded"
+    );
+    assert!(!store.is_consumed("v", id(7), 20).await.expect("store"));
     assert!(
         !consume("u", 7, 100, 20).await.expect("store"),
         "a second completion of the same state is refused"

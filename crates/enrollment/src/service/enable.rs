@@ -142,6 +142,13 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let now = self.clock.now();
         let user = account.user_id.clone();
         let policy = &self.policies.enable;
+        // A copy of a wizard whose email step passed already is spent: it says only "start
+        // again", before it can count a guess or answer one.
+        match self.store.is_consumed(&user, state.id(), now).await {
+            Ok(false) => {}
+            Ok(true) => return Err(Refusal::end(ServiceError::Replayed)),
+            Err(error) => return Err(Refusal::new(state, ServiceError::store(error))),
+        }
         let (reservation, state) = self.reserve_for(&user, policy.throttle, now, state).await?;
         let (id, expires_at) = (state.id(), state.wizard_expires_at(policy));
         let attempts = state.attempts_left();
