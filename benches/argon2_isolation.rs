@@ -72,8 +72,8 @@ async fn enabled_service() -> (Arc<Bench>, RecoveryCodeSet) {
     let mailer = Arc::new(RecordingMailer::default());
     let clock = Arc::new(SettableClock::at(NOW));
     let mut policies = Policies::new("bench");
-    policies.login.throttle.max_failures = 10_000;
-    policies.login.throttle.hard_lock_after = 10_000;
+    policies.throttle.max_failures = 10_000;
+    policies.throttle.hard_lock_after = 10_000;
     let service = Service::builder(MemoryStore::default(), PlaintextSealer)
         .mailer(Arc::clone(&mailer))
         .reauthenticate(FixedPasswords::default())

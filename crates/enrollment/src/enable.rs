@@ -56,8 +56,9 @@ pub struct EnablePolicy {
     pub recovery_codes: usize,
     /// Argon2id costs for recovery codes.
     pub recovery_hash: HashParams,
-    /// The shared failure budget.
-    pub throttle: ThrottlePolicy,
+    /// The shared failure budget: [`Policies::throttle`](crate::Policies::throttle), copied in
+    /// when the service is built.
+    pub(crate) throttle: ThrottlePolicy,
 }
 
 impl EnablePolicy {

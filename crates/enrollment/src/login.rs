@@ -31,8 +31,9 @@ pub struct LoginPolicy {
     pub challenge_ttl_seconds: u64,
     /// The TOTP verification window.
     pub window: Window,
-    /// The shared failure budget.
-    pub throttle: ThrottlePolicy,
+    /// The shared failure budget: [`Policies::throttle`](crate::Policies::throttle), copied in
+    /// when the service is built.
+    pub(crate) throttle: ThrottlePolicy,
 }
 
 impl Default for LoginPolicy {

@@ -19,8 +19,9 @@ pub struct ReissuePolicy {
     pub recovery_hash: HashParams,
     /// How long the new codes may wait for "Done", in seconds.
     pub pending_ttl_seconds: u64,
-    /// The shared failure budget (a wrong password counts).
-    pub throttle: ThrottlePolicy,
+    /// The shared failure budget: [`Policies::throttle`](crate::Policies::throttle), copied in
+    /// when the service is built.
+    pub(crate) throttle: ThrottlePolicy,
 }
 
 impl Default for ReissuePolicy {

@@ -53,11 +53,16 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(|_| {})
+}
+
+fn world_with(configure: impl FnOnce(&mut Policies)) -> World {
     let mailer = Arc::new(Flaky::default());
     let clock = Arc::new(SettableClock::at(T0));
     let mut policies = Policies::new("DFINERY");
     policies.enable.recovery_hash = fast_hash();
     policies.reissue.recovery_hash = fast_hash();
+    configure(&mut policies);
     let passwords = FixedPasswords::default()
         .with("alice", PASSWORD)
         .with("bob", PASSWORD);
@@ -341,4 +346,47 @@ async fn a_spent_email_step_costs_nothing_and_answers_nothing() {
         assert!(refused.state.is_none());
     }
     assert_eq!(w.service.store().throttle("alice").await.unwrap(), before);
+}
+
+/// The failure budget was configured three times (wizard, login, re-issue), so an app could
+/// set a strict one for sign-ins and leave re-issue's open. One `Policies::throttle` now
+/// serves every flow: failures at the sign-in spend the re-issue's budget too.
+#[tokio::test]
+async fn one_failure_budget_serves_every_flow() {
+    let w = world_with(|policies| policies.throttle.max_failures = 2);
+    let (totp, _) = w.enable(&alice()).await;
+    let right = totp.generate(w.clock.now()).unwrap().to_string();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..2 {
+        let challenge = w
+            .service
+            .begin_login(&alice())
+            .await
+            .unwrap()
+            .into_challenge()
+            .unwrap();
+        let refused = w
+            .service
+            .verify_login(&alice(), challenge, wrong)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused.error, ServiceError::Code(_)),
+            "{}",
+            refused.error
+        );
+    }
+    let refused = w
+        .service
+        .start_reissue(&alice(), PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ServiceError::Locked { .. }),
+        "two failures spend a budget of two, for every flow: {refused}"
+    );
 }

@@ -695,7 +695,7 @@ async fn a_recovery_code_typo_reserves_nothing() {
     let w = world();
     let (_, codes) = w.enable(&alice()).await;
     let typo = common::one_typo(&codes[0]);
-    let policy = w.service.policies().login.throttle;
+    let policy = w.service.policies().throttle;
     let mut spent = w.throttle("alice").await;
     while spent.check(&policy, w.clock.now()).is_ok() {
         spent = spent.record_failure(&policy, w.clock.now());

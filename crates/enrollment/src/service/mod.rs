@@ -432,6 +432,10 @@ impl<S> From<Refusal<S>> for ServiceError {
 /// The policies of all flows.
 #[derive(Clone, Debug)]
 pub struct Policies {
+    /// The one failure budget every check of an account draws on — second-step codes,
+    /// recovery codes, passwords re-entered, the wizard's email and first codes — so no flow
+    /// opens a second door for guessing.
+    pub throttle: ThrottlePolicy,
     /// The enable wizard.
     pub enable: EnablePolicy,
     /// The login step and disabling.
@@ -441,13 +445,23 @@ pub struct Policies {
 }
 
 impl Policies {
-    /// The defaults for `issuer`, with one shared throttle.
+    /// The defaults for `issuer`: 5 failures per 15 minutes and a hard lock after 100 in a
+    /// row, shared by every flow.
     pub fn new(issuer: impl Into<String>) -> Self {
         Self {
+            throttle: ThrottlePolicy::default(),
             enable: EnablePolicy::new(issuer),
             login: LoginPolicy::default(),
             reissue: ReissuePolicy::default(),
         }
+    }
+
+    /// The policies with the shared throttle in every flow's, as the service runs them.
+    fn shared(mut self) -> Self {
+        self.enable.throttle = self.throttle;
+        self.login.throttle = self.throttle;
+        self.reissue.throttle = self.throttle;
+        self
     }
 }
 
@@ -674,7 +688,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> ServiceBuilder<S, M, 
             sealer: self.sealer,
             audit: self.audit,
             clock: self.clock,
-            policies: self.policies,
+            policies: self.policies.shared(),
             hashing: Arc::new(Semaphore::new(self.max_concurrent_hashes)),
             state_cipher: self.state_key.cipher(),
         }
@@ -742,7 +756,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let account = self.account(user).await?;
         Ok(Status::of(
             &account,
-            &self.policies.login.throttle,
+            &self.policies.throttle,
             self.clock.now(),
         ))
     }
@@ -759,7 +773,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .await
             .map_err(ServiceError::store)?;
         let now = self.clock.now();
-        let throttle = &self.policies.login.throttle;
+        let throttle = &self.policies.throttle;
         Ok(accounts
             .iter()
             .map(|account| Status::of(account, throttle, now))
