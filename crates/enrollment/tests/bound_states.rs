@@ -386,7 +386,7 @@ async fn one_failure_budget_serves_every_flow() {
         .await
         .unwrap_err();
     assert!(
-        matches!(refused, ServiceError::Locked { .. }),
+        matches!(refused, ServiceError::Locked(_)),
         "two failures spend a budget of two, for every flow: {refused}"
     );
 }

@@ -486,8 +486,8 @@ fn error_texts_show_no_timestamp_and_repeat_no_cause() {
 
     let at = 1_796_190_712;
     let errors: Vec<Box<dyn std::error::Error>> = vec![
-        Box::new(ServiceError::Locked { until: Some(at) }),
-        Box::new(ServiceError::Locked { until: None }),
+        Box::new(ServiceError::Locked(Locked::Until(at))),
+        Box::new(ServiceError::Locked(Locked::Hard)),
         Box::new(ServiceError::ResendTooSoon { after: at }),
         Box::new(ServiceError::Code(Rejection::Replayed)),
         Box::new(ServiceError::RecoveryCode(RedeemError::NoMatch)),
@@ -621,7 +621,7 @@ async fn a_sign_in_elsewhere_does_not_spoil_a_disable_but_its_code_cannot_disabl
 /// only "try again later".
 #[test]
 fn messages_are_whole_sentences_with_plurals_and_the_time_left() {
-    use twostep_enrollment::Collaborator;
+    use twostep_enrollment::{Collaborator, Locked};
     use twostep_otp::Rejection;
 
     let now = 1_796_190_000;
@@ -633,9 +633,7 @@ fn messages_are_whole_sentences_with_plurals_and_the_time_left() {
         ServiceError::WrongEmailCode { attempts_left: 4 }.message(now),
         "The email code is wrong. 4 attempts left."
     );
-    let locked = |seconds| ServiceError::Locked {
-        until: Some(now + seconds),
-    };
+    let locked = |seconds| ServiceError::Locked(Locked::Until(now + seconds));
     assert_eq!(
         locked(14 * 60).message(now),
         "Too many failed attempts. Try again in 14 minutes."
@@ -659,7 +657,7 @@ fn messages_are_whole_sentences_with_plurals_and_the_time_left() {
         ServiceError::InvalidState,
         ServiceError::AlreadyEnabled,
         ServiceError::NotEnabled,
-        ServiceError::Locked { until: None },
+        ServiceError::Locked(Locked::Hard),
         locked(3 * 3_600),
         ServiceError::EmailCodeExpired,
         ServiceError::Code(Rejection::Replayed),
@@ -732,7 +730,7 @@ async fn a_recovery_code_typo_reserves_nothing() {
     assert_eq!(w.throttle("alice").await, spent, "nothing reserved");
     w.clock.advance(30);
     let confirm = w.service.start_disable(&alice(), PASSWORD).await;
-    assert!(matches!(confirm, Err(ServiceError::Locked { .. })));
+    assert!(matches!(confirm, Err(ServiceError::Locked(_))));
 }
 
 /// A password check that never answers, as one stuck behind a slow user database.

@@ -13,8 +13,8 @@ use twostep_enrollment::memory::{
 };
 use twostep_enrollment::{Account, SaveRecoveryCodes, Saved};
 use twostep_enrollment::{
-    AuditKind, Clock, Directory, Mail, Mailer, Notice, PendingEnable, Policies, Reauthenticate,
-    Service, ServiceError, Store,
+    AuditKind, Clock, Directory, Locked, Mail, Mailer, Notice, PendingEnable, Policies,
+    Reauthenticate, Service, ServiceError, Store,
 };
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::RedeemError;
@@ -388,7 +388,7 @@ async fn locking_by_email_codes_or_passwords_is_audited_once() {
     assert_eq!(locks(&world), 1);
     assert!(matches!(
         world.service.start_reissue(&alice(), "correct horse").await,
-        Err(ServiceError::Locked { until: Some(_) })
+        Err(ServiceError::Locked(Locked::Until(_)))
     ));
     assert_eq!(locks(&world), 1, "a refusal while locked is not a new lock");
 }
@@ -409,7 +409,7 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
     for outcome in concurrent_logins(&world, 50, wrong).await {
         match outcome.unwrap_err() {
             ServiceError::Code(Rejection::Mismatch) => checked += 1,
-            ServiceError::Locked { until: Some(_) } => locked += 1,
+            ServiceError::Locked(Locked::Until(_)) => locked += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -451,7 +451,7 @@ async fn concurrent_guesses_never_get_more_checks_than_the_budget() {
         .unwrap_err();
     assert!(matches!(
         refused.error,
-        ServiceError::Locked { until: Some(_) }
+        ServiceError::Locked(Locked::Until(_))
     ));
     world.clock.advance(900);
     let code = totp.generate(world.clock.now()).unwrap().to_string();
@@ -921,7 +921,7 @@ async fn replayed_session_copies_cannot_multiply_email_code_attempts() {
             .verify_email(&alice(), copy, wrong)
             .await
             .unwrap_err();
-        locked += usize::from(matches!(refused.error, ServiceError::Locked { .. }));
+        locked += usize::from(matches!(refused.error, ServiceError::Locked(_)));
     }
     assert_eq!(
         locked, 5,

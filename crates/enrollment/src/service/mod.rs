@@ -126,13 +126,10 @@ pub enum ServiceError {
     /// The user does not have two-step verification on.
     #[error("two-step verification is not on")]
     NotEnabled,
-    /// Too many failed attempts. `until` is when attempts may resume (Unix time); `None`:
-    /// locked until an operator unlocks it ([`Service::unlock`]).
-    #[error("{}", locked_text(.until))]
-    Locked {
-        /// When attempts may resume; `None` for the hard lock.
-        until: Option<u64>,
-    },
+    /// Too many failed attempts: until a time ([`Locked::Until`]), or until an operator
+    /// unlocks it ([`Locked::Hard`], [`Service::unlock`]).
+    #[error("{}", locked_text(.0))]
+    Locked(Locked),
     /// The email code was wrong.
     #[error("the email code is wrong; {}", attempts_left_text(*.attempts_left))]
     WrongEmailCode {
@@ -220,10 +217,10 @@ fn plural(count: u64, unit: &str) -> String {
     }
 }
 
-fn locked_text(until: &Option<u64>) -> &'static str {
-    match until {
-        Some(_) => "too many failed attempts; try again later",
-        None => {
+fn locked_text(locked: &Locked) -> &'static str {
+    match locked {
+        Locked::Until(_) => "too many failed attempts; try again later",
+        Locked::Hard => {
             "two-step verification is locked after too many failed attempts; ask support to unlock it"
         }
     }
@@ -247,20 +244,20 @@ impl ServiceError {
     /// ([`Error::source`](std::error::Error::source)), never for the user.
     ///
     /// ```
-    /// use twostep_enrollment::ServiceError;
+    /// use twostep_enrollment::{Locked, ServiceError};
     ///
-    /// let locked = ServiceError::Locked { until: Some(1_000 + 14 * 60) };
+    /// let locked = ServiceError::Locked(Locked::Until(1_000 + 14 * 60));
     /// assert_eq!(locked.message(1_000), "Too many failed attempts. Try again in 14 minutes.");
     /// let wrong = ServiceError::WrongEmailCode { attempts_left: 1 };
     /// assert_eq!(wrong.message(0), "The email code is wrong. 1 attempt left.");
     /// ```
     pub fn message(&self, now: u64) -> String {
         match self {
-            Self::Locked { until: Some(until) } => format!(
+            Self::Locked(Locked::Until(until)) => format!(
                 "Too many failed attempts. Try again in {}.",
                 wait_text(until.saturating_sub(now))
             ),
-            Self::Locked { until: None } => "Two-step verification is locked after too many \
+            Self::Locked(Locked::Hard) => "Two-step verification is locked after too many \
                 failed attempts. Ask support to unlock it."
                 .to_owned(),
             Self::WrongEmailCode { attempts_left } => format!(
@@ -294,12 +291,7 @@ impl ServiceError {
 
 impl From<Locked> for ServiceError {
     fn from(locked: Locked) -> Self {
-        Self::Locked {
-            until: match locked {
-                Locked::Until(until) => Some(until),
-                Locked::Hard => None,
-            },
-        }
+        Self::Locked(locked)
     }
 }
 
