@@ -390,3 +390,52 @@ async fn one_failure_budget_serves_every_flow() {
         "two failures spend a budget of two, for every flow: {refused}"
     );
 }
+
+/// Once a recovery code's check is on the hashing pool it runs to the end whatever the
+/// request does: a client that disconnects then must not get its attempt back, or dropping
+/// requests would buy unlimited Argon2 evaluations for free. (Before it is on the pool — a
+/// password check, a wait for a permit — a drop gives the attempt back.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dropped_after_its_check_started_keeps_the_attempt() {
+    // Argon2 at its real cost: the check is still running when the request is dropped.
+    let w = world_with(|policies| {
+        policies.enable.recovery_hash = twostep_recovery::HashParams::default();
+    });
+    let (_, codes) = w.enable(&alice()).await;
+    let before = w.service.store().throttle("alice").await.unwrap();
+    let challenge = w
+        .service
+        .begin_login(&alice())
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
+    let account = alice();
+    let check = w.service.verify_login(&account, challenge, &codes[0]);
+    let answered = tokio::select! {
+        biased;
+        outcome = check => Some(outcome.is_ok()),
+        () = std::future::ready(()) => None,
+    };
+    assert_eq!(
+        answered, None,
+        "polled up to the hashing pool, then dropped"
+    );
+    // Had the drop given the attempt back, a task on the runtime would be doing it now.
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let after = w.service.store().throttle("alice").await.unwrap();
+    assert_eq!(
+        after.window_failures,
+        before.window_failures + 1,
+        "the started check's attempt stands: {after:?}"
+    );
+    let status = w.service.status("alice").await.unwrap();
+    assert_eq!(
+        status.recovery_codes_left,
+        codes.len(),
+        "the code was not used"
+    );
+}

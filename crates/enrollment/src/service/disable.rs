@@ -98,7 +98,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             let before = reservation.before();
             // A recovery code costs an Argon2 evaluation: the check runs on the blocking pool.
             let checked = self
-                .hash(move || {
+                .hash(reservation, move || {
                     let factor = StoredFactor::of(&record, &secret);
                     let answer = Answer::guess(&job_input);
                     job_state.confirm(&owner, answer, factor, before, &policy, now)

@@ -211,7 +211,9 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let input = Zeroizing::new(input.to_owned());
         let before = reservation.before();
         let confirmed = self
-            .hash(move || state.confirm(&input, before, &mut rng(), &policy, now))
+            .hash(&reservation, move || {
+                state.confirm(&input, before, &mut rng(), &policy, now)
+            })
             .await;
         match confirmed {
             Ok(Ok((next, _))) => {

@@ -318,7 +318,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                 (challenge.clone(), input.clone(), user.to_owned());
             let before = reservation.before();
             let checked = self
-                .hash(move || {
+                .hash(reservation, move || {
                     let factor = StoredFactor::of(&record, &secret);
                     let answer = Answer::RecoveryCode(&job_input);
                     job_challenge.verify(&job_user, answer, factor, before, &policy, now)

@@ -811,8 +811,13 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     }
 
     /// Runs an Argon2 job on the blocking pool, once a permit is free.
+    /// `reserved` is the attempt the job checks: from the moment the job is handed to the
+    /// pool it runs to the end whatever happens to the request, so the attempt stands even if
+    /// the request is dropped (a client that disconnects gets no free Argon2 evaluation);
+    /// while it only waits for a permit, a drop gives it back.
     async fn hash<T: Send + 'static>(
         &self,
+        reserved: &Unsettled<S>,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
         let permit = Arc::clone(&self.hashing)
@@ -822,11 +827,12 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         // Outside a tokio runtime there is no blocking pool: an error, not a panic.
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))?;
-        runtime
-            .spawn_blocking(move || {
-                let _permit = permit;
-                job()
-            })
+        let running = runtime.spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        });
+        reserved.handed_off.store(true, Ordering::Release);
+        running
             .await
             .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))
     }
@@ -868,6 +874,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             user: user.to_owned(),
             reservation,
             armed: AtomicBool::new(true),
+            handed_off: AtomicBool::new(false),
         })
     }
 
@@ -1003,7 +1010,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             }
         };
         let before = unsettled.before();
-        let started = match self.hash(move || start(verified, before)).await {
+        let started = match self.hash(&unsettled, move || start(verified, before)).await {
             Ok(started) => started,
             Err(error) => {
                 let _ = self.refund(&unsettled, false).await;
@@ -1073,13 +1080,16 @@ fn spent(account: &StoredAccount, id: StateId) -> bool {
 
 /// A reserved attempt not yet settled. Settling it — giving it back, or keeping it as a
 /// counted failure — takes it, once. If the request is dropped first (the client went away
-/// mid-check), dropping this gives the attempt back on the runtime: what was not a judged
-/// guess costs nothing.
+/// while its password was checked or its code waited for the hashing pool), dropping this
+/// gives the attempt back on the runtime: what was not a judged guess costs nothing. Once
+/// the check was handed to the hashing pool, it runs to the end anyway: a drop then leaves
+/// the attempt counted, so disconnecting buys no free evaluation.
 struct Unsettled<S: Store + 'static> {
     store: Arc<S>,
     user: String,
     reservation: Reservation,
     armed: AtomicBool,
+    handed_off: AtomicBool,
 }
 
 impl<S: Store + 'static> Unsettled<S> {
@@ -1103,6 +1113,9 @@ impl<S: Store + 'static> Unsettled<S> {
 
 impl<S: Store + 'static> Drop for Unsettled<S> {
     fn drop(&mut self) {
+        if self.handed_off.load(Ordering::Acquire) {
+            return;
+        }
         let Some(reservation) = self.take() else {
             return;
         };
