@@ -13,7 +13,9 @@
 //! expiry. So an edited, forged, another user's, another flow's or another service's state
 //! does not open ([`ServiceError::InvalidState`]); nor does one whose lifetime exceeds what
 //! the service's policies allow now (a policy shortened since it was sealed); an expired one
-//! is [`ServiceError::Expired`]. The wizard's new key and the recovery codes on screen are
+//! is [`ServiceError::Expired`]. A state holds no more than the sealing buffer takes (16 KiB:
+//! a key, a set of codes and an account several kilobytes long), so no copy of its plaintext
+//! is ever left behind unwiped. The wizard's new key and the recovery codes on screen are
 //! unreadable in it, so a session row, a cache entry or a cookie can hold it.
 //!
 //! Sealing does not make a state single-use: a copy of a sealed state opens as often as the
@@ -165,12 +167,31 @@ fn associated_data(issuer: &str, flow: &str, user: &str) -> Vec<u8> {
     aad
 }
 
-/// Writes `state` as JSON into `out`, which must not grow (see [`PLAINTEXT_CAPACITY`]).
+/// Writes `state` as JSON into `out` without ever growing it (see [`PLAINTEXT_CAPACITY`]): a
+/// grown buffer would leave an unwiped copy of the plaintext behind, so a state that does
+/// not fit is refused instead.
 pub(crate) fn encode_json<T: Serialize>(state: &T, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
-    let before = out.capacity();
-    serde_json::to_writer(&mut **out, state).ok()?;
-    // A grown buffer would have left an unwiped copy behind: refuse rather than leak.
-    (out.capacity() == before).then_some(())
+    serde_json::to_writer(Bounded(out), state).ok()
+}
+
+/// A writer into a buffer's spare capacity, which refuses to write past it.
+struct Bounded<'a>(&'a mut Zeroizing<Vec<u8>>);
+
+impl std::io::Write for Bounded<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let buffer = &mut *self.0;
+        if buffer.capacity().saturating_sub(buffer.len()) < bytes.len() {
+            return Err(std::io::Error::other(
+                "the pending state is too large to seal",
+            ));
+        }
+        buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub(crate) fn decode_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
@@ -205,7 +226,9 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     /// ```
     ///
     /// # Errors
-    /// [`ServiceError::Expired`] for a state past its expiry (nothing to keep).
+    /// [`ServiceError::Expired`] for a state past its expiry (nothing to keep);
+    /// [`ServiceError::InvalidState`] for one too large to seal (an account id and email of
+    /// several kilobytes, or a policy issuing hundreds of recovery codes).
     pub fn seal<T: PendingState>(&self, state: &T) -> Result<SealedState, ServiceError> {
         let expires_at = state.expires_at(&self.policies);
         if self.clock.now() >= expires_at {
@@ -272,8 +295,10 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .ok_or(ServiceError::InvalidState)?;
         let expires_at = u64::from_be_bytes(*expires_at);
         let state = T::decode(state).ok_or(ServiceError::InvalidState)?;
-        // The tag already binds both; checked again so that a bug in one cannot pass alone.
-        if state.user_id() != user || state.expires_at(&self.policies) != expires_at {
+        // The tag already binds the user; checked again so that a bug in one cannot pass
+        // alone. (The expiry is the one sealed: a wizard's own, counted from its start, follows
+        // the policies, so a lifetime lengthened since still opens.)
+        if state.user_id() != user {
             return Err(ServiceError::InvalidState);
         }
         let now = self.clock.now();

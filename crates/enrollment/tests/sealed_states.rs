@@ -334,3 +334,16 @@ async fn no_secret_or_recovery_code_is_readable_in_what_an_app_stores() {
     let codes = shown(save.codes());
     assert!(save.codes().clipboard_text().contains(&codes[0]));
 }
+
+/// A state too large for the sealing buffer is refused, not sealed after a reallocation that
+/// would leave an unwiped copy of its plaintext behind.
+#[tokio::test]
+async fn a_state_too_large_to_seal_is_refused() {
+    let w = world();
+    let huge = Account {
+        user_id: "alice".into(),
+        email: format!("{}@example.com", "a".repeat(20_000)),
+    };
+    let sent = w.service.start_enable(&huge).await.unwrap();
+    assert!(refused(w.service.seal(&PendingEnable::from(sent))));
+}
