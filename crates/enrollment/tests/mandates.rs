@@ -357,11 +357,13 @@ async fn only_owners_and_admins_see_who_lacks_two_factor() {
     );
 }
 
-/// Counts the policy reads of the store it wraps.
+/// Counts the policy reads of the store it wraps; with `short`, a batch read of policies
+/// answers one entry too few (a third-party store's bug).
 #[derive(Default)]
 struct Counting {
     inner: MemoryStore,
     policy_reads: std::sync::atomic::AtomicUsize,
+    short: std::sync::atomic::AtomicBool,
 }
 
 impl Counting {
@@ -438,7 +440,11 @@ impl Store for Counting {
     }
     async fn org_policies(&self, orgs: &[&str]) -> Result<Vec<StoredOrgPolicy>, Self::Error> {
         self.read();
-        self.inner.org_policies(orgs).await
+        let mut answer = self.inner.org_policies(orgs).await?;
+        if self.short.load(std::sync::atomic::Ordering::SeqCst) {
+            answer.pop();
+        }
+        Ok(answer)
     }
     async fn compare_and_set_org_policy(
         &self,
@@ -478,4 +484,41 @@ async fn a_sign_in_reads_its_organisations_policies_at_once() {
         store.policy_reads.load(std::sync::atomic::Ordering::SeqCst),
         1
     );
+}
+
+/// A store that answered a batch of policies short made the mandating organisation vanish
+/// from the sign-in's decision: "signed in" instead of "enroll now". A short answer is a
+/// store failure.
+#[tokio::test]
+async fn a_short_batch_answer_fails_the_sign_in_instead_of_dropping_a_mandate() {
+    let directory = Arc::new(MemoryDirectory::default());
+    directory.join(Membership::new("acme", "bob", Role::Member, 0));
+    let store = Arc::new(Counting::default());
+    let mut policy = OrgPolicy::new("acme");
+    policy.mandate = Some(twostep_policy::Mandate {
+        since: T0 - 1,
+        set_by: "ada".into(),
+        grace: Vec::new(),
+    });
+    assert!(
+        store
+            .compare_and_set_org_policy("acme", 0, policy)
+            .await
+            .unwrap()
+    );
+    let service = Service::builder(Arc::clone(&store), PlaintextSealer)
+        .mailer(RecordingMailer::default())
+        .reauthenticate(FixedPasswords::default())
+        .directory(directory)
+        .clock(SettableClock::at(T0))
+        .build();
+    assert!(matches!(
+        service.begin_login(&acct("bob")).await.unwrap(),
+        LoginStep::EnrollmentRequired { .. }
+    ));
+    store.short.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        service.begin_login(&acct("bob")).await,
+        Err(ServiceError::Backend { .. })
+    ));
 }

@@ -2,7 +2,7 @@
 
 use twostep_policy::{Affected, Membership, OrgPolicy, Requirement, TwoFactor};
 
-use super::{Collaborator, Service, ServiceError, retry};
+use super::{Collaborator, Service, ServiceError, answered_all, retry};
 use crate::app::{AuditKind, Directory, Mailer, Reauthenticate, Store, StoredOrgPolicy};
 use crate::enable::Account;
 
@@ -39,6 +39,8 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .org_policies(&orgs)
             .await
             .map_err(ServiceError::store)?;
+        // A short answer must not drop a mandating organisation from the decision.
+        answered_all(orgs.len(), stored.len())?;
         Ok(memberships
             .into_iter()
             .zip(stored)

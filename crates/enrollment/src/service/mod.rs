@@ -764,6 +764,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .accounts(users)
             .await
             .map_err(ServiceError::store)?;
+        answered_all(users.len(), accounts.len())?;
         let now = self.clock.now();
         let throttle = &self.policies.throttle;
         Ok(accounts
@@ -1040,6 +1041,19 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .await?;
         self.audit(user, AuditKind::Unlocked);
         Ok(())
+    }
+}
+
+/// A batch read must answer every id asked (the `Store` contract): a short answer is a store
+/// failure, never a shorter list — one would drop a member from a preview, or a mandating
+/// organisation from a sign-in's decision.
+fn answered_all(asked: usize, answered: usize) -> Result<(), ServiceError> {
+    if asked == answered {
+        Ok(())
+    } else {
+        Err(ServiceError::store(format!(
+            "a batch read answered {answered} of {asked} entries"
+        )))
     }
 }
 
