@@ -49,12 +49,23 @@ impl Default for LoginPolicy {
 
 /// The pending second step of one login: bound to one user, short-lived, completed once. It
 /// holds no secret. Keep it in the half-signed-in session ([`Service::seal`](crate::Service::seal)).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct LoginChallenge {
     id: StateId,
     account: Account,
     credential: [u8; 16],
     expires_at: u64,
+}
+
+/// The user and the expiry: not the id, nor the credential's fingerprint (a stable
+/// identifier of the user's secret has no place in an application's logs).
+impl core::fmt::Debug for LoginChallenge {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LoginChallenge")
+            .field("user_id", &self.account.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A credential's identity: a fingerprint of its secret, the same for as long as the
