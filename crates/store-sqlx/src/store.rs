@@ -475,7 +475,7 @@ fn decode_completed(text: &str) -> Result<Vec<ConsumedState>, StoreError> {
         .map(|entry| {
             let (hex, expires_at) = entry.split_once(':').ok_or_else(corrupt)?;
             let mut id = [0u8; 16];
-            if hex.len() != 32 || !hex.is_ascii() {
+            if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(corrupt());
             }
             for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks(2)) {
@@ -552,6 +552,11 @@ impl Store for SqlStore {
     /// pending state from before cannot complete for a new account that reuses the id.
     /// Returns whether there was a credential or counters.
     async fn forget_user(&self, user: &str) -> Result<bool, StoreError> {
+        // An id the database cannot hold has nothing stored, and no state can ever complete
+        // for it here.
+        if !self.could_hold(user) {
+            return Ok(false);
+        }
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM twostep_consumed_states WHERE user_id = $1")
             .bind(user)
