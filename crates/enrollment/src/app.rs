@@ -176,9 +176,9 @@ pub struct StoredOrgPolicy {
 /// - **Revisions.** Every write to the credential (`create_credential`, `accept_step`,
 ///   `replace_recovery_codes`, `remove_credential`, `forget_user`) adds one to the user's
 ///   [`StoredAccount::revision`]; counters and policies do not touch it, and it never goes
-///   back. The writes that complete a flow are conditional on the revision the flow read, so
-///   a pending state — cloned, sealed and opened again, or raced — completes at most once,
-///   and never after the credential changed under it.
+///   back. The writes that complete a flow are conditional on the revision the service read,
+///   so a pending state — cloned, sealed and opened again, or raced — completes at most once,
+///   and only over the credential it was checked against.
 /// - **Forgetting.** `forget_user` clears the user's credential, counters and completed states
 ///   and moves the revision on, whatever was stored — so an id deleted and reused by a new
 ///   account completes no pending state of the old one.

@@ -4,8 +4,10 @@
 //!
 //! The challenge keeps only `SHA-256(salt ‖ code)`; the plaintext exists in the mail effect
 //! and nowhere else. A six-digit code is weak against an offline search, which is why the
-//! challenge also dies after 10 minutes or 5 wrong attempts: what protects it is that an
-//! attacker gets at most 5 guesses at one chance in a million each.
+//! state holding it leaves the service only sealed, and why the challenge dies after 10
+//! minutes or 5 wrong attempts. Copies of a state each carry their own count of attempts:
+//! what bounds the guesses across copies is the account's shared failure budget, which every
+//! check draws on.
 
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};

@@ -12,8 +12,8 @@
 //! the user's credential untouched, and starting again begins afresh with a new secret.
 //!
 //! The pending states hold the new secret and, at the last step, the plaintext recovery
-//! codes. Keep them server-side (in the session store or memory), never in a cookie or a
-//! hidden form field; they zeroize on drop and print `[redacted]`.
+//! codes; they zeroize on drop and print `[redacted]`. They leave the service only sealed
+//! ([`Service::seal`](crate::Service::seal)).
 //!
 //! The machine calls no trait and reads no clock; the caller passes `now`, the RNG and the
 //! account's [`Throttle`], and stores what comes back.
@@ -127,8 +127,9 @@ pub(crate) struct EmailCodeMail {
     pub expires_at: u64,
 }
 
-/// Step 1: an email code was sent to the login address. It holds no secret (the code is
-/// kept hashed).
+/// Step 1: an email code was sent to the login address. It keeps the code only hashed, and
+/// a six-digit code's hash falls to a million guesses: it is safe to keep only sealed
+/// ([`Service::seal`](crate::Service::seal)), as every pending state is.
 #[derive(Clone, Debug)]
 pub struct EmailCodeSent {
     account: Account,

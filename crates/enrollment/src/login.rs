@@ -2,9 +2,10 @@
 //!
 //! After the application has checked the password, [`begin`] says whether a second step is
 //! needed. If so, the half-authenticated session holds a [`LoginChallenge`]: bound to one
-//! user, short-lived, and consumed by a successful [`LoginChallenge::verify`]. The answer is a
-//! TOTP code or a recovery code ([`Answer::guess`] tells them apart); both count against the
-//! account's [`Throttle`].
+//! account and one credential, short-lived, and completed once — by the service, which
+//! records it in the account with the sign-in's write (a sealed copy survives `verify`; the
+//! store's record is what makes it single-use). The answer is a TOTP code or a recovery code
+//! ([`Answer::guess`] tells them apart); both count against the account's [`Throttle`].
 //!
 //! A success returns the [`Commit`] the caller must apply atomically before letting the user
 //! in: accepting the TOTP step (`UPDATE … SET last_step = $new WHERE last_step < $new`) or
@@ -256,7 +257,8 @@ impl LoginChallenge {
         self.expires_at
     }
 
-    /// Checks the answer for the session's user. Consumes the challenge on success.
+    /// Checks the answer for the session's user (the caller records the challenge as spent
+    /// with the write that signs the user in).
     ///
     /// Wrong and replayed codes count as failures, and so do malformed TOTP codes (an empty or
     /// blank code is a classic bypass probe). A recovery code whose check symbol shows a typo

@@ -14,7 +14,8 @@ use crate::enable::{
     self, Account, AuthenticatorSetup, EmailCodeMail, EmailCodeSent, SaveRecoveryCodes, SetupView,
 };
 
-/// How many email codes one account may be sent per resend cooldown, however often its
+/// How many email codes one account may be sent per time slot as long as the resend cooldown
+/// (slots are aligned, so up to twice as many can straddle a boundary), however often its
 /// wizard starts again: enough to cancel and start over, too few to flood a mailbox.
 pub const EMAIL_CODES_PER_COOLDOWN: u8 = 3;
 
@@ -126,9 +127,10 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     /// ([`Service::setup_view`]). A right code passes once: a copy of the state cannot pass
     /// this step again.
     ///
-    /// Besides the code's own five attempts (kept in the state), each check is reserved in the
-    /// account's shared throttle, so replaying one copy of the state in concurrent requests
-    /// cannot multiply the attempts.
+    /// Besides the code's own five attempts (kept in the state, so counted per copy), each
+    /// check is reserved in the account's shared failure budget, so replaying copies of the
+    /// state — one after another or in concurrent requests — cannot multiply the attempts
+    /// beyond it.
     ///
     /// # Errors
     /// A [`Refusal`] with the state back (one attempt fewer) for a wrong code.

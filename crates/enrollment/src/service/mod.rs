@@ -6,10 +6,14 @@
 //! service adds to the machines:
 //!
 //! - **Every flow completes at most once.** The write that completes a flow is conditional
-//!   on the account revision the flow saw when it began, or records the state's id
-//!   ([`Store::consume_state`]): a state completed, then cloned, sealed and opened again or
+//!   on what the flow is bound to: the wizard on the account's revision when it began, a
+//!   sign-in on the revision it read (recording its challenge as spent in the same write), a
+//!   re-issue on the issue of codes it replaces, a disable on its credential's fingerprint
+//!   and the revision it read with the code, the wizard's email step on its own id
+//!   ([`Store::consume_state`]). A state completed, then cloned, sealed and opened again or
 //!   raced, gets a typed error — [`ServiceError::Replayed`], or `AlreadyEnabled` /
-//!   `NotEnabled` when the copy's own flow already changed the account — and changes nothing.
+//!   `NotEnabled` when the copy's own flow already changed the account — and changes
+//!   nothing.
 //! - **N concurrent guesses never get more than the budget's worth of answers.** Email codes,
 //!   recovery codes and passwords are reserved before they are checked: a failure is recorded
 //!   with a compare-and-set first and given back when the machine says the attempt did not
