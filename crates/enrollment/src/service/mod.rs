@@ -22,8 +22,9 @@
 //!   before such a write.
 //! - **Argon2 never runs on the async workers.** Recovery codes are hashed and checked on
 //!   the blocking pool, at most [`ServiceBuilder::max_concurrent_hashes`] at once (each
-//!   evaluation holds its memory cost, 19 MiB by default), so a flood of recovery-code
-//!   guesses neither stalls other requests nor grows memory without bound.
+//!   evaluation holds its memory cost, 19 MiB by default) and one per user at a time, so a
+//!   flood of recovery-code guesses neither stalls other requests nor grows memory without
+//!   bound, and one user's guesses hold at most one of the permits everyone shares.
 //! - Mail, audit events and sealing happen at the right moment, and only after the write
 //!   they report.
 //!
@@ -35,6 +36,7 @@
 
 mod disable;
 mod enable;
+mod hashing;
 mod login;
 mod mandate;
 mod reissue;
@@ -43,7 +45,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_core::UnwrapErr;
-use tokio::sync::Semaphore;
 use twostep_otp::{Rejection, Secret, UriError};
 use twostep_recovery::{RedeemError, SetError};
 
@@ -60,6 +61,7 @@ use crate::login::{LoginError, LoginPolicy};
 use crate::reissue::{ReissueError, ReissuePolicy};
 use crate::sealed::StateKey;
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+use hashing::HashingPool;
 use twostep_policy::{DisableRefused, Membership};
 
 pub use enable::EMAIL_CODES_PER_COOLDOWN;
@@ -666,9 +668,10 @@ impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
     }
 
     /// How many Argon2 evaluations (recovery codes) may run at once on the blocking pool;
-    /// more wait their turn. Each holds the hash's memory cost while it runs. At least 1.
+    /// more wait their turn, and one user's wait for each other. Each holds the hash's memory
+    /// cost while it runs. At least 1.
     pub fn max_concurrent_hashes(mut self, permits: usize) -> Self {
-        self.max_concurrent_hashes = permits.clamp(1, Semaphore::MAX_PERMITS);
+        self.max_concurrent_hashes = permits;
         self
     }
 }
@@ -685,7 +688,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> ServiceBuilder<S, M, 
             audit: self.audit,
             clock: self.clock,
             policies: self.policies.shared(),
-            hashing: Arc::new(Semaphore::new(self.max_concurrent_hashes)),
+            hashing: HashingPool::new(self.max_concurrent_hashes),
             state_cipher: self.state_key.cipher(),
         }
     }
@@ -702,7 +705,7 @@ pub struct Service<S, M, R, D = NoOrganizations> {
     audit: Arc<dyn AuditLog>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) policies: Policies,
-    hashing: Arc<Semaphore>,
+    hashing: HashingPool,
     /// Seals and opens pending states.
     pub(crate) state_cipher: chacha20poly1305::XChaCha20Poly1305,
 }
@@ -815,7 +818,8 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             })
     }
 
-    /// Runs an Argon2 job on the blocking pool, once a permit is free.
+    /// Runs an Argon2 job on the blocking pool, once it is the user's turn and a permit is
+    /// free (one job per user at a time: see [`HashingPool`]).
     /// `reserved` is the attempt the job checks: from the moment the job is handed to the
     /// pool it runs to the end whatever happens to the request, so the attempt stands even if
     /// the request is dropped (a client that disconnects gets no free Argon2 evaluation);
@@ -825,17 +829,11 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         reserved: &Unsettled<S>,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let permit = Arc::clone(&self.hashing)
-            .acquire_owned()
+        let running = self
+            .hashing
+            .start(&reserved.user, job)
             .await
             .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))?;
-        // Outside a tokio runtime there is no blocking pool: an error, not a panic.
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))?;
-        let running = runtime.spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        });
         reserved.handed_off.store(true, Ordering::Release);
         running
             .await

@@ -1,0 +1,185 @@
+//! The bounded, per-user fair queue in front of the blocking pool that runs Argon2.
+//!
+//! Each recovery-code check costs an Argon2 evaluation (19 MiB and tens of milliseconds by
+//! default), so at most `permits` run at once. A user waits for their own turn first — one
+//! evaluation per user at a time — and only then for a shared permit: a user with many
+//! guesses in flight holds at most one permit, and everyone else's check queues behind at
+//! most one of theirs. Users are spread over a fixed number of lanes by a keyed hash, so the
+//! memory is bounded whatever the number of users, and nobody can choose another user's lane.
+//!
+//! It does not decide what an attempt costs: the throttle reservations in the service do.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+
+/// Lanes users are spread over. Two users share one with probability 1/256; the lane count
+/// is well above any sensible number of permits, so the permits stay busy.
+const LANES: usize = 256;
+
+/// Why a job could not be started.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StartError {
+    /// The queue was closed (never happens while the service lives).
+    #[error(transparent)]
+    Closed(#[from] AcquireError),
+    /// Not inside a tokio runtime: there is no blocking pool to run on.
+    #[error(transparent)]
+    NoRuntime(#[from] tokio::runtime::TryCurrentError),
+}
+
+/// Permits for the blocking pool, taken one user at a time.
+pub(super) struct HashingPool {
+    permits: Arc<Semaphore>,
+    lanes: Box<[Arc<Semaphore>]>,
+    keys: RandomState,
+}
+
+impl HashingPool {
+    /// A pool running at most `permits` jobs at once (at least 1).
+    pub(super) fn new(permits: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(permits.clamp(1, Semaphore::MAX_PERMITS))),
+            lanes: (0..LANES).map(|_| Arc::new(Semaphore::new(1))).collect(),
+            keys: RandomState::new(),
+        }
+    }
+
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "the index is taken modulo the number of lanes"
+    )]
+    fn lane(&self, user: &str) -> &Arc<Semaphore> {
+        // Truncating the hash to usize keeps it uniform; the remainder is below LANES.
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "any bits of the hash will do"
+        )]
+        let hash = self.keys.hash_one(user) as usize;
+        &self.lanes[hash % self.lanes.len()]
+    }
+
+    /// Waits for `user`'s turn and a free permit, then starts `job` on the blocking pool;
+    /// both are held until the job ends. Once this returns, the job runs to its end whatever
+    /// happens to the handle.
+    ///
+    /// # Errors
+    /// Outside a tokio runtime, or if the pool was closed.
+    pub(super) async fn start<T: Send + 'static>(
+        &self,
+        user: &str,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<JoinHandle<T>, StartError> {
+        let runtime = tokio::runtime::Handle::try_current()?;
+        let turn: OwnedSemaphorePermit = Arc::clone(self.lane(user)).acquire_owned().await?;
+        let permit = Arc::clone(&self.permits).acquire_owned().await?;
+        Ok(runtime.spawn_blocking(move || {
+            let _held = (turn, permit);
+            job()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A job that runs until its sender sends or is dropped.
+    fn held() -> (mpsc::Sender<()>, impl FnOnce() + Send + 'static) {
+        let (release, wait) = mpsc::channel();
+        (release, move || {
+            let _ = wait.recv();
+        })
+    }
+
+    /// Lets every spawned task run up to its next wait (a current-thread runtime polls them
+    /// all before the yielding task again).
+    async fn settle() {
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    // The timeouts only keep a regression from hanging the suite; nothing is timed.
+    const HANG: Duration = Duration::from_secs(30);
+
+    #[tokio::test]
+    async fn one_users_flood_leaves_a_permit_for_another() {
+        let pool = Arc::new(HashingPool::new(2));
+        let (release_first, job) = held();
+        let first = pool.start("mallory", job).await.unwrap();
+        // Four more of Mallory's guesses, queued before Alice's check.
+        let mut releases = Vec::new();
+        for _ in 0..4 {
+            let (release, job) = held();
+            releases.push(release);
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move { pool.start("mallory", job).await.map(drop) });
+        }
+        settle().await;
+        // Alice's check starts and ends while Mallory's first job still runs: her guesses
+        // wait on their own lane, not for the shared permits.
+        let alice = async { pool.start("alice", || "checked").await.unwrap().await };
+        let answer = tokio::time::timeout(HANG, alice).await;
+        assert_eq!(
+            answer.expect("alice waited behind mallory").unwrap(),
+            "checked"
+        );
+        assert!(!first.is_finished(), "mallory's first job still runs");
+        drop((release_first, releases));
+        first.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_users_jobs_run_one_at_a_time() {
+        let pool = Arc::new(HashingPool::new(4));
+        let (release, job) = held();
+        let first = pool.start("alice", job).await.unwrap();
+        // The task ends as soon as the job is started, not when it ends.
+        let second = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move { pool.start("alice", || "second").await }
+        });
+        settle().await;
+        // With permits to spare, her second job still waits for the first.
+        assert!(!second.is_finished(), "two jobs of one user ran at once");
+        release.send(()).unwrap();
+        let second = tokio::time::timeout(HANG, second).await.unwrap();
+        assert_eq!(second.unwrap().unwrap().await.unwrap(), "second");
+        first.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_permit_count_bounds_jobs_across_users() {
+        let pool = Arc::new(HashingPool::new(1));
+        let (release, job) = held();
+        let first = pool.start("alice", job).await.unwrap();
+        let other = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move { pool.start("bob", || ()).await }
+        });
+        settle().await;
+        assert!(!other.is_finished(), "a second permit was handed out");
+        release.send(()).unwrap();
+        let other = tokio::time::timeout(HANG, other).await.unwrap();
+        other.unwrap().unwrap().await.unwrap();
+        first.await.unwrap();
+    }
+
+    #[test]
+    fn outside_a_runtime_it_is_an_error() {
+        let pool = HashingPool::new(1);
+        let started = std::pin::pin!(pool.start("alice", || ()));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let polled = started.poll(&mut context);
+        assert!(matches!(
+            polled,
+            std::task::Poll::Ready(Err(StartError::NoRuntime(_)))
+        ));
+    }
+}
