@@ -177,7 +177,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     for code in save.codes().codes() {
         println!("  {code}");
     }
-    let file = save.download_file(&service.policies().enable.issuer, Locale::En);
+    let file = save.download_file(&service.policies().issuer, Locale::En);
     let path = save_privately(&dir, &file.file_name, file.contents.as_bytes())?;
     println!("\n  [Copy to clipboard]  [Download] → {}", path.display());
     let recovery: Vec<String> = save

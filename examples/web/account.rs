@@ -138,7 +138,7 @@ pub(crate) async fn reissue_download(
     State(app): Shared,
     Extension(SessionId(id)): Sid,
 ) -> Response {
-    let issuer = app.service.policies().enable.issuer.clone();
+    let issuer = app.service.policies().issuer.clone();
     let file = app.sessions.with(&id, |session| {
         session
             .reissue

@@ -45,7 +45,7 @@ enum WizardScreen {
 pub(crate) async fn enable_page(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
     let email = app.user(&id);
     let csrf = app.csrf(&id);
-    let policy = &app.service.policies().enable;
+    let policy = app.service.policies();
     let screen = app.sessions.with(&id, |session| match &session.enable {
         None => Ok(WizardScreen::Start),
         Some(PendingEnable::EmailCodeSent(sent)) => Ok(WizardScreen::EmailCode {
@@ -315,7 +315,7 @@ fn enabled(app: &App, id: String) -> Response {
 }
 
 pub(crate) async fn enable_download(State(app): Shared, Extension(SessionId(id)): Sid) -> Response {
-    let policy = &app.service.policies().enable;
+    let policy = app.service.policies();
     let file = app.sessions.with(&id, |session| match &session.enable {
         Some(PendingEnable::SaveRecoveryCodes(save)) => {
             Some(save.download_file(&policy.issuer, Locale::En))

@@ -165,10 +165,8 @@ impl World {
         let clock = Arc::new(SettableClock::at(1_800_000_000));
         let fast = HashParams::new(8, 1, 1).expect("minimal costs");
         let mut policies = Policies::new("FUZZ");
-        policies.enable.recovery_hash = fast;
-        policies.reissue.recovery_hash = fast;
-        policies.enable.recovery_codes = 4;
-        policies.reissue.recovery_codes = 4;
+        policies.recovery_hash = fast;
+        policies.recovery_codes = 4;
         let service = Service::builder(MemoryStore::default(), PlaintextSealer)
             .mailer(Arc::clone(&mailer))
             .reauthenticate(FixedPasswords::default().with("alice", PASSWORD))

@@ -12,7 +12,8 @@ use rand_core::CryptoRng;
 
 use crate::enable::Account;
 
-use crate::login::{Answer, LoginChallenge, LoginError, LoginPolicy, StoredFactor};
+use crate::login::{Answer, LoginChallenge, LoginError, StoredFactor};
+use crate::policies::Policies;
 use crate::throttle::{Locked, Throttle};
 
 /// Why disabling did not go through.
@@ -50,7 +51,7 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
     password_verified: bool,
     throttle: Throttle,
     rng: &mut R,
-    policy: &LoginPolicy,
+    policy: &Policies,
     now: u64,
 ) -> Result<(ConfirmWithCode, Throttle), (DisableError, Throttle)> {
     throttle
@@ -97,7 +98,7 @@ impl ConfirmWithCode {
         answer: Answer<'_>,
         factor: StoredFactor<'_>,
         throttle: Throttle,
-        policy: &LoginPolicy,
+        policy: &Policies,
         now: u64,
     ) -> Result<(), (DisableError, Throttle)> {
         match self

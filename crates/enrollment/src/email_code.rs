@@ -15,30 +15,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::policies::Policies;
+
 /// Digits of an email code.
 pub(crate) const EMAIL_CODE_DIGITS: usize = 6;
-
-/// Lifetimes and limits of email codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EmailCodePolicy {
-    /// How long a code is valid, in seconds.
-    pub ttl_seconds: u64,
-    /// Wrong attempts allowed per code.
-    pub attempts: u8,
-    /// How long after sending a code another may be sent, in seconds.
-    pub resend_cooldown_seconds: u64,
-}
-
-impl Default for EmailCodePolicy {
-    /// 10 minutes, 5 attempts, one resend per minute.
-    fn default() -> Self {
-        Self {
-            ttl_seconds: 10 * 60,
-            attempts: 5,
-            resend_cooldown_seconds: 60,
-        }
-    }
-}
 
 /// A plaintext email code, for the mail body only. Zeroized on drop, redacted in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -89,7 +69,7 @@ impl EmailChallenge {
     /// A new code and its challenge.
     pub(crate) fn issue<R: CryptoRng + ?Sized>(
         rng: &mut R,
-        policy: &EmailCodePolicy,
+        policy: &Policies,
         now: u64,
     ) -> (EmailCode, Self) {
         let mut salt = [0u8; 16];
@@ -106,8 +86,8 @@ impl EmailChallenge {
             hash: digest(&salt, code.expose().as_bytes()),
             salt,
             sent_at: now,
-            expires_at: now.saturating_add(policy.ttl_seconds),
-            attempts_left: policy.attempts,
+            expires_at: now.saturating_add(policy.email_code_ttl_seconds),
+            attempts_left: policy.email_code_attempts,
         };
         (code, challenge)
     }
@@ -116,12 +96,10 @@ impl EmailChallenge {
     ///
     /// # Errors
     /// [`EmailCodeError::ResendTooSoon`] inside the cooldown.
-    pub(crate) fn check_resend(
-        &self,
-        policy: &EmailCodePolicy,
-        now: u64,
-    ) -> Result<(), EmailCodeError> {
-        let allowed_at = self.sent_at.saturating_add(policy.resend_cooldown_seconds);
+    pub(crate) fn check_resend(&self, policy: &Policies, now: u64) -> Result<(), EmailCodeError> {
+        let allowed_at = self
+            .sent_at
+            .saturating_add(policy.email_code_cooldown_seconds);
         if now < allowed_at {
             Err(EmailCodeError::ResendTooSoon(allowed_at))
         } else {

@@ -23,12 +23,13 @@
 #![allow(clippy::result_large_err)]
 
 use rand_core::CryptoRng;
-use twostep_otp::{Accepted, KeyUri, Rejection, Secret, Totp, TotpParams, UriError, Window};
-use twostep_recovery::{DownloadFile, HashParams, IssuedCodes, Locale, RecoveryCodeSet, SetError};
+use twostep_otp::{Accepted, KeyUri, Rejection, Secret, Totp, TotpParams, UriError};
+use twostep_recovery::{DownloadFile, IssuedCodes, Locale, RecoveryCodeSet, SetError};
 
 use crate::app::StateId;
-use crate::email_code::{EmailChallenge, EmailCode, EmailCodeError, EmailCodePolicy};
-use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+use crate::email_code::{EmailChallenge, EmailCode, EmailCodeError};
+use crate::policies::Policies;
+use crate::throttle::{Locked, Throttle};
 
 /// The user enabling two-step verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,45 +38,6 @@ pub struct Account {
     pub user_id: String,
     /// The login email: the email code goes there, and it is the account name in the app.
     pub email: String,
-}
-
-/// The wizard's settings.
-#[derive(Clone, Debug)]
-pub struct EnablePolicy {
-    /// The service name shown in authenticator apps, e.g. `DFINERY`.
-    pub issuer: String,
-    /// TOTP parameters of new credentials.
-    pub totp: TotpParams,
-    /// The verification window for the first code.
-    pub window: Window,
-    /// Email code lifetime, attempts and resend cooldown.
-    pub email_code: EmailCodePolicy,
-    /// How long the whole wizard may take, in seconds, from start.
-    pub pending_ttl_seconds: u64,
-    /// Recovery codes per set.
-    pub recovery_codes: usize,
-    /// Argon2id costs for recovery codes.
-    pub recovery_hash: HashParams,
-    /// The shared failure budget: [`Policies::throttle`](crate::Policies::throttle), copied in
-    /// when the service is built.
-    pub(crate) throttle: ThrottlePolicy,
-}
-
-impl EnablePolicy {
-    /// The defaults for `issuer`: SHA-1/6/30 s, ±1 step, 10-minute email codes, a 15-minute
-    /// wizard, 10 recovery codes at the default Argon2id costs, 5 failures per 15 minutes.
-    pub fn new(issuer: impl Into<String>) -> Self {
-        Self {
-            issuer: issuer.into(),
-            totp: TotpParams::default(),
-            window: Window::default(),
-            email_code: EmailCodePolicy::default(),
-            pending_ttl_seconds: 15 * 60,
-            recovery_codes: twostep_recovery::DEFAULT_CODE_COUNT,
-            recovery_hash: HashParams::default(),
-            throttle: ThrottlePolicy::default(),
-        }
-    }
 }
 
 /// Why a step of the wizard did not advance.
@@ -224,10 +186,10 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
     account: Account,
     revision: u64,
     rng: &mut R,
-    policy: &EnablePolicy,
+    policy: &Policies,
     now: u64,
 ) -> (EmailCodeSent, EmailCodeMail) {
-    let (code, challenge) = EmailChallenge::issue(rng, &policy.email_code, now);
+    let (code, challenge) = EmailChallenge::issue(rng, policy, now);
     let mail = EmailCodeMail {
         to: account.email.clone(),
         code,
@@ -243,7 +205,7 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
     (state, mail)
 }
 
-fn expired(started_at: u64, policy: &EnablePolicy, now: u64) -> bool {
+fn expired(started_at: u64, policy: &Policies, now: u64) -> bool {
     now >= started_at.saturating_add(policy.pending_ttl_seconds)
 }
 
@@ -282,7 +244,7 @@ impl EmailCodeSent {
     }
 
     /// When the whole wizard expires (Unix time).
-    pub(crate) fn wizard_expires_at(&self, policy: &EnablePolicy) -> u64 {
+    pub(crate) fn wizard_expires_at(&self, policy: &Policies) -> u64 {
         self.started_at.saturating_add(policy.pending_ttl_seconds)
     }
 
@@ -304,7 +266,7 @@ impl EmailCodeSent {
     pub(crate) fn resend<R: CryptoRng + ?Sized>(
         self,
         rng: &mut R,
-        policy: &EnablePolicy,
+        policy: &Policies,
         now: u64,
     ) -> Result<(Self, EmailCodeMail), Refused<Self>> {
         if expired(self.started_at, policy, now) {
@@ -313,13 +275,13 @@ impl EmailCodeSent {
                 error: EnableError::Expired,
             });
         }
-        if let Err(error) = self.challenge.check_resend(&policy.email_code, now) {
+        if let Err(error) = self.challenge.check_resend(policy, now) {
             return Err(Refused {
                 state: self,
                 error: error.into(),
             });
         }
-        let (code, challenge) = EmailChallenge::issue(rng, &policy.email_code, now);
+        let (code, challenge) = EmailChallenge::issue(rng, policy, now);
         let mail = EmailCodeMail {
             to: self.account.email.clone(),
             code,
@@ -337,7 +299,7 @@ impl EmailCodeSent {
         self,
         input: &str,
         rng: &mut R,
-        policy: &EnablePolicy,
+        policy: &Policies,
         now: u64,
     ) -> Result<AuthenticatorSetup, Refused<Self>> {
         if expired(self.started_at, policy, now) {
@@ -398,7 +360,7 @@ impl AuthenticatorSetup {
     /// # Errors
     /// [`EnableError::Uri`] if the policy's issuer cannot appear in a Key URI (a colon, for
     /// example): a configuration error, the same for every user.
-    pub(crate) fn view(&self, policy: &EnablePolicy) -> Result<SetupView, EnableError> {
+    pub(crate) fn view(&self, policy: &Policies) -> Result<SetupView, EnableError> {
         let secret = Secret::from_bytes(self.secret.expose_bytes())
             .map_err(|_| EnableError::Uri(UriError::Label))?;
         let account = twostep_otp::fit_name(&self.account.email);
@@ -423,7 +385,7 @@ impl AuthenticatorSetup {
         input: &str,
         throttle: Throttle,
         rng: &mut R,
-        policy: &EnablePolicy,
+        policy: &Policies,
         now: u64,
     ) -> Result<(SaveRecoveryCodes, Throttle), (Refused<Self>, Throttle)> {
         if expired(self.started_at, policy, now) {
@@ -554,7 +516,7 @@ impl SaveRecoveryCodes {
     pub(crate) fn complete(
         &self,
         saved: bool,
-        policy: &EnablePolicy,
+        policy: &Policies,
         now: u64,
     ) -> Result<Enabled, EnableError> {
         if expired(self.started_at, policy, now) {

@@ -11,6 +11,7 @@ mod enable;
 mod login;
 #[cfg(feature = "test-util")]
 pub mod memory;
+mod policies;
 mod reissue;
 mod sealed;
 mod service;
@@ -26,17 +27,16 @@ pub use app::{
     Sealer, StateId, Store, StoredAccount, StoredOrgPolicy, SystemClock,
 };
 pub use disable::ConfirmWithCode;
-pub use email_code::{EmailCode, EmailCodePolicy};
-pub use enable::{
-    Account, AuthenticatorSetup, EmailCodeSent, EnablePolicy, SaveRecoveryCodes, SetupView,
-};
-pub use login::{LoginChallenge, LoginPolicy};
-pub use reissue::{ReissuePolicy, SaveNewCodes};
+pub use email_code::EmailCode;
+pub use enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes, SetupView};
+pub use login::LoginChallenge;
+pub use policies::Policies;
+pub use reissue::SaveNewCodes;
 pub use sealed::{PendingState, SealedState, StateKey};
 pub use service::{
     Collaborator, EMAIL_CODES_PER_COOLDOWN, EnrollmentReminder, LoginStep, NoOrganizations,
-    Policies, RecoveryCodesLeft, Refusal, Saved, Service, ServiceBuilder, ServiceError, SignedIn,
-    Status, TracingAudit,
+    RecoveryCodesLeft, Refusal, Saved, Service, ServiceBuilder, ServiceError, SignedIn, Status,
+    TracingAudit,
 };
 pub use snapshot::PendingEnable;
 

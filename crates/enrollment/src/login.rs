@@ -14,7 +14,7 @@
 //! service does): a replayed code then fails, another right one succeeds — this is what makes
 //! one code succeed exactly once across requests and servers.
 
-use twostep_otp::{Rejection, Secret, Totp, TotpParams, Window};
+use twostep_otp::{Rejection, Secret, Totp, TotpParams};
 use twostep_recovery::{RecoveryCodeSet, RedeemError};
 
 use rand_core::CryptoRng;
@@ -23,30 +23,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::app::{CredentialRecord, StateId};
 use crate::enable::Account;
-use crate::throttle::{Locked, Throttle, ThrottlePolicy};
-
-/// The login step's settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LoginPolicy {
-    /// How long the second step may take after the password, in seconds.
-    pub challenge_ttl_seconds: u64,
-    /// The TOTP verification window.
-    pub window: Window,
-    /// The shared failure budget: [`Policies::throttle`](crate::Policies::throttle), copied in
-    /// when the service is built.
-    pub(crate) throttle: ThrottlePolicy,
-}
-
-impl Default for LoginPolicy {
-    /// Five minutes for the second step, ±1 TOTP step, 5 failures per 15 minutes.
-    fn default() -> Self {
-        Self {
-            challenge_ttl_seconds: 5 * 60,
-            window: Window::default(),
-            throttle: ThrottlePolicy::default(),
-        }
-    }
-}
+use crate::policies::Policies;
+use crate::throttle::{Locked, Throttle};
 
 /// The pending second step of one login: bound to one user, short-lived, completed once. It
 /// holds no secret. Keep it in the half-signed-in session ([`Service::seal`](crate::Service::seal)).
@@ -204,7 +182,7 @@ pub(crate) fn begin<R: CryptoRng + ?Sized>(
     account: &Account,
     credential: Option<[u8; 16]>,
     rng: &mut R,
-    policy: &LoginPolicy,
+    policy: &Policies,
     now: u64,
 ) -> Option<LoginChallenge> {
     credential.map(|credential| LoginChallenge {
@@ -273,7 +251,7 @@ impl LoginChallenge {
         answer: Answer<'_>,
         factor: StoredFactor<'_>,
         throttle: Throttle,
-        policy: &LoginPolicy,
+        policy: &Policies,
         now: u64,
     ) -> Result<Verified, Refused> {
         let refuse = |challenge, error, throttle| {

@@ -5,35 +5,11 @@
 //! The caller replaces the stored set with [`Reissued::recovery_codes`] in one atomic write.
 
 use rand_core::CryptoRng;
-use twostep_recovery::{DownloadFile, HashParams, IssuedCodes, Locale, RecoveryCodeSet, SetError};
+use twostep_recovery::{DownloadFile, IssuedCodes, Locale, RecoveryCodeSet, SetError};
 
 use crate::enable::Account;
-use crate::throttle::{Locked, Throttle, ThrottlePolicy};
-
-/// Re-issue settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReissuePolicy {
-    /// Codes per set.
-    pub recovery_codes: usize,
-    /// Argon2id costs.
-    pub recovery_hash: HashParams,
-    /// How long the new codes may wait for "Done", in seconds.
-    pub pending_ttl_seconds: u64,
-    /// The shared failure budget: [`Policies::throttle`](crate::Policies::throttle), copied in
-    /// when the service is built.
-    pub(crate) throttle: ThrottlePolicy,
-}
-
-impl Default for ReissuePolicy {
-    fn default() -> Self {
-        Self {
-            recovery_codes: twostep_recovery::DEFAULT_CODE_COUNT,
-            recovery_hash: HashParams::default(),
-            pending_ttl_seconds: 15 * 60,
-            throttle: ThrottlePolicy::default(),
-        }
-    }
-}
+use crate::policies::Policies;
+use crate::throttle::{Locked, Throttle};
 
 /// Why re-issuing did not advance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -99,7 +75,7 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
     password_verified: bool,
     throttle: Throttle,
     rng: &mut R,
-    policy: &ReissuePolicy,
+    policy: &Policies,
     now: u64,
 ) -> Result<(SaveNewCodes, Throttle), (ReissueError, Throttle)> {
     throttle

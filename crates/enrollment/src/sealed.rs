@@ -32,7 +32,8 @@ use rand_core::Rng as _;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::service::{Policies, Service, ServiceError, rng};
+use crate::policies::Policies;
+use crate::service::{Service, ServiceError, rng};
 use crate::{
     ConfirmWithCode, Directory, LoginChallenge, Mailer, PendingEnable, Reauthenticate,
     SaveNewCodes, Store,
@@ -130,7 +131,7 @@ impl<T: private::Seal> PendingState for T {}
 pub(crate) mod private {
     use zeroize::Zeroizing;
 
-    use crate::service::Policies;
+    use crate::policies::Policies;
 
     /// What sealing needs of a state. Not nameable outside the crate, so no other type can be
     /// a [`PendingState`](super::PendingState).
@@ -242,7 +243,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .ok_or(ServiceError::InvalidState)?;
         let mut nonce = [0u8; NONCE_LEN];
         rng().fill_bytes(&mut nonce);
-        let aad = associated_data(&self.policies.enable.issuer, T::FLOW, state.user_id());
+        let aad = associated_data(&self.policies.issuer, T::FLOW, state.user_id());
         let payload = Payload {
             msg: &plaintext,
             aad: &aad,
@@ -280,7 +281,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         if format != FORMAT {
             return Err(ServiceError::InvalidState);
         }
-        let aad = associated_data(&self.policies.enable.issuer, T::FLOW, user);
+        let aad = associated_data(&self.policies.issuer, T::FLOW, user);
         let payload = Payload {
             msg: body,
             aad: &aad,
@@ -333,11 +334,11 @@ impl Seal for PendingEnable {
 
     fn expires_at(&self, policies: &Policies) -> u64 {
         self.started_at()
-            .saturating_add(policies.enable.pending_ttl_seconds)
+            .saturating_add(policies.pending_ttl_seconds)
     }
 
     fn lifetime(policies: &Policies) -> u64 {
-        policies.enable.pending_ttl_seconds
+        policies.pending_ttl_seconds
     }
 
     fn encode(&self, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
@@ -361,7 +362,7 @@ impl Seal for LoginChallenge {
     }
 
     fn lifetime(policies: &Policies) -> u64 {
-        policies.login.challenge_ttl_seconds
+        policies.challenge_ttl_seconds
     }
 
     fn encode(&self, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
@@ -386,7 +387,7 @@ impl Seal for ConfirmWithCode {
     }
 
     fn lifetime(policies: &Policies) -> u64 {
-        policies.login.challenge_ttl_seconds
+        policies.challenge_ttl_seconds
     }
 
     fn encode(&self, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {
@@ -414,7 +415,7 @@ impl Seal for SaveNewCodes {
     }
 
     fn lifetime(policies: &Policies) -> u64 {
-        policies.reissue.pending_ttl_seconds
+        policies.pending_ttl_seconds
     }
 
     fn encode(&self, out: &mut Zeroizing<Vec<u8>>) -> Option<()> {

@@ -60,8 +60,7 @@ fn world_with(configure: impl FnOnce(&mut Policies)) -> World {
     let mailer = Arc::new(Flaky::default());
     let clock = Arc::new(SettableClock::at(T0));
     let mut policies = Policies::new("DFINERY");
-    policies.enable.recovery_hash = fast_hash();
-    policies.reissue.recovery_hash = fast_hash();
+    policies.recovery_hash = fast_hash();
     configure(&mut policies);
     let passwords = FixedPasswords::default()
         .with("alice", PASSWORD)
@@ -399,7 +398,7 @@ async fn one_failure_budget_serves_every_flow() {
 async fn a_request_dropped_after_its_check_started_keeps_the_attempt() {
     // Argon2 at its real cost: the check is still running when the request is dropped.
     let w = world_with(|policies| {
-        policies.enable.recovery_hash = twostep_recovery::HashParams::default();
+        policies.recovery_hash = twostep_recovery::HashParams::default();
     });
     let (_, codes) = w.enable(&alice()).await;
     let before = w.service.store().throttle("alice").await.unwrap();

@@ -43,7 +43,7 @@ fn world() -> World {
         directory.join(Membership::new("acme", user, role, 0));
     }
     let mut policies = Policies::new("DFINERY");
-    policies.enable.recovery_hash = fast_hash();
+    policies.recovery_hash = fast_hash();
     let passwords = FixedPasswords::default()
         .with("ada", "pw")
         .with("bob", "pw");

@@ -43,8 +43,7 @@ fn world_over<S: Store>(store: S) -> World<S> {
     let clock = Arc::new(SettableClock::at(T0));
     let directory = Arc::new(MemoryDirectory::default());
     let mut policies = Policies::new("DFINERY");
-    policies.enable.recovery_hash = fast_hash();
-    policies.reissue.recovery_hash = fast_hash();
+    policies.recovery_hash = fast_hash();
     let passwords = ["alice", "eve"]
         .into_iter()
         .fold(FixedPasswords::default(), |p, user| p.with(user, PASSWORD));

@@ -36,8 +36,7 @@ fn world_with(key: [u8; 32], configure: impl FnOnce(&mut Policies)) -> World {
     let mailer = Arc::new(RecordingMailer::default());
     let clock = Arc::new(SettableClock::at(T0));
     let mut policies = Policies::new("DFINERY");
-    policies.enable.recovery_hash = fast_hash();
-    policies.reissue.recovery_hash = fast_hash();
+    policies.recovery_hash = fast_hash();
     configure(&mut policies);
     let service = Service::builder(MemoryStore::default(), PlaintextSealer)
         .mailer(Arc::clone(&mailer))
@@ -186,7 +185,7 @@ async fn each_state_opens_only_for_its_user_and_flow() {
 async fn another_service_opens_none_of_them() {
     let w = world();
     let sealed = w.seal_every_state().await;
-    let other_issuer = world_with(KEY, |p| p.enable.issuer = "ACME".into());
+    let other_issuer = world_with(KEY, |p| p.issuer = "ACME".into());
     let other_key = world_with([8; 32], |_| {});
     for other in [&other_issuer.service, &other_key.service] {
         for state in [&sealed.email_code, &sealed.setup, &sealed.recovery_codes] {
@@ -253,7 +252,7 @@ async fn hand_written_and_version_2_states_are_refused() {
 
 #[tokio::test]
 async fn a_state_outliving_the_policies_is_refused_and_an_expired_one_expires() {
-    let generous = world_with(KEY, |p| p.login.challenge_ttl_seconds = 24 * 60 * 60);
+    let generous = world_with(KEY, |p| p.challenge_ttl_seconds = 24 * 60 * 60);
     generous.seal_every_state().await;
     let challenge = generous
         .service

@@ -38,8 +38,7 @@ fn world() -> World {
     let clock = Arc::new(SettableClock::at(T0));
     let directory = Arc::new(MemoryDirectory::default());
     let mut policies = Policies::new("DFINERY");
-    policies.enable.recovery_hash = fast_hash();
-    policies.reissue.recovery_hash = fast_hash();
+    policies.recovery_hash = fast_hash();
     let service = Service::builder(MemoryStore::default(), PlaintextSealer)
         .mailer(Arc::clone(&mailer))
         .reauthenticate(FixedPasswords::default().with("alice", "correct horse"))
@@ -852,7 +851,7 @@ async fn a_failed_notice_does_not_fail_the_step_it_reports() {
 
     let mailer = Arc::new(NoticesBounce::default());
     let mut policies = Policies::new("DFINERY");
-    policies.enable.recovery_hash = fast_hash();
+    policies.recovery_hash = fast_hash();
     let clock = Arc::new(SettableClock::at(T0));
     let service = Service::builder(MemoryStore::default(), PlaintextSealer)
         .mailer(Arc::clone(&mailer))

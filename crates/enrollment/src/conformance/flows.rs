@@ -36,8 +36,7 @@ fn world<S: Store>(store: S) -> World<S> {
     let clock = Arc::new(SettableClock::at(T0));
     let fast = HashParams::new(8, 1, 1).expect("minimal Argon2 costs are valid");
     let mut policies = crate::Policies::new("DFINERY");
-    policies.enable.recovery_hash = fast;
-    policies.reissue.recovery_hash = fast;
+    policies.recovery_hash = fast;
     let service = Service::builder(store, PlaintextSealer)
         .mailer(Arc::clone(&mailer))
         .reauthenticate(FixedPasswords::default().with(USER, PASSWORD))
@@ -126,12 +125,7 @@ impl<S: Store + 'static> World<S> {
     /// A new wizard, a resend cooldown after the last: one email code per account per
     /// cooldown, however often the wizard starts.
     async fn start(&self) -> EmailCodeSent {
-        let cooldown = self
-            .service
-            .policies()
-            .enable
-            .email_code
-            .resend_cooldown_seconds;
+        let cooldown = self.service.policies().email_code_cooldown_seconds;
         self.clock.advance(cooldown);
         self.service.start_enable(&account()).await.expect("starts")
     }

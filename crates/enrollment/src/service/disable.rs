@@ -1,5 +1,7 @@
 //! Disabling two-step verification through the service.
 
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 use super::{Refusal, Service, ServiceError, copy_secret, retry, rng, same_account};
@@ -25,7 +27,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let (record, _) = self.enabled_account(user).await?;
         let credential = login::fingerprint(&self.open_secret(user, &record.secret)?);
         self.may_disable(user).await?;
-        let policy = self.policies.login;
+        let policy = Arc::clone(&self.policies);
         let now = self.clock.now();
         let owner = account.clone();
         self.reauthenticate(
@@ -64,7 +66,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         input: &str,
     ) -> Result<(), Refusal<ConfirmWithCode>> {
         let user = account.user_id.as_str();
-        let policy = self.policies.login;
+        let policy = &self.policies;
         let now = self.clock.now();
         // Not guesses: refuse them before spending an attempt.
         same_account(state.challenge().account(), account)?;
@@ -95,13 +97,14 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             }
             let secret = copy_secret(&secret).map_err(back)?;
             let (job_state, job_input, owner) = (state.clone(), input.clone(), user.to_owned());
+            let job_policy = Arc::clone(policy);
             let before = reservation.before();
             // A recovery code costs an Argon2 evaluation: the check runs on the blocking pool.
             let checked = self
                 .hash(reservation, move || {
                     let factor = StoredFactor::of(&record, &secret);
                     let answer = Answer::guess(&job_input);
-                    job_state.confirm(&owner, answer, factor, before, &policy, now)
+                    job_state.confirm(&owner, answer, factor, before, &job_policy, now)
                 })
                 .await
                 .map_err(back)?;

@@ -1,6 +1,8 @@
 //! The enable wizard through the service: email code → setup screen → first code → recovery
 //! codes saved → one write.
 
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 use sha2::{Digest as _, Sha256};
@@ -39,7 +41,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             account.clone(),
             stored.revision,
             &mut rng(),
-            &self.policies.enable,
+            &self.policies,
             now,
         );
         self.send_email_code(mail).await?;
@@ -51,12 +53,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     /// wizard it starts: each takes one of the cooldown's time slot's places, recorded as a
     /// completed state ([`Store::consume_state`]) once.
     async fn ration_email_codes(&self, user: &str, now: u64) -> Result<(), ServiceError> {
-        let cooldown = self
-            .policies
-            .enable
-            .email_code
-            .resend_cooldown_seconds
-            .max(1);
+        let cooldown = self.policies.email_code_cooldown_seconds.max(1);
         let slot = now / cooldown;
         let next = slot.saturating_add(1).saturating_mul(cooldown);
         for place in 0..EMAIL_CODES_PER_COOLDOWN {
@@ -112,7 +109,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let now = self.clock.now();
         let delivered = state.clone();
         let (state, mail) = state
-            .resend(&mut rng(), &self.policies.enable, now)
+            .resend(&mut rng(), &self.policies, now)
             .map_err(|refused| Refusal::new(refused.state, refused.error))?;
         if let Err(error) = self.ration_email_codes(&account.user_id, now).await {
             return Err(Refusal::new(delivered, error));
@@ -143,7 +140,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         same_account(state.account(), account)?;
         let now = self.clock.now();
         let user = account.user_id.clone();
-        let policy = &self.policies.enable;
+        let policy = &self.policies;
         // A copy of a wizard whose email step passed already is spent: it says only "start
         // again", before it can count a guess or answer one.
         match self.store.is_consumed(&user, state.id(), now).await {
@@ -190,7 +187,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     /// # Errors
     /// [`ServiceError::Issuer`] if the configured issuer cannot appear in a Key URI.
     pub fn setup_view(&self, state: &AuthenticatorSetup) -> Result<SetupView, ServiceError> {
-        Ok(state.view(&self.policies.enable)?)
+        Ok(state.view(&self.policies)?)
     }
 
     /// Checks the first code from the app; the returned state shows the recovery codes,
@@ -208,7 +205,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let now = self.clock.now();
         let user = state.account().user_id.clone();
         let email = state.account().email.clone();
-        let policy = self.policies.enable.clone();
+        let policy = Arc::clone(&self.policies);
         let (reservation, state) = self.reserve_for(&user, policy.throttle, now, state).await?;
         let input = Zeroizing::new(input.to_owned());
         let before = reservation.before();
@@ -251,7 +248,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     ) -> Result<(), Refusal<SaveRecoveryCodes>> {
         same_account(state.account(), account)?;
         let now = self.clock.now();
-        let enabled = match state.complete(saved == Saved::Yes, &self.policies.enable, now) {
+        let enabled = match state.complete(saved == Saved::Yes, &self.policies, now) {
             Ok(enabled) => enabled,
             Err(error) => return Err(Refusal::new(state, error)),
         };

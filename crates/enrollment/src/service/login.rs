@@ -1,5 +1,7 @@
 //! The second step at login through the service.
 
+use std::sync::Arc;
+
 use twostep_otp::Rejection;
 use twostep_policy::{Requirement, TwoFactor};
 use zeroize::Zeroizing;
@@ -111,7 +113,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             Some(record) => Some(login::fingerprint(&self.open_secret(user, &record.secret)?)),
             None => None,
         };
-        let policy = &self.policies.login;
+        let policy = &self.policies;
         if let Some(challenge) = login::begin(account, credential, &mut rng(), policy, now) {
             return Ok(LoginStep::SecondStep(challenge));
         }
@@ -185,7 +187,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         now: u64,
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
         let user = account.user_id.as_str();
-        let policy = self.policies.login;
+        let policy = &*self.policies;
         let challenge = &challenge;
         retry(move |_| async move {
             let back = |error| Refusal::new(challenge.clone(), error);
@@ -205,7 +207,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             let answer = Answer::Totp(input);
             match challenge
                 .clone()
-                .verify(user, answer, factor, stored.throttle, &policy, now)
+                .verify(user, answer, factor, stored.throttle, policy, now)
             {
                 Ok(verified) => {
                     let Commit::AcceptStep { step } = verified.commit else {
@@ -276,7 +278,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         now: u64,
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
         let user = account.user_id.as_str();
-        let policy = self.policies.login;
+        let policy = &self.policies;
         // Not attempts: a copy of a challenge that already signed in (it says only "start
         // again"), and a typo the check symbol catches. Both are answered before anything is
         // reserved or hashed.
@@ -316,12 +318,13 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             let secret = copy_secret(&secret).map_err(back)?;
             let (job_challenge, job_input, job_user) =
                 (challenge.clone(), input.clone(), user.to_owned());
+            let job_policy = Arc::clone(policy);
             let before = reservation.before();
             let checked = self
                 .hash(reservation, move || {
                     let factor = StoredFactor::of(&record, &secret);
                     let answer = Answer::RecoveryCode(&job_input);
-                    job_challenge.verify(&job_user, answer, factor, before, &policy, now)
+                    job_challenge.verify(&job_user, answer, factor, before, &job_policy, now)
                 })
                 .await
                 .map_err(back)?;

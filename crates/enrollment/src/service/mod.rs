@@ -56,9 +56,10 @@ use crate::app::{
 use crate::disable::DisableError;
 use crate::email_code::EmailCodeError;
 use crate::enable::Account;
-use crate::enable::{EnableError, EnablePolicy};
-use crate::login::{LoginError, LoginPolicy};
-use crate::reissue::{ReissueError, ReissuePolicy};
+use crate::enable::EnableError;
+use crate::login::LoginError;
+use crate::policies::Policies;
+use crate::reissue::ReissueError;
 use crate::sealed::StateKey;
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
 use hashing::HashingPool;
@@ -427,42 +428,6 @@ impl<S> From<Refusal<S>> for ServiceError {
     }
 }
 
-/// The policies of all flows.
-#[derive(Clone, Debug)]
-pub struct Policies {
-    /// The one failure budget every check of an account draws on — second-step codes,
-    /// recovery codes, passwords re-entered, the wizard's email and first codes — so no flow
-    /// opens a second door for guessing.
-    pub throttle: ThrottlePolicy,
-    /// The enable wizard.
-    pub enable: EnablePolicy,
-    /// The login step and disabling.
-    pub login: LoginPolicy,
-    /// Re-issuing recovery codes.
-    pub reissue: ReissuePolicy,
-}
-
-impl Policies {
-    /// The defaults for `issuer`: 5 failures per 15 minutes and a hard lock after 100 in a
-    /// row, shared by every flow.
-    pub fn new(issuer: impl Into<String>) -> Self {
-        Self {
-            throttle: ThrottlePolicy::default(),
-            enable: EnablePolicy::new(issuer),
-            login: LoginPolicy::default(),
-            reissue: ReissuePolicy::default(),
-        }
-    }
-
-    /// The policies with the shared throttle in every flow's, as the service runs them.
-    fn shared(mut self) -> Self {
-        self.enable.throttle = self.throttle;
-        self.login.throttle = self.throttle;
-        self.reissue.throttle = self.throttle;
-        self
-    }
-}
-
 /// A user's two-step verification at a glance, for settings pages and member lists. It
 /// carries no secret and no code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -565,7 +530,7 @@ impl<S: Store> Service<S, (), (), NoOrganizations> {
     ///     .reauthenticate(FixedPasswords::default().with("alice", "correct horse"))
     ///     .issuer("DFINERY")
     ///     .build();
-    /// assert_eq!(service.policies().enable.issuer, "DFINERY");
+    /// assert_eq!(service.policies().issuer, "DFINERY");
     /// ```
     pub fn builder(
         store: S,
@@ -655,7 +620,7 @@ impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
 
     /// The service name authenticator apps show, e.g. `DFINERY`.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.policies.enable.issuer = issuer.into();
+        self.policies.issuer = issuer.into();
         self
     }
 
@@ -687,7 +652,7 @@ impl<S: Store, M: Mailer, R: Reauthenticate, D: Directory> ServiceBuilder<S, M, 
             sealer: self.sealer,
             audit: self.audit,
             clock: self.clock,
-            policies: self.policies.shared(),
+            policies: Arc::new(self.policies),
             hashing: HashingPool::new(self.max_concurrent_hashes),
             state_cipher: self.state_key.cipher(),
         }
@@ -704,7 +669,7 @@ pub struct Service<S, M, R, D = NoOrganizations> {
     sealer: Arc<dyn Sealer>,
     audit: Arc<dyn AuditLog>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) policies: Policies,
+    pub(crate) policies: Arc<Policies>,
     hashing: HashingPool,
     /// Seals and opens pending states.
     pub(crate) state_cipher: chacha20poly1305::XChaCha20Poly1305,

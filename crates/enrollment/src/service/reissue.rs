@@ -1,5 +1,7 @@
 //! Re-issuing recovery codes through the service.
 
+use std::sync::Arc;
+
 use super::{Refusal, Saved, Service, ServiceError, retry, rng, same_account};
 use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
 use crate::enable::Account;
@@ -23,7 +25,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             revision,
             issue: record.recovery_codes.issue(),
         };
-        let policy = self.policies.reissue;
+        let policy = Arc::clone(&self.policies);
         let now = self.clock.now();
         let owner = account.clone();
         self.reauthenticate(

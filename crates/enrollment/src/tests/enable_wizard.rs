@@ -1,21 +1,15 @@
 //! The enable wizard end to end with a controllable clock: the happy path, every refusal,
 //! expiry at every step, and what must never leak.
 
-use super::contains_token;
+use super::{contains_token, policies};
+use crate::Policies;
 use crate::email_code::EmailCodeError;
-use crate::enable::{self, Account, AuthenticatorSetup, EnableError, EnablePolicy};
+use crate::enable::{self, Account, AuthenticatorSetup, EnableError};
 use crate::{Locked, Throttle};
 use twostep_otp::{Rejection, Totp};
-use twostep_recovery::{HashParams, Locale};
+use twostep_recovery::Locale;
 
 const T0: u64 = 1_764_288_000;
-
-#[allow(clippy::expect_used)] // a failed setup is a failed test
-fn policy() -> EnablePolicy {
-    let mut policy = EnablePolicy::new("DFINERY");
-    policy.recovery_hash = HashParams::new(8, 1, 1).expect("minimal costs keep tests fast");
-    policy
-}
 
 fn account() -> Account {
     Account {
@@ -26,7 +20,7 @@ fn account() -> Account {
 
 /// Runs the wizard up to the authenticator screen.
 #[allow(clippy::expect_used)] // a failed setup is a failed test
-fn to_setup(policy: &EnablePolicy, now: u64) -> AuthenticatorSetup {
+fn to_setup(policy: &Policies, now: u64) -> AuthenticatorSetup {
     let mut rng = rand::rng();
     let (sent, mail) = enable::start(account(), 0, &mut rng, policy, now);
     sent.verify_email(mail.code.expose(), &mut rng, policy, now + 30)
@@ -36,7 +30,7 @@ fn to_setup(policy: &EnablePolicy, now: u64) -> AuthenticatorSetup {
 
 /// The code the user's app shows for the secret on the setup screen.
 #[allow(clippy::expect_used)]
-fn app_code(setup: &AuthenticatorSetup, policy: &EnablePolicy, now: u64) -> String {
+fn app_code(setup: &AuthenticatorSetup, policy: &Policies, now: u64) -> String {
     let view = setup.view(policy).expect("a valid Key URI");
     let totp = view.key_uri.to_totp().expect("a TOTP URI");
     totp.generate(now).expect("after T0").to_string()
@@ -44,7 +38,7 @@ fn app_code(setup: &AuthenticatorSetup, policy: &EnablePolicy, now: u64) -> Stri
 
 #[test]
 fn the_happy_path_writes_one_credential_at_the_end() {
-    let policy = policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let (sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     assert_eq!(mail.to, "alice@example.com");
@@ -92,7 +86,7 @@ fn the_happy_path_writes_one_credential_at_the_end() {
 
 #[test]
 fn wrong_email_codes_use_up_the_attempts_then_expire() {
-    let policy = policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let (mut sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     let wrong = if mail.code.expose() == "000000" {
@@ -132,7 +126,7 @@ fn wrong_email_codes_use_up_the_attempts_then_expire() {
 
 #[test]
 fn an_email_code_expires_after_ten_minutes_and_resending_has_a_cooldown() {
-    let policy = policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let (sent, first) = enable::start(account(), 0, &mut rng, &policy, T0);
     let refused = sent.resend(&mut rng, &policy, T0 + 59).unwrap_err();
@@ -163,7 +157,7 @@ fn an_email_code_expires_after_ten_minutes_and_resending_has_a_cooldown() {
 
 #[test]
 fn the_whole_wizard_expires_at_every_step() {
-    let policy = policy();
+    let policy = policies();
     let late = T0 + 15 * 60;
     let mut rng = rand::rng();
     let (sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
@@ -195,7 +189,7 @@ fn the_whole_wizard_expires_at_every_step() {
 
 #[test]
 fn wrong_first_codes_count_against_the_throttle() {
-    let policy = policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let mut setup = to_setup(&policy, T0);
     let mut throttle = Throttle::default();
@@ -234,7 +228,7 @@ fn wrong_first_codes_count_against_the_throttle() {
 
 #[test]
 fn done_needs_the_saved_tick() {
-    let policy = policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let setup = to_setup(&policy, T0);
     let code = app_code(&setup, &policy, T0 + 60);
@@ -249,7 +243,7 @@ fn done_needs_the_saved_tick() {
 
 #[test]
 fn restarting_draws_a_new_secret() {
-    let policy = policy();
+    let policy = policies();
     let first = to_setup(&policy, T0).view(&policy).unwrap().manual_key;
     let second = to_setup(&policy, T0).view(&policy).unwrap().manual_key;
     assert_ne!(first, second);
@@ -257,7 +251,7 @@ fn restarting_draws_a_new_secret() {
 
 #[test]
 fn no_secret_or_code_reaches_debug_output() {
-    let policy = policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let (sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     let mut printed = format!("{sent:?} {mail:?}");
@@ -305,7 +299,7 @@ fn round_trip(state: crate::PendingEnable) -> crate::PendingEnable {
 #[test]
 fn every_pending_step_survives_its_plaintext_and_continues() {
     use crate::PendingEnable;
-    let policy = policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let (sent, mail) = enable::start(account(), 0, &mut rng, &policy, T0);
     let PendingEnable::EmailCodeSent(sent) = round_trip(PendingEnable::EmailCodeSent(sent)) else {
@@ -357,7 +351,7 @@ fn every_pending_step_survives_its_plaintext_and_continues() {
 fn corrupted_plaintexts_are_refused() {
     // Only the service's own seal can carry a plaintext here; decoding is defensive anyway.
     use crate::PendingEnable;
-    let policy = policy();
+    let policy = policies();
     let setup = to_setup(&policy, T0);
     let good = plaintext(&PendingEnable::AuthenticatorSetup(setup));
     assert_eq!(good["version"], 3);
@@ -382,7 +376,7 @@ fn corrupted_plaintexts_are_refused() {
 #[test]
 fn the_recovery_step_plaintext_is_checked_code_by_code() {
     use crate::PendingEnable;
-    let policy = policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let setup = to_setup(&policy, T0);
     let code = app_code(&setup, &policy, T0 + 60);

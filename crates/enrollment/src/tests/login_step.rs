@@ -1,14 +1,14 @@
 //! The second step at login: TOTP and recovery codes, replay, binding, expiry and lockout.
 
-use super::{Enrolled, T0, code_at, enrolled, factor};
-use crate::login::{self, Answer, Commit, LoginError, LoginPolicy, StoredFactor};
+use super::{Enrolled, T0, code_at, enrolled, factor, policies};
+use crate::login::{self, Answer, Commit, LoginError, StoredFactor};
 use crate::{Locked, Throttle};
 use twostep_otp::Rejection;
 use twostep_recovery::RedeemError;
 
 #[test]
 fn users_without_a_second_factor_need_no_second_step() {
-    let policy = LoginPolicy::default();
+    let policy = policies();
     assert!(login::begin(&super::account("bob"), None, &mut rand::rng(), &policy, T0).is_none());
     let challenge = login::begin(
         &super::account("alice"),
@@ -27,7 +27,7 @@ fn users_without_a_second_factor_need_no_second_step() {
 #[test]
 fn a_totp_code_logs_in_once() {
     let Enrolled { credential, .. } = enrolled();
-    let policy = LoginPolicy::default();
+    let policy = policies();
     let now = T0 + 3_600;
     let code = code_at(&credential, now);
     let challenge = login::begin(
@@ -85,7 +85,7 @@ fn the_code_that_confirmed_enrollment_cannot_log_in() {
         setup_code,
         ..
     } = enrolled();
-    let policy = LoginPolicy::default();
+    let policy = policies();
     let challenge = login::begin(
         &super::account("alice"),
         Some([0; 16]),
@@ -114,7 +114,7 @@ fn a_recovery_code_logs_in_once_and_reports_what_is_left() {
         recovery_codes,
         ..
     } = enrolled();
-    let policy = LoginPolicy::default();
+    let policy = policies();
     let challenge = login::begin(
         &super::account("alice"),
         Some([0; 16]),
@@ -176,7 +176,7 @@ fn a_recovery_code_logs_in_once_and_reports_what_is_left() {
 #[test]
 fn a_challenge_is_bound_to_its_user_and_expires() {
     let Enrolled { credential, .. } = enrolled();
-    let policy = LoginPolicy::default();
+    let policy = policies();
     let now = T0 + 1_000;
     let code = code_at(&credential, now);
     let challenge = login::begin(
@@ -221,7 +221,7 @@ fn failures_lock_the_account_across_challenges_and_methods() {
         recovery_codes,
         ..
     } = enrolled();
-    let policy = LoginPolicy::default();
+    let policy = policies();
     let now = T0 + 2_000;
     let right = code_at(&credential, now);
     let wrong = if right == "000000" {

@@ -7,8 +7,9 @@ mod enable_wizard;
 mod login_step;
 mod reissue_and_disable;
 
+use crate::Policies;
 use crate::Throttle;
-use crate::enable::{self, Account, EnablePolicy, NewCredential};
+use crate::enable::{self, Account, NewCredential};
 use crate::login::StoredFactor;
 use twostep_otp::Totp;
 use twostep_recovery::{HashParams, IssuedCodes};
@@ -36,10 +37,16 @@ pub(crate) fn fast_hash() -> HashParams {
     HashParams::new(8, 1, 1).expect("minimal costs")
 }
 
+/// The default policies with fast Argon2 costs.
+pub(crate) fn policies() -> Policies {
+    let mut policies = Policies::new("DFINERY");
+    policies.recovery_hash = fast_hash();
+    policies
+}
+
 /// Enables 2FA for `alice` through the wizard at `T0`.
 pub(crate) fn enrolled() -> Enrolled {
-    let mut policy = EnablePolicy::new("DFINERY");
-    policy.recovery_hash = fast_hash();
+    let policy = policies();
     let mut rng = rand::rng();
     let account = Account {
         user_id: "alice".into(),

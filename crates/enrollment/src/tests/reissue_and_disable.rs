@@ -1,10 +1,10 @@
 //! Re-issuing recovery codes and disabling: password first, the old codes valid until the
 //! new ones are saved, and a code needed to disable.
 
-use super::{Enrolled, T0, code_at, enrolled, factor, fast_hash};
+use super::{Enrolled, T0, code_at, enrolled, factor, policies};
 use crate::disable::{self, DisableError};
-use crate::login::{Answer, LoginError, LoginPolicy, StoredFactor};
-use crate::reissue::{self, ReissueError, ReissuePolicy, Replacing};
+use crate::login::{Answer, LoginError, StoredFactor};
+use crate::reissue::{self, ReissueError, Replacing};
 use crate::sealed::private::Seal;
 use crate::{Locked, Throttle};
 use twostep_otp::Rejection;
@@ -16,13 +16,6 @@ const REPLACING: Replacing = Replacing {
     issue: [0; 16],
 };
 
-fn reissue_policy() -> ReissuePolicy {
-    ReissuePolicy {
-        recovery_hash: fast_hash(),
-        ..ReissuePolicy::default()
-    }
-}
-
 #[test]
 fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
     let Enrolled {
@@ -30,7 +23,7 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
         recovery_codes,
         ..
     } = enrolled();
-    let policy = reissue_policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let now = T0 + 1_000;
 
@@ -92,7 +85,7 @@ fn reissue_needs_the_password_and_replaces_the_set_only_when_saved() {
 
 #[test]
 fn reissue_expires_and_respects_the_lock() {
-    let policy = reissue_policy();
+    let policy = policies();
     let mut rng = rand::rng();
     let (save, _) = reissue::start(
         &super::account("alice"),
@@ -142,7 +135,7 @@ fn disable_needs_the_password_then_a_totp_or_recovery_code() {
         recovery_codes,
         ..
     } = enrolled();
-    let policy = LoginPolicy::default();
+    let policy = policies();
     let now = T0 + 5_000;
 
     let (error, throttle) = disable::start(
@@ -274,7 +267,7 @@ fn pending_reissue_and_disable_states_survive_their_plaintext() {
         true,
         Throttle::default(),
         &mut rng,
-        &reissue_policy(),
+        &policies(),
         T0,
     )
     .unwrap();
@@ -289,7 +282,7 @@ fn pending_reissue_and_disable_states_survive_their_plaintext() {
     value["version"] = 2.into();
     assert!(SaveNewCodes::decode(&serde_json::to_vec(&value).unwrap()).is_none());
 
-    let policy = LoginPolicy::default();
+    let policy = policies();
     let (confirm, throttle) = disable::start(
         &super::account("alice"),
         [0; 16],
@@ -328,7 +321,7 @@ fn a_login_challenge_never_restores_as_a_disable_step() {
         &super::account("alice"),
         Some([0; 16]),
         &mut rand::rng(),
-        &LoginPolicy::default(),
+        &policies(),
         T0,
     )
     .unwrap();
@@ -339,7 +332,7 @@ fn a_login_challenge_never_restores_as_a_disable_step() {
         true,
         Throttle::default(),
         &mut rand::rng(),
-        &LoginPolicy::default(),
+        &policies(),
         T0,
     )
     .unwrap();
@@ -348,7 +341,7 @@ fn a_login_challenge_never_restores_as_a_disable_step() {
 
 #[test]
 fn a_right_password_does_not_reset_the_count_towards_the_hard_lock() {
-    let policy = LoginPolicy::default();
+    let policy = policies();
     let mut throttle = Throttle::default();
     throttle = throttle.record_failure(&policy.throttle, T0);
     throttle = throttle.record_failure(&policy.throttle, T0);
@@ -369,7 +362,7 @@ fn a_right_password_does_not_reset_the_count_towards_the_hard_lock() {
         true,
         throttle,
         &mut rand::rng(),
-        &reissue_policy(),
+        &policies(),
         T0,
     )
     .unwrap();
