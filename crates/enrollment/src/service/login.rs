@@ -178,7 +178,10 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     /// the account as it was read; when it does not, the attempt starts over from a fresh
     /// read. So every reported outcome is serialised with every other, concurrent guesses
     /// cannot overrun the budget, and a copy of a challenge that already signed in is found
-    /// spent on the read — before it can count a guess or answer one.
+    /// spent on the read — before it can count a guess or answer one. A copy whose read came
+    /// before the winner's write is a guess made at the same moment: its failure counts in the
+    /// window as one made just before the sign-in would (the failure's compare-and-set is on
+    /// the counters alone, which a sign-in leaves as they were but for the consecutive count).
     async fn login_with_code(
         &self,
         account: &Account,
