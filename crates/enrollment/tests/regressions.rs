@@ -427,19 +427,26 @@ impl Store for TwoAtOnce {
     }
 }
 
+/// Two servers (one server checks one user's codes one at a time) each take a recovery code
+/// of one user at the same moment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_recovery_codes_redeemed_at_the_same_moment_both_sign_in() {
-    let w = world_over(TwoAtOnce {
+    let shared = Arc::new(TwoAtOnce {
         inner: MemoryStore::default(),
         arrivals: AtomicUsize::new(0),
         gate: tokio::sync::Barrier::new(2),
     });
+    let w = world_over(Arc::clone(&shared));
+    let other_server = world_over(shared);
     let (_, codes) = w.enable(&alice()).await;
+    other_server
+        .clock
+        .advance(w.clock.now() - other_server.clock.now());
     // Enabling wrote no recovery codes through `replace_recovery_codes`: the gate is still
     // closed for the two sign-ins below.
     let mut tasks = tokio::task::JoinSet::new();
-    for code in [codes[0].clone(), codes[1].clone()] {
-        let service = Arc::clone(&w.service);
+    for (server, code) in [(&w, &codes[0]), (&other_server, &codes[1])] {
+        let (service, code) = (Arc::clone(&server.service), code.clone());
         let challenge = service
             .begin_login(&alice())
             .await
@@ -786,4 +793,40 @@ async fn a_request_dropped_mid_check_costs_no_attempt() {
         );
     }
     assert!(w.service.status("alice").await.unwrap().locked.is_none());
+}
+
+/// Checks of one user waiting behind each other held an attempt each: five recovery codes or
+/// passwords queued for the hashing pool spent the whole budget before any was judged, and
+/// the user's right code was refused as locked meanwhile. A check waits for its turn first
+/// now, and only the one whose turn it is holds an attempt.
+#[tokio::test]
+async fn checks_waiting_their_turn_hold_no_attempt() {
+    let shared = Arc::new(MemoryStore::default());
+    let w = world_over(Arc::clone(&shared));
+    w.enable(&alice()).await;
+    let stuck = Arc::new(
+        Service::builder(shared, PlaintextSealer)
+            .mailer(RecordingMailer::default())
+            .reauthenticate(Stuck)
+            .clock(Arc::clone(&w.clock))
+            .build(),
+    );
+    let before = w.throttle("alice").await;
+    let mut waiting = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let stuck = Arc::clone(&stuck);
+        waiting.spawn(async move { stuck.start_disable(&alice(), PASSWORD).await.map(drop) });
+    }
+    // One thread: every task runs up to its wait before this one goes on.
+    for _ in 0..16 {
+        tokio::task::yield_now().await;
+    }
+    let held = w.throttle("alice").await;
+    assert_eq!(
+        held.window_failures,
+        before.window_failures + 1,
+        "only the check whose turn it is holds an attempt"
+    );
+    waiting.abort_all();
+    while waiting.join_next().await.is_some() {}
 }

@@ -1,11 +1,13 @@
 //! The bounded, per-user fair queue in front of the blocking pool that runs Argon2.
 //!
 //! Each recovery-code check costs an Argon2 evaluation (19 MiB and tens of milliseconds by
-//! default), so at most `permits` run at once. A user waits for their own turn first — one
-//! evaluation per user at a time — and only then for a shared permit: a user with many
-//! guesses in flight holds at most one permit, and everyone else's check queues behind at
-//! most one of theirs. Users are spread over a fixed number of lanes by a keyed hash, so the
-//! memory is bounded whatever the number of users, and nobody can choose another user's lane.
+//! default), so at most `permits` run at once. A user first waits for their [`Turn`] — one
+//! check per user at a time, taken before the service reserves the attempt, so a guess that
+//! only waits holds nothing — and then, with the attempt reserved, for a shared permit: a
+//! user with many guesses in flight holds at most one permit, and everyone else's check
+//! queues behind at most one of theirs. Users are spread over a fixed number of lanes by a
+//! keyed hash, so the memory is bounded whatever the number of users, and nobody can choose
+//! another user's lane.
 //!
 //! It does not decide what an attempt costs: the throttle reservations in the service do.
 
@@ -15,9 +17,10 @@ use std::sync::Arc;
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-/// Lanes users are spread over. Two users share one with probability 1/256; the lane count
-/// is well above any sensible number of permits, so the permits stay busy.
-const LANES: usize = 256;
+/// Lanes users are spread over. Two users share one with probability 1/1024 — then one's
+/// checks wait for the other's too, a delay, never a refusal; sixteen checks in flight at
+/// once collide about once in eight. About 80 KiB in all.
+const LANES: usize = 1024;
 
 /// Why a job could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -61,26 +64,47 @@ impl HashingPool {
         &self.lanes[hash % self.lanes.len()]
     }
 
-    /// Waits for `user`'s turn and a free permit, then starts `job` on the blocking pool;
-    /// both are held until the job ends. Once this returns, the job runs to its end whatever
-    /// happens to the handle.
+    /// Waits for `user`'s turn: until every earlier check of theirs (and of the few users
+    /// sharing their lane) has ended.
+    ///
+    /// # Errors
+    /// If the pool was closed (never while the service lives).
+    pub(super) async fn turn(&self, user: &str) -> Result<Turn, AcquireError> {
+        let lane = Arc::clone(self.lane(user)).acquire_owned().await?;
+        Ok(Turn(Arc::new(lane)))
+    }
+
+    /// Waits for a free permit, then starts `job` on the blocking pool; the permit and the
+    /// turn are held until the job ends. Once this returns, the job runs to its end whatever
+    /// happens to the handle or the turn.
     ///
     /// # Errors
     /// Outside a tokio runtime, or if the pool was closed.
     pub(super) async fn start<T: Send + 'static>(
         &self,
-        user: &str,
+        turn: &Turn,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<JoinHandle<T>, StartError> {
         let runtime = tokio::runtime::Handle::try_current()?;
-        let turn: OwnedSemaphorePermit = Arc::clone(self.lane(user)).acquire_owned().await?;
         let permit = Arc::clone(&self.permits).acquire_owned().await?;
+        let turn = turn.clone();
         Ok(runtime.spawn_blocking(move || {
             let _held = (turn, permit);
             job()
         }))
     }
 }
+
+/// One user's turn at the pool; it ends when the last clone is dropped (the request's and
+/// those of the jobs it started).
+#[derive(Clone, Debug)]
+pub(super) struct Turn(
+    #[expect(
+        dead_code,
+        reason = "held, never read: dropping the last clone ends the turn"
+    )]
+    Arc<OwnedSemaphorePermit>,
+);
 
 #[cfg(test)]
 mod tests {
@@ -95,6 +119,16 @@ mod tests {
         (release, move || {
             let _ = wait.recv();
         })
+    }
+
+    /// The user's turn, then the job started: what the service does around a reservation.
+    async fn start<T: Send + 'static>(
+        pool: &HashingPool,
+        user: &str,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<JoinHandle<T>, StartError> {
+        let turn = pool.turn(user).await?;
+        pool.start(&turn, job).await
     }
 
     /// Lets every spawned task run up to its next wait (a current-thread runtime polls them
@@ -112,19 +146,19 @@ mod tests {
     async fn one_users_flood_leaves_a_permit_for_another() {
         let pool = Arc::new(HashingPool::new(2));
         let (release_first, job) = held();
-        let first = pool.start("mallory", job).await.unwrap();
+        let first = start(&pool, "mallory", job).await.unwrap();
         // Four more of Mallory's guesses, queued before Alice's check.
         let mut releases = Vec::new();
         for _ in 0..4 {
             let (release, job) = held();
             releases.push(release);
             let pool = Arc::clone(&pool);
-            tokio::spawn(async move { pool.start("mallory", job).await.map(drop) });
+            tokio::spawn(async move { start(&pool, "mallory", job).await.map(drop) });
         }
         settle().await;
         // Alice's check starts and ends while Mallory's first job still runs: her guesses
         // wait on their own lane, not for the shared permits.
-        let alice = async { pool.start("alice", || "checked").await.unwrap().await };
+        let alice = async { start(&pool, "alice", || "checked").await.unwrap().await };
         let answer = tokio::time::timeout(HANG, alice).await;
         assert_eq!(
             answer.expect("alice waited behind mallory").unwrap(),
@@ -139,11 +173,11 @@ mod tests {
     async fn a_users_jobs_run_one_at_a_time() {
         let pool = Arc::new(HashingPool::new(4));
         let (release, job) = held();
-        let first = pool.start("alice", job).await.unwrap();
+        let first = start(&pool, "alice", job).await.unwrap();
         // The task ends as soon as the job is started, not when it ends.
         let second = tokio::spawn({
             let pool = Arc::clone(&pool);
-            async move { pool.start("alice", || "second").await }
+            async move { start(&pool, "alice", || "second").await }
         });
         settle().await;
         // With permits to spare, her second job still waits for the first.
@@ -158,10 +192,10 @@ mod tests {
     async fn the_permit_count_bounds_jobs_across_users() {
         let pool = Arc::new(HashingPool::new(1));
         let (release, job) = held();
-        let first = pool.start("alice", job).await.unwrap();
+        let first = start(&pool, "alice", job).await.unwrap();
         let other = tokio::spawn({
             let pool = Arc::clone(&pool);
-            async move { pool.start("bob", || ()).await }
+            async move { start(&pool, "bob", || ()).await }
         });
         settle().await;
         assert!(!other.is_finished(), "a second permit was handed out");
@@ -174,8 +208,12 @@ mod tests {
     #[test]
     fn outside_a_runtime_it_is_an_error() {
         let pool = HashingPool::new(1);
-        let started = std::pin::pin!(pool.start("alice", || ()));
+        let turn = std::pin::pin!(pool.turn("alice"));
         let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let std::task::Poll::Ready(Ok(turn)) = turn.poll(&mut context) else {
+            panic!("a free lane is taken at once");
+        };
+        let started = std::pin::pin!(pool.start(&turn, || ()));
         let polled = started.poll(&mut context);
         assert!(matches!(
             polled,

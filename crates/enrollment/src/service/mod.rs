@@ -62,7 +62,7 @@ use crate::policies::Policies;
 use crate::reissue::ReissueError;
 use crate::sealed::StateKey;
 use crate::throttle::{Locked, Throttle, ThrottlePolicy};
-use hashing::HashingPool;
+use hashing::{HashingPool, Turn};
 use twostep_policy::{DisableRefused, Membership};
 
 pub use enable::EMAIL_CODES_PER_COOLDOWN;
@@ -783,8 +783,8 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             })
     }
 
-    /// Runs an Argon2 job on the blocking pool, once it is the user's turn and a permit is
-    /// free (one job per user at a time: see [`HashingPool`]).
+    /// Runs an Argon2 job on the blocking pool, in the reservation's turn (one check per user
+    /// at a time: see [`HashingPool`]), once a permit is free.
     /// `reserved` is the attempt the job checks: from the moment the job is handed to the
     /// pool it runs to the end whatever happens to the request, so the attempt stands even if
     /// the request is dropped (a client that disconnects gets no free Argon2 evaluation);
@@ -796,7 +796,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     ) -> Result<T, ServiceError> {
         let running = self
             .hashing
-            .start(&reserved.user, job)
+            .start(&reserved.turn, job)
             .await
             .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))?;
         reserved.handed_off.store(true, Ordering::Release);
@@ -817,14 +817,21 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         update_throttle(&*self.store, user, first, change).await
     }
 
-    /// Records a failure ahead of an attempt (refused while locked). Until it is settled, the
-    /// reservation is given back if the request is dropped (see [`Unsettled`]).
+    /// Records a failure ahead of an attempt (refused while locked), once it is the user's
+    /// turn at the hashing pool: a check waiting behind another of the same user's holds no
+    /// attempt. Until it is settled, the reservation is given back if the request is dropped
+    /// (see [`Unsettled`]).
     async fn reserve(
         &self,
         user: &str,
         policy: ThrottlePolicy,
         now: u64,
     ) -> Result<Unsettled<S>, ServiceError> {
+        let turn = self
+            .hashing
+            .turn(user)
+            .await
+            .map_err(|e| ServiceError::backend(Collaborator::Hashing, e))?;
         let (before, reserved) = self
             .update_throttle(user, None, |current| {
                 current.check(&policy, now)?;
@@ -840,6 +847,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         Ok(Unsettled {
             store: Arc::clone(&self.store),
             user: user.to_owned(),
+            turn,
             reservation,
             armed: AtomicBool::new(true),
             handed_off: AtomicBool::new(false),
@@ -1068,6 +1076,8 @@ fn spent(account: &StoredAccount, id: StateId) -> bool {
 struct Unsettled<S: Store + 'static> {
     store: Arc<S>,
     user: String,
+    /// The user's turn at the hashing pool, held until the attempt is settled.
+    turn: Turn,
     reservation: Reservation,
     armed: AtomicBool,
     handed_off: AtomicBool,
@@ -1104,8 +1114,12 @@ impl<S: Store + 'static> Drop for Unsettled<S> {
         // failure would.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let (store, user) = (Arc::clone(&self.store), core::mem::take(&mut self.user));
+            // The turn ends once the attempt is given back, so the user's next check cannot
+            // reserve against counters that still hold this one.
+            let turn = self.turn.clone();
             runtime.spawn(async move {
                 let _ = refund(&*store, &user, reservation, false).await;
+                drop(turn);
             });
         }
     }
