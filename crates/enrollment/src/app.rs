@@ -75,9 +75,13 @@ pub struct StoredAccount {
 }
 
 /// How long after a consumed state's `expires_at` a store may forget it (see
-/// [`Store::consume_state`]): a margin for clocks that differ between servers and for checks
-/// that finish after the state expired.
-pub const FORGET_CONSUMED_AFTER_SECONDS: u64 = 3_600;
+/// [`Store::consume_state`]): a margin for clocks that differ between servers. A check that
+/// finishes after the state expired is refused by the service at the write, so only a server
+/// whose clock is behind could still take a copy for live; one more than a minute off also
+/// refuses right TOTP codes (±1 step of 30 seconds), so a minute is enough. Short on
+/// purpose: an account row keeps its completed sign-ins for this long, and every sign-in
+/// reads and writes them.
+pub const FORGET_CONSUMED_AFTER_SECONDS: u64 = 60;
 
 /// A pending state recorded as completed: kept in [`StoredAccount::completed`] (login
 /// challenges) or by [`Store::consume_state`] (email codes), so that a copy of the state finds
