@@ -109,6 +109,7 @@ pub struct AuthenticatorSetup {
     account: Account,
     revision: u64,
     started_at: u64,
+    wizard: StateId,
     secret: Secret,
 }
 
@@ -118,6 +119,10 @@ pub struct SaveRecoveryCodes {
     account: Account,
     revision: u64,
     started_at: u64,
+    wizard: StateId,
+    /// Whether a "Done" of this state claimed the wizard's end and then failed to write: its
+    /// next "Done" writes without claiming again.
+    claimed: bool,
     secret: Secret,
     confirmed_step: u64,
     issued: IssuedCodes,
@@ -313,6 +318,7 @@ impl EmailCodeSent {
                 account: self.account,
                 revision: self.revision,
                 started_at: self.started_at,
+                wizard: self.wizard,
                 secret: Secret::generate_for(policy.totp.algorithm, rng),
             }),
             Err((challenge, error)) => Err(Refused {
@@ -329,20 +335,28 @@ impl EmailCodeSent {
 }
 
 impl AuthenticatorSetup {
-    pub(crate) fn parts(&self) -> (&Account, u64, u64, &Secret) {
-        (&self.account, self.revision, self.started_at, &self.secret)
+    pub(crate) fn parts(&self) -> (&Account, u64, u64, StateId, &Secret) {
+        (
+            &self.account,
+            self.revision,
+            self.started_at,
+            self.wizard,
+            &self.secret,
+        )
     }
 
     pub(crate) fn from_parts(
         account: Account,
         revision: u64,
         started_at: u64,
+        wizard: StateId,
         secret: Secret,
     ) -> Self {
         Self {
             account,
             revision,
             started_at,
+            wizard,
             secret,
         }
     }
@@ -426,6 +440,8 @@ impl AuthenticatorSetup {
                     account: self.account,
                     revision: self.revision,
                     started_at: self.started_at,
+                    wizard: self.wizard,
+                    claimed: false,
                     secret: self.secret,
                     confirmed_step: step,
                     issued,
@@ -453,6 +469,7 @@ impl SaveRecoveryCodes {
         &Account,
         u64,
         u64,
+        (StateId, bool),
         &Secret,
         u64,
         &IssuedCodes,
@@ -462,6 +479,7 @@ impl SaveRecoveryCodes {
             &self.account,
             self.revision,
             self.started_at,
+            (self.wizard, self.claimed),
             &self.secret,
             self.confirmed_step,
             &self.issued,
@@ -469,10 +487,12 @@ impl SaveRecoveryCodes {
         )
     }
 
+    #[allow(clippy::too_many_arguments)] // the fields, from the sealed state
     pub(crate) fn from_parts(
         account: Account,
         revision: u64,
         started_at: u64,
+        (wizard, claimed): (StateId, bool),
         secret: Secret,
         confirmed_step: u64,
         issued: IssuedCodes,
@@ -482,6 +502,8 @@ impl SaveRecoveryCodes {
             account,
             revision,
             started_at,
+            wizard,
+            claimed,
             secret,
             confirmed_step,
             issued,
@@ -492,6 +514,16 @@ impl SaveRecoveryCodes {
     /// The account being set up.
     pub fn account(&self) -> &Account {
         &self.account
+    }
+
+    /// Whether a "Done" of this very state already claimed the wizard's end.
+    pub(crate) fn claimed(&self) -> bool {
+        self.claimed
+    }
+
+    /// Records that a "Done" of this state claimed the wizard's end.
+    pub(crate) fn claim(&mut self) {
+        self.claimed = true;
     }
 
     /// The codes to show, with their clipboard text and download file.

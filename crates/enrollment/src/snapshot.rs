@@ -49,6 +49,15 @@ impl PendingEnable {
             Self::SaveRecoveryCodes(state) => state.parts().2,
         }
     }
+
+    /// The wizard's id, the same at every step.
+    pub(crate) fn wizard(&self) -> StateId {
+        match self {
+            Self::EmailCodeSent(state) => state.parts().3,
+            Self::AuthenticatorSetup(state) => state.parts().3,
+            Self::SaveRecoveryCodes(state) => state.parts().3.0,
+        }
+    }
 }
 
 impl From<EmailCodeSent> for PendingEnable {
@@ -88,9 +97,12 @@ enum StoredStep {
         challenge: EmailChallenge,
     },
     AuthenticatorSetup {
+        wizard: [u8; 16],
         secret: Zeroizing<String>,
     },
     SaveRecoveryCodes {
+        wizard: [u8; 16],
+        claimed: bool,
         secret: Zeroizing<String>,
         confirmed_step: u64,
         codes: Vec<Zeroizing<String>>,
@@ -113,21 +125,32 @@ pub(crate) fn encode_enable(state: &PendingEnable, out: &mut Zeroizing<Vec<u8>>)
             )
         }
         PendingEnable::AuthenticatorSetup(state) => {
-            let (account, revision, started_at, secret) = state.parts();
+            let (account, revision, started_at, wizard, secret) = state.parts();
             (
                 account,
                 revision,
                 started_at,
                 StoredStep::AuthenticatorSetup {
+                    wizard: *wizard.as_bytes(),
                     secret: secret.to_base32(),
                 },
             )
         }
         PendingEnable::SaveRecoveryCodes(state) => {
-            let (account, revision, started_at, secret, confirmed_step, issued, set) =
-                state.parts();
+            let (
+                account,
+                revision,
+                started_at,
+                (wizard, claimed),
+                secret,
+                confirmed_step,
+                issued,
+                set,
+            ) = state.parts();
             let codes = show_codes(issued);
             let step = StoredStep::SaveRecoveryCodes {
+                wizard: *wizard.as_bytes(),
+                claimed,
                 secret: secret.to_base32(),
                 confirmed_step,
                 codes,
@@ -167,15 +190,19 @@ pub(crate) fn decode_enable(bytes: &[u8]) -> Option<PendingEnable> {
                 challenge,
             ))
         }
-        StoredStep::AuthenticatorSetup { secret: text } => {
-            PendingEnable::AuthenticatorSetup(AuthenticatorSetup::from_parts(
-                account,
-                stored.revision,
-                stored.started_at,
-                secret(&text)?,
-            ))
-        }
+        StoredStep::AuthenticatorSetup {
+            wizard,
+            secret: text,
+        } => PendingEnable::AuthenticatorSetup(AuthenticatorSetup::from_parts(
+            account,
+            stored.revision,
+            stored.started_at,
+            StateId::from_bytes(wizard),
+            secret(&text)?,
+        )),
         StoredStep::SaveRecoveryCodes {
+            wizard,
+            claimed,
             secret: text,
             confirmed_step,
             codes,
@@ -186,6 +213,7 @@ pub(crate) fn decode_enable(bytes: &[u8]) -> Option<PendingEnable> {
                 account,
                 stored.revision,
                 stored.started_at,
+                (StateId::from_bytes(wizard), claimed),
                 secret(&text)?,
                 confirmed_step,
                 issued,

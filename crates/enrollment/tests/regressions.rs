@@ -18,7 +18,8 @@ use twostep_enrollment::memory::{
 };
 use twostep_enrollment::{
     AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Mail, Notice,
-    Policies, Saved, Service, ServiceError, Store, StoredAccount, StoredOrgPolicy, Throttle,
+    PendingEnable, Policies, SaveRecoveryCodes, Saved, Service, ServiceError, Store, StoredAccount,
+    StoredOrgPolicy, Throttle,
 };
 use twostep_otp::Totp;
 use twostep_policy::{Membership, OrgPolicy, Role};
@@ -78,6 +79,17 @@ fn alice() -> Account {
 impl<S: Store + 'static> World<S> {
     /// Runs the wizard for `account`; returns its TOTP and recovery codes.
     async fn enable(&self, account: &Account) -> (Totp, Vec<String>) {
+        let (totp, save) = self.wizard_at_done(account).await;
+        let codes = shown(save.codes());
+        self.service
+            .complete_enable(account, save, Saved::Yes)
+            .await
+            .unwrap();
+        (totp, codes)
+    }
+
+    /// Runs the wizard for `account` up to its last screen, the recovery codes.
+    async fn wizard_at_done(&self, account: &Account) -> (Totp, SaveRecoveryCodes) {
         self.clock.advance(30);
         let sent = self.service.start_enable(account).await.unwrap();
         let code = self.mailer.last_email_code(&account.email).unwrap();
@@ -94,12 +106,18 @@ impl<S: Store + 'static> World<S> {
             .confirm_authenticator(account, setup, &first)
             .await
             .unwrap();
-        let codes = shown(save.codes());
-        self.service
-            .complete_enable(account, save, Saved::Yes)
-            .await
-            .unwrap();
-        (totp, codes)
+        (totp, save)
+    }
+
+    /// Two copies of the wizard's last screen, as two tabs or a restored session hold it.
+    fn two_copies(&self, save: SaveRecoveryCodes) -> (SaveRecoveryCodes, SaveRecoveryCodes) {
+        let user = save.account().user_id.clone();
+        let sealed = self.service.seal(&PendingEnable::from(save)).unwrap();
+        let open = || match self.service.open(&user, &sealed).unwrap() {
+            PendingEnable::SaveRecoveryCodes(copy) => copy,
+            _ => unreachable!("sealed at the last screen"),
+        };
+        (open(), open())
     }
 
     async fn sign_in(&self, account: &Account, input: &str) -> Result<(), ServiceError> {
@@ -829,4 +847,101 @@ async fn checks_waiting_their_turn_hold_no_attempt() {
     );
     waiting.abort_all();
     while waiting.join_next().await.is_some() {}
+}
+
+/// The wizard's Cancel, then a "Done" from another copy of its last screen (a second tab):
+/// the console said "nothing was saved" while the Done turned 2FA on.
+#[tokio::test]
+async fn a_cancelled_wizard_is_done_from_no_copy() {
+    let w = world();
+    let (_, save) = w.wizard_at_done(&alice()).await;
+    let (shown, copy) = w.two_copies(save);
+    w.service
+        .cancel_enable(&alice(), PendingEnable::from(shown))
+        .await
+        .unwrap();
+    let done = w.service.complete_enable(&alice(), copy, Saved::Yes).await;
+    let refusal = done.unwrap_err();
+    assert!(matches!(refusal.error, ServiceError::Replayed));
+    assert!(refusal.state.is_none());
+    assert!(!w.service.status("alice").await.unwrap().is_enabled());
+}
+
+/// A Cancel after the Done of the same wizard: it must say 2FA is on, not "nothing saved".
+#[tokio::test]
+async fn a_cancel_after_done_says_two_factor_is_on() {
+    let w = world();
+    let (_, save) = w.wizard_at_done(&alice()).await;
+    let (done, late) = w.two_copies(save);
+    w.service
+        .complete_enable(&alice(), done, Saved::Yes)
+        .await
+        .unwrap();
+    let cancel = w
+        .service
+        .cancel_enable(&alice(), PendingEnable::from(late))
+        .await;
+    assert!(matches!(cancel, Err(ServiceError::AlreadyEnabled)));
+}
+
+/// A Cancel and a Done of one wizard sent together (4 of 20 trials both "won" in the
+/// console): exactly one of them wins, and 2FA is on exactly when the Done did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_and_a_done_raced_never_both_win() {
+    for _ in 0..50 {
+        let w = world();
+        let (_, save) = w.wizard_at_done(&alice()).await;
+        let (done, cancel) = w.two_copies(save);
+        let service = Arc::clone(&w.service);
+        let done = tokio::spawn(async move {
+            service
+                .complete_enable(&alice(), done, Saved::Yes)
+                .await
+                .is_ok()
+        });
+        let service = Arc::clone(&w.service);
+        let cancel = tokio::spawn(async move {
+            service
+                .cancel_enable(&alice(), PendingEnable::from(cancel))
+                .await
+                .is_ok()
+        });
+        let (done, cancel) = (done.await.unwrap(), cancel.await.unwrap());
+        assert!(done != cancel, "done {done}, cancel {cancel}");
+        assert_eq!(w.service.status("alice").await.unwrap().is_enabled(), done);
+    }
+}
+
+/// A Cancel at an earlier step ends every copy of the wizard, the later ones too.
+#[tokio::test]
+async fn a_cancel_at_the_email_step_ends_the_wizard_everywhere() {
+    let w = world();
+    let sent = w.service.start_enable(&alice()).await.unwrap();
+    let sealed = w.service.seal(&PendingEnable::from(sent)).unwrap();
+    let early: PendingEnable = w.service.open("alice", &sealed).unwrap();
+    let PendingEnable::EmailCodeSent(sent) = w.service.open("alice", &sealed).unwrap() else {
+        unreachable!("sealed at the email step")
+    };
+    let code = w.mailer.last_email_code("alice@example.com").unwrap();
+    let setup = w
+        .service
+        .verify_email(&alice(), sent, code.expose())
+        .await
+        .unwrap();
+    let totp = w
+        .service
+        .setup_view(&setup)
+        .unwrap()
+        .key_uri
+        .to_totp()
+        .unwrap();
+    let first = totp.generate(w.clock.now()).unwrap().to_string();
+    let save = w
+        .service
+        .confirm_authenticator(&alice(), setup, &first)
+        .await
+        .unwrap();
+    w.service.cancel_enable(&alice(), early).await.unwrap();
+    let done = w.service.complete_enable(&alice(), save, Saved::Yes).await;
+    assert!(matches!(done.unwrap_err().error, ServiceError::Replayed));
 }

@@ -15,6 +15,7 @@ use crate::app::{
 use crate::enable::{
     self, Account, AuthenticatorSetup, EmailCodeMail, EmailCodeSent, SaveRecoveryCodes, SetupView,
 };
+use crate::snapshot::PendingEnable;
 
 /// How many email codes one account may be sent per time slot as long as the resend cooldown
 /// (slots are aligned, so up to twice as many can straddle a boundary), however often its
@@ -57,17 +58,11 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let slot = now / cooldown;
         let next = slot.saturating_add(1).saturating_mul(cooldown);
         for place in 0..EMAIL_CODES_PER_COOLDOWN {
-            let digest = Sha256::new()
-                .chain_update(b"twostep email code slot v1\0")
-                .chain_update(slot.to_be_bytes())
-                .chain_update([place])
-                .finalize();
-            let mut id = [0u8; 16];
-            for (byte, digested) in id.iter_mut().zip(digest) {
-                *byte = digested;
-            }
             let state = ConsumedState {
-                id: StateId::from_bytes(id),
+                id: derived_id(
+                    b"twostep email code slot v1\0",
+                    &[&slot.to_be_bytes(), &[place]],
+                ),
                 expires_at: next,
             };
             let taken = self
@@ -243,7 +238,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     pub async fn complete_enable(
         &self,
         account: &Account,
-        state: SaveRecoveryCodes,
+        mut state: SaveRecoveryCodes,
         saved: Saved,
     ) -> Result<(), Refusal<SaveRecoveryCodes>> {
         same_account(state.account(), account)?;
@@ -254,6 +249,17 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         };
         let credential = enabled.credential;
         let user = credential.user_id;
+        // The wizard ends once, by its "Done" or by its cancel: whichever records its end
+        // first. A "Done" that failed after recording it keeps the claim in its state.
+        if !state.claimed() {
+            let (_, _, started_at, (wizard, _), ..) = state.parts();
+            let end = self.wizard_end(wizard, started_at);
+            match self.store.consume_state(&user, end, now).await {
+                Ok(true) => state.claim(),
+                Ok(false) => return Err(self.enable_lost(&user, state).await),
+                Err(error) => return Err(Refusal::new(state, ServiceError::store(error))),
+            }
+        }
         // From here every failure hands the state back: the user's authenticator already holds
         // this key, and "Done" again must be able to finish the job.
         let sealed = match self.sealer.seal(&user, &credential.secret) {
@@ -282,21 +288,100 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .await;
         match created {
             Ok(true) => {}
-            Ok(false) => {
-                let now_enabled = match self.account(&user).await {
-                    Ok(account) => account.credential.is_some(),
-                    Err(error) => return Err(Refusal::new(state, error)),
-                };
-                return Err(Refusal::end(if now_enabled {
-                    ServiceError::AlreadyEnabled
-                } else {
-                    ServiceError::Replayed
-                }));
-            }
+            Ok(false) => return Err(self.enable_lost(&user, state).await),
             Err(error) => return Err(Refusal::new(state, ServiceError::store(error))),
         }
         self.audit(&user, AuditKind::Enabled);
         self.notify(&enabled.notify, Notice::Enabled).await;
         Ok(())
     }
+
+    /// Why a "Done" lost: 2FA is on (another copy's "Done" won), or the wizard ended some
+    /// other way (cancelled, or the account changed). The state back only if that could not
+    /// be read.
+    async fn enable_lost(
+        &self,
+        user: &str,
+        state: SaveRecoveryCodes,
+    ) -> Refusal<SaveRecoveryCodes> {
+        match self.account(user).await {
+            Ok(account) if account.credential.is_some() => {
+                Refusal::end(ServiceError::AlreadyEnabled)
+            }
+            Ok(_) => Refusal::end(ServiceError::Replayed),
+            Err(error) => Refusal::new(state, error),
+        }
+    }
+
+    /// The record of a wizard's end, kept until the wizard could no longer complete anyway.
+    fn wizard_end(&self, wizard: StateId, started_at: u64) -> ConsumedState {
+        ConsumedState {
+            id: derived_id(b"twostep wizard end v1\0", &[wizard.as_bytes()]),
+            expires_at: started_at.saturating_add(self.policies.pending_ttl_seconds),
+        }
+    }
+
+    /// Leaves the wizard at any step: nothing is saved, and no copy of this wizard can finish
+    /// any more. A "Done" racing the cancel either wins — the cancel answers
+    /// [`ServiceError::AlreadyEnabled`] — or loses with [`ServiceError::Replayed`]; never both.
+    /// An expired wizard is left without a write.
+    ///
+    /// ```
+    /// # use twostep_enrollment::memory::{FixedPasswords, MemoryStore, PlaintextSealer, RecordingMailer};
+    /// # use twostep_enrollment::{Account, PendingEnable, Service, ServiceError};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ServiceError> {
+    /// # let service = Service::builder(MemoryStore::default(), PlaintextSealer)
+    /// #     .mailer(RecordingMailer::default()).reauthenticate(FixedPasswords::default()).build();
+    /// let alice = Account { user_id: "alice".into(), email: "alice@example.com".into() };
+    /// let wizard = service.start_enable(&alice).await?;
+    /// service.cancel_enable(&alice, PendingEnable::from(wizard)).await?;
+    /// assert!(!service.status("alice").await?.is_enabled());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ServiceError::AlreadyEnabled`] when a "Done" of this wizard went first (2FA is on);
+    /// [`ServiceError::Conflict`] when one claimed the end and has not written yet (look at
+    /// the status again); [`ServiceError::WrongUser`]; a store failure (nothing recorded).
+    pub async fn cancel_enable(
+        &self,
+        account: &Account,
+        state: PendingEnable,
+    ) -> Result<(), ServiceError> {
+        same_account(state.account(), account)?;
+        let user = account.user_id.as_str();
+        let now = self.clock.now();
+        let end = self.wizard_end(state.wizard(), state.started_at());
+        if now >= end.expires_at {
+            return Ok(());
+        }
+        let cancelled = self
+            .store
+            .consume_state(user, end, now)
+            .await
+            .map_err(ServiceError::store)?;
+        if cancelled {
+            return Ok(());
+        }
+        Err(match self.account(user).await?.credential {
+            Some(_) => ServiceError::AlreadyEnabled,
+            None => ServiceError::Conflict,
+        })
+    }
+}
+
+/// A state id derived from `parts` under `domain`: records whose id every server computes
+/// alike, such as a wizard's end or a slot of the email-code ration.
+fn derived_id(domain: &[u8], parts: &[&[u8]]) -> StateId {
+    let mut hasher = Sha256::new().chain_update(domain);
+    for part in parts {
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut id = [0u8; 16];
+    for (byte, digested) in id.iter_mut().zip(digest) {
+        *byte = digested;
+    }
+    StateId::from_bytes(id)
 }

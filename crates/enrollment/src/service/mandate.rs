@@ -73,20 +73,30 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         Ok(twostep_policy::requirement(&refs, two_factor, now))
     }
 
-    /// The actor's membership of `org`, their 2FA status, and the org's current policy.
-    async fn mandate_context(
-        &self,
-        actor: &str,
-        org: &str,
-    ) -> Result<(Membership, TwoFactor, StoredOrgPolicy), ServiceError> {
-        let membership = self
+    /// The actor's membership of `org`, from the application's [`Directory`]: to decide what
+    /// of the organisation's settings to show them.
+    ///
+    /// # Errors
+    /// [`ServiceError::Policy`] ([`NotAMember`](twostep_policy::Refusal::NotAMember)) for
+    /// someone outside `org`, or a directory failure.
+    pub async fn membership(&self, actor: &str, org: &str) -> Result<Membership, ServiceError> {
+        Ok(self
             .directory
             .memberships(actor)
             .await
             .map_err(Self::directory_error)?
             .into_iter()
             .find(|m| m.org_id == org)
-            .ok_or(twostep_policy::Refusal::NotAMember)?;
+            .ok_or(twostep_policy::Refusal::NotAMember)?)
+    }
+
+    /// The actor's membership of `org`, their 2FA status, and the org's current policy.
+    async fn mandate_context(
+        &self,
+        actor: &str,
+        org: &str,
+    ) -> Result<(Membership, TwoFactor, StoredOrgPolicy), ServiceError> {
+        let membership = self.membership(actor, org).await?;
         let enabled = self.account(actor).await?.credential.is_some();
         let policy = self
             .store
