@@ -30,3 +30,7 @@ pub use twostep_sealer as sealer;
 #[cfg(any(feature = "store-sqlx", feature = "postgres"))]
 #[doc(inline)]
 pub use twostep_store_sqlx as store_sqlx;
+
+#[cfg(feature = "axum")]
+#[doc(inline)]
+pub use twostep_axum as axum;
