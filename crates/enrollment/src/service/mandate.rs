@@ -24,11 +24,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         &self,
         user: &str,
     ) -> Result<Vec<(Membership, OrgPolicy)>, ServiceError> {
-        let memberships = self
-            .directory
-            .memberships(user)
-            .await
-            .map_err(Self::directory_error)?;
+        let memberships = self.memberships(user).await?;
         if memberships.is_empty() {
             return Ok(Vec::new());
         }
@@ -81,13 +77,22 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     /// someone outside `org`, or a directory failure.
     pub async fn membership(&self, actor: &str, org: &str) -> Result<Membership, ServiceError> {
         Ok(self
-            .directory
             .memberships(actor)
-            .await
-            .map_err(Self::directory_error)?
+            .await?
             .into_iter()
             .find(|m| m.org_id == org)
             .ok_or(twostep_policy::Refusal::NotAMember)?)
+    }
+
+    /// The organisations `user` belongs to, from the application's [`Directory`].
+    ///
+    /// # Errors
+    /// A directory failure.
+    pub async fn memberships(&self, user: &str) -> Result<Vec<Membership>, ServiceError> {
+        self.directory
+            .memberships(user)
+            .await
+            .map_err(Self::directory_error)
     }
 
     /// The actor's membership of `org`, their 2FA status, and the org's current policy.
