@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use twostep_enrollment::{Locked, ServiceError};
+use twostep_policy::Refusal;
 
 use crate::session::Stage;
 
@@ -114,7 +115,9 @@ impl Error {
     /// A stable word for the case, for clients and message catalogues: `wrong_code`,
     /// `wrong_recovery_code`, `wrong_email_code`, `wrong_password`, `locked`, `expired`,
     /// `replayed`, `not_saved`, `already_enabled`, `not_enabled`, `resend_too_soon`,
-    /// `email_code_expired`, `not_allowed`, `mandated`, `conflict`, `invalid_state`,
+    /// `email_code_expired`, `mandated`, `not_a_member`, `not_owner_or_admin`,
+    /// `set_up_yours_first` (an organisation's requirement needs the actor's own 2FA),
+    /// `already_required`, `not_required`, `not_allowed`, `conflict`, `invalid_state`,
     /// `not_signed_in`, `second_step_required`, `enrollment_required`, `no_pending_step`,
     /// `unavailable` or `internal`.
     pub fn code(&self) -> &'static str {
@@ -140,7 +143,15 @@ impl Error {
             ServiceError::NotEnabled => "not_enabled",
             ServiceError::ResendTooSoon { .. } => "resend_too_soon",
             ServiceError::EmailCodeExpired => "email_code_expired",
-            ServiceError::Policy(_) | ServiceError::WrongUser => "not_allowed",
+            ServiceError::Policy(refusal) => match refusal {
+                Refusal::NotAMember => "not_a_member",
+                Refusal::NotOwnerOrAdmin => "not_owner_or_admin",
+                Refusal::ActorWithoutTwoFactor => "set_up_yours_first",
+                Refusal::AlreadyOn => "already_required",
+                Refusal::AlreadyOff => "not_required",
+                _ => "not_allowed",
+            },
+            ServiceError::WrongUser => "not_allowed",
             ServiceError::Mandated(_) => "mandated",
             ServiceError::Conflict => "conflict",
             ServiceError::InvalidState => "invalid_state",
@@ -158,9 +169,13 @@ impl Error {
             | "wrong_password"
             | "not_saved" => StatusCode::UNPROCESSABLE_ENTITY,
             "locked" | "resend_too_soon" => StatusCode::TOO_MANY_REQUESTS,
-            "not_allowed" | "mandated" => StatusCode::FORBIDDEN,
+            "not_allowed"
+            | "not_a_member"
+            | "not_owner_or_admin"
+            | "set_up_yours_first"
+            | "mandated"
+            | "enrollment_required" => StatusCode::FORBIDDEN,
             "not_signed_in" | "second_step_required" => StatusCode::UNAUTHORIZED,
-            "enrollment_required" => StatusCode::FORBIDDEN,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::CONFLICT,
@@ -182,6 +197,16 @@ impl Error {
     pub fn attempts_left(&self) -> Option<u8> {
         match self.service_error() {
             Some(ServiceError::WrongEmailCode { attempts_left }) => Some(*attempts_left),
+            _ => None,
+        }
+    }
+
+    /// The organisation the error is about, where it names one (`enrollment_required`,
+    /// `mandated`).
+    pub fn org(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::EnrollmentRequired(org) => Some(org),
+            Kind::Service(ServiceError::Mandated(refused)) => Some(&refused.org_id),
             _ => None,
         }
     }

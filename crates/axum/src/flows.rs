@@ -19,8 +19,8 @@ use zeroize::Zeroizing;
 use crate::session::{self, Flow, Stage, User};
 use crate::views::{
     AuthenticatorView, DisableView, Done, Finished, MandateView, OrgSecurityView,
-    RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SignInStep, StatusView,
-    WizardStep, WizardView,
+    RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SessionStage, SignInStep,
+    StatusView, WizardStep, WizardView,
 };
 use crate::{Error, TwoStep};
 
@@ -168,6 +168,20 @@ where
     pub async fn sign_out(&self, session: &Session) -> Result<(), Error> {
         session.flush().await?;
         Ok(())
+    }
+
+    /// The session's user and how far they have signed in; `None` for a visitor.
+    ///
+    /// # Errors
+    /// The session store failed.
+    pub async fn stage(&self, session: &Session) -> Result<Option<(Account, SessionStage)>, Error> {
+        Ok(session::stage(session).await?.map(|stage| match stage {
+            Stage::SecondStep { user, .. } => (user.account(), SessionStage::SecondStep),
+            Stage::EnrollmentRequired { user, org } => {
+                (user.account(), SessionStage::EnrollmentRequired { org })
+            }
+            Stage::SignedIn { user } => (user.account(), SessionStage::SignedIn),
+        }))
     }
 
     /// The fully signed-in user of the session, if any.

@@ -7,6 +7,8 @@ mod flows;
 mod guard;
 mod json;
 mod session;
+#[cfg(feature = "ui")]
+pub mod ui;
 mod views;
 
 use std::sync::Arc;
@@ -17,8 +19,8 @@ pub use error::Error;
 pub use guard::{Guarded, Redirects, RequireSignedIn, SignedIn};
 pub use views::{
     AuthenticatorView, DisableView, Done, Finished, MandateView, OrgSecurityView,
-    RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SignInStep, StatusView,
-    WizardStep, WizardView,
+    RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SessionStage, SignInStep,
+    StatusView, WizardStep, WizardView,
 };
 
 /// Re-exported so that an application names the same versions.

@@ -93,6 +93,8 @@ pub(crate) async fn enter(session: &Session, stage: &Stage) -> Result<(), Error>
     }
     session.cycle_id().await?;
     session.insert(STAGE, stage).await?;
+    #[cfg(feature = "ui")]
+    crate::ui::issue_csrf(session).await?;
     Ok(())
 }
 

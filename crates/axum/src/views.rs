@@ -33,6 +33,21 @@ pub enum SignInStep {
     },
 }
 
+/// How far a session has signed in, once the application checked a password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum SessionStage {
+    /// The code is awaited.
+    SecondStep,
+    /// An organisation requires 2FA now: only the enable wizard until it is done.
+    EnrollmentRequired {
+        /// The organisation requiring it.
+        org: String,
+    },
+    /// Fully signed in.
+    SignedIn,
+}
+
 /// An organisation's upcoming requirement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Reminder {

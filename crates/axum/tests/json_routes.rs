@@ -450,5 +450,5 @@ async fn a_mandated_member_reaches_only_the_wizard_until_it_is_done() {
     let mut mallory = w.client();
     mallory.sign_in("mallory").await;
     let answer = mallory.get("/2fa/orgs/acme/security").await;
-    assert_eq!(answer.json["error"], "not_allowed");
+    assert_eq!(answer.json["error"], "not_a_member");
 }

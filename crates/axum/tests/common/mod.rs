@@ -212,24 +212,32 @@ fn app(twostep: Wired, sessions: Sessions) -> Router {
             },
         )
     };
-    Router::new()
-        .route(
-            "/me",
-            get(|SignedIn(account): SignedIn| async move { Json(json!({ "email": account.email })) }),
-        )
-        // A page that trusts the guard alone.
-        .route("/dashboard", get(|| async { Json(json!({ "page": "dashboard" })) }))
-        .route_layer(RequireSignedIn::json())
-        .route("/sign-in", sign_in)
-        // The application's own use of a visitor's session (a cart, a language).
-        .route(
-            "/visit",
-            post(|session: Session| async move {
-                session.insert("app.visited", true).await.unwrap();
-            }),
-        )
-        .nest("/2fa", twostep.json_router())
-        .layer(SessionManagerLayer::new(sessions).with_secure(false))
+    let router =
+        Router::new()
+            .route(
+                "/me",
+                get(|SignedIn(account): SignedIn| async move {
+                    Json(json!({ "email": account.email }))
+                }),
+            )
+            // A page that trusts the guard alone.
+            .route(
+                "/dashboard",
+                get(|| async { Json(json!({ "page": "dashboard" })) }),
+            )
+            .route_layer(RequireSignedIn::json())
+            .route("/sign-in", sign_in)
+            // The application's own use of a visitor's session (a cart, a language).
+            .route(
+                "/visit",
+                post(|session: Session| async move {
+                    session.insert("app.visited", true).await.unwrap();
+                }),
+            )
+            .nest("/2fa", twostep.json_router());
+    #[cfg(feature = "ui")]
+    let router = router.merge(twostep.pages(twostep_axum::ui::Pages::default()));
+    router.layer(SessionManagerLayer::new(sessions).with_secure(false))
 }
 
 /// An answer: status, JSON body (or `Null`), and whether it set a cookie.
@@ -247,6 +255,22 @@ pub struct Answer {
 pub struct Client {
     pub app: Router,
     pub cookie: Option<String>,
+}
+
+impl Answer {
+    /// Where a redirect goes.
+    pub fn location(&self) -> Option<&str> {
+        self.headers
+            .get(header::LOCATION)
+            .map(|value| value.to_str().unwrap())
+    }
+
+    /// The anti-CSRF token of the page's first form.
+    pub fn csrf(&self) -> String {
+        let needle = "name=\"csrf\" value=\"";
+        let at = self.text.find(needle).expect("a form") + needle.len();
+        self.text[at..].split('"').next().unwrap().to_owned()
+    }
 }
 
 impl Client {
@@ -270,6 +294,21 @@ impl Client {
 
     pub async fn post(&mut self, path: &str, body: Value) -> Answer {
         self.json("POST", path, body).await
+    }
+
+    /// A form as a browser on this site posts it, with the page's anti-CSRF token.
+    pub async fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
     }
 
     pub async fn json(&mut self, method: &str, path: &str, body: Value) -> Answer {
