@@ -48,7 +48,7 @@ async fn a_user_enables_signs_in_reissues_and_disables() {
     assert_eq!(browser.text_of("#status").await, "Off");
     console.shot("02-2fa-tab-off").await;
 
-    let enrolled = console.enable_two_factor(email, true).await;
+    let enrolled = console.enable_two_factor(email, Shots::En).await;
     assert_eq!(browser.text_of("#status").await, "On");
     assert_eq!(browser.text_of("#codes-left").await, "10 left");
     console.shot("09-2fa-tab-on").await;
@@ -141,6 +141,48 @@ async fn a_user_enables_signs_in_reissues_and_disables() {
     console.close().await;
 }
 
+/// The same story in Korean, the seed guide's language: the language chosen once in the
+/// header, every 2FA screen in Korean, and the second step after signing in again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_korean_user_enables_and_signs_in_with_every_screen_in_korean() {
+    let Some(console) = Console::start("korean").await else {
+        return;
+    };
+    let browser = &console.browser;
+    let email = "minji@dfinery.test";
+    console.sign_up(email, "Dfinery").await;
+    browser.click_on("#lang-ko").await;
+    browser.goto(&console.url("/account/2fa")).await;
+    assert_eq!(browser.text_of("#status").await, "사용 안 함");
+    assert_eq!(browser.text_of("#enable").await, "2단계 인증 활성");
+    console.shot("ko-02-2fa-tab-off").await;
+    let enrolled = console.enable_two_factor(email, Shots::Ko).await;
+    assert_eq!(browser.text_of("#status").await, "사용 중");
+    assert_eq!(browser.text_of("#codes-left").await, "10개 남음");
+    console.shot("ko-09-2fa-tab-on").await;
+    console.sign_out().await;
+    console.submit_sign_in(email, PASSWORD).await;
+    browser
+        .goto(&console.url("/login/second-step?lang=ko"))
+        .await;
+    assert!(browser.text_of("main").await.contains("6자리 인증번호"));
+    console.shot("ko-11-second-step").await;
+    browser.fill("#code", &enrolled.app.wrong_code()).await;
+    browser
+        .click_on("form[action='/login/second-step'] button")
+        .await;
+    assert_eq!(
+        browser.text_of("#flash").await,
+        "인증번호가 올바르지 않습니다."
+    );
+    browser.fill("#code", &enrolled.app.code_after(30)).await;
+    browser
+        .click_on("form[action='/login/second-step'] button")
+        .await;
+    assert_eq!(browser.path().await, "/account");
+    console.close().await;
+}
+
 /// The organisation mandate: refused to a member, and to an owner and an admin without 2FA;
 /// switched on with a preview once the owner has it; a member without 2FA (the admin) is then
 /// sent to the enable wizard at sign-in and reaches nothing else until it is done.
@@ -199,7 +241,7 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrollment() {
 
     // With 2FA, the owner sees who would be affected and switches it on.
     console.sign_in(owner).await;
-    console.enable_two_factor(owner, false).await;
+    console.enable_two_factor(owner, Shots::None).await;
     browser.goto(&console.url("/org/security")).await;
     assert_eq!(
         browser.texts_of("#preview li").await,
@@ -227,7 +269,7 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrollment() {
         browser.goto(&console.url(page)).await;
         assert_eq!(browser.path().await, "/account/2fa/enable", "{page}");
     }
-    console.enable_two_factor(member, false).await;
+    console.enable_two_factor(member, Shots::None).await;
     browser.goto(&console.url("/org")).await;
     assert_eq!(browser.path().await, "/org");
 
@@ -253,15 +295,21 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
     let browser = &console.browser;
     let email = "eve@initech.test";
 
-    // A visitor's sign-up form with its token removed, then with a forged one.
-    for tamper in [
-        "document.querySelector('input[name=csrf]').remove()",
-        "document.querySelector('input[name=csrf]').value = 'f'.repeat(64)",
-    ] {
-        console.submit_sign_up(email, "Initech", Some(tamper)).await;
-        assert!(browser.text_of("#csrf-refused").await.contains("refused"));
-    }
-    console.shot("22-form-refused").await;
+    // A visitor's sign-up form sent from another site (a page of its own origin): refused
+    // before anything is looked at.
+    let forged = format!(
+        "data:text/html,<form method=post action='{}'><input name=email value='{email}'>\
+         <input name=password value='{PASSWORD}'><input name=org value=Initech></form>\
+         <script>document.forms[0].submit()</script>",
+        console.url("/signup")
+    );
+    browser.goto(&forged).await;
+    assert!(
+        browser
+            .text_of("body")
+            .await
+            .contains("cross-site request refused")
+    );
     // Nothing was created: signing in fails.
     console.submit_sign_in(email, PASSWORD).await;
     assert_eq!(browser.text_of("#flash").await, "Wrong email or password.");
@@ -286,7 +334,7 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
         "Setup cancelled; nothing was saved."
     );
 
-    let enrolled = console.enable_two_factor(email, false).await;
+    let enrolled = console.enable_two_factor(email, Shots::None).await;
 
     // Signed in: a state-changing request without the token (as another site's form would
     // send it) is refused, and 2FA stays on.
@@ -311,7 +359,7 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
         "/account/2fa/enable",
         "/account/2fa/reissue",
         "/account/2fa/disable",
-        "/account/2fa/enable/recovery-codes.txt",
+        "/account/2fa/recovery-codes.txt",
         "/org",
         "/org/security",
         "/mail",
@@ -412,6 +460,14 @@ struct Enrolled {
     recovery_codes: Vec<String>,
 }
 
+/// Which screenshots the wizard takes: none, or each screen in one language.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shots {
+    None,
+    En,
+    Ko,
+}
+
 /// A console server, ChromeDriver, and a browser session on it.
 struct Console {
     base: String,
@@ -470,17 +526,14 @@ impl Console {
     }
 
     async fn sign_up(&self, email: &str, org: &str) {
-        self.submit_sign_up(email, org, None).await;
+        self.submit_sign_up(email, org).await;
         assert_eq!(self.browser.path().await, "/account");
     }
 
-    /// Fills and submits the sign-up form, after running `tamper` on the page if given.
-    async fn submit_sign_up(&self, email: &str, org: &str, tamper: Option<&str>) {
+    /// Fills and submits the sign-up form.
+    async fn submit_sign_up(&self, email: &str, org: &str) {
         let browser = &self.browser;
         browser.goto(&self.url("/signup")).await;
-        if let Some(script) = tamper {
-            browser.execute(script).await;
-        }
         browser.fill("#email", email).await;
         browser.fill("#password", PASSWORD).await;
         browser.fill("#org", org).await;
@@ -508,11 +561,14 @@ impl Console {
 
     /// The enable wizard from its first screen to Done, as the user does it; screenshots of
     /// each screen when `shots`.
-    async fn enable_two_factor(&self, email: &str, shots: bool) -> Enrolled {
+    async fn enable_two_factor(&self, email: &str, shots: Shots) -> Enrolled {
         let browser = &self.browser;
-        let shot = |name| async move {
-            if shots {
-                self.shot(name).await;
+        let ko = shots == Shots::Ko;
+        let shot = |name: &'static str| async move {
+            match shots {
+                Shots::None => {}
+                Shots::En => self.shot(name).await,
+                Shots::Ko => self.shot(&format!("ko-{name}")).await,
             }
         };
         browser.goto(&self.url("/account/2fa/enable")).await;
@@ -557,13 +613,17 @@ impl Console {
         let csrf = browser
             .execute("return document.querySelector('input[name=csrf]').value")
             .await;
-        let untick = format!("step=done&csrf={}", csrf.as_str().unwrap());
-        let answer = browser.post_from_page("/account/2fa/enable", &untick).await;
+        let untick = format!("csrf={}", csrf.as_str().unwrap());
+        let answer = browser
+            .post_from_page("/account/2fa/enable/done", &untick)
+            .await;
+        let refused = if ko {
+            "저장 확인란을 선택하세요"
+        } else {
+            "confirm that you did"
+        };
         assert!(
-            answer["text"]
-                .as_str()
-                .unwrap()
-                .contains("confirm that you did"),
+            answer["text"].as_str().unwrap().contains(refused),
             "{answer}"
         );
         browser.goto(&self.url("/account/2fa/enable")).await;
@@ -573,7 +633,8 @@ impl Console {
         shot("08-enable-ticked").await;
         browser.click_on("#done").await;
         assert_eq!(browser.path().await, "/account/2fa");
-        assert!(browser.text_of("#flash").await.contains("is on"));
+        let on = if ko { "켜졌습니다" } else { "is on" };
+        assert!(browser.text_of("#flash").await.contains(on));
         Enrolled {
             app,
             recovery_codes,

@@ -84,6 +84,14 @@ impl Accounts {
         password: &str,
         org: &str,
     ) -> Result<Role, SignUpError> {
+        // Control characters (a newline forges a log line) and bidirectional overrides (U+202E
+        // shows "moc.evil@" as "@live.com") have no place in an address or a name.
+        let unfit = |text: &str| text.chars().any(|c| c.is_control() || is_bidi_control(c));
+        if unfit(email) || unfit(org) {
+            return Err(SignUpError::Invalid(
+                "use letters, digits and punctuation only",
+            ));
+        }
         if !email.contains('@') || email.len() > 254 {
             return Err(SignUpError::Invalid("enter a valid email address"));
         }
@@ -193,6 +201,11 @@ impl Accounts {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// The invisible characters that reorder text (Unicode's bidirectional controls).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 async fn hash_password(password: String) -> Result<String, AccountsError> {

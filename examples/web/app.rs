@@ -1,374 +1,398 @@
-//! The routes, the session guard, and what the handlers share.
+//! The routes: the console's own pages around twostep's.
 //!
-//! Every request passes [`guard`] first: it finds or starts the session, refuses a `POST`
-//! whose form lacks the session's anti-CSRF token, and sends a half signed-in session to the
-//! one page it may see. The handlers (in `sign_in`, `account`, `wizard` and `org`) then drive
-//! `twostep`'s [`Service`] and answer every `POST` with a redirect (post/redirect/get),
-//! carrying the outcome in a one-time flash message.
+//! twostep-axum brings the 2FA screens (`TwoStep::pages`), the session's sign-in stage and
+//! the guard for route groups; the console keeps its users, organisations, mailbox and
+//! chrome. Sessions are `tower-sessions`' (in the database, so several console processes can
+//! share them); a visitor gets none until they sign in.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Extension, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Form, State};
+use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use maud::{Markup, html};
+use maud::Markup;
 use serde::Deserialize;
-use subtle::ConstantTimeEq as _;
-use twostep::enrollment::Account;
-use twostep::enrollment::{Clock as _, Refusal, Service, ServiceError, SystemClock};
-use twostep::policy::Role;
-use twostep::recovery::DownloadFile;
+use tower_sessions::Session;
+use twostep::axum::ui::{self, Lang, Pages};
+use twostep::axum::{Redirects, RequireSignedIn, SessionStage, SignedIn, TwoStep};
+use twostep::enrollment::{Account, Clock as _, Directory as _, ServiceError, SystemClock};
 use twostep::store_sqlx::SqlStore;
 
-use crate::accounts::{Accounts, SignInThrottle};
+use crate::accounts::{Accounts, SignInThrottle, SignUpError};
 use crate::mail::Outbox;
-use crate::pages::{self, Area, Frame};
-use crate::session::{self, Auth, Sessions};
-use crate::{account, org, sign_in, wizard};
+use crate::pages::{self, Chrome, Nav};
 
-/// The twostep service as this app wires it.
-pub(crate) type Console = Service<SqlStore, Arc<Outbox>, Accounts, Accounts>;
+/// twostep as the console wires it.
+pub(crate) type Console = TwoStep<SqlStore, Arc<Outbox>, Accounts, Accounts>;
 
-/// What every handler shares.
+/// What the console's handlers share.
 pub(crate) struct App {
-    pub service: Console,
+    pub twostep: Console,
+    pub pages: Pages,
     pub accounts: Accounts,
     pub sign_in_throttle: SignInThrottle,
     pub outbox: Arc<Outbox>,
-    pub sessions: Sessions,
 }
 
-pub(crate) type Shared = State<Arc<App>>;
+type Shared = State<Arc<App>>;
 
-/// The current session's id, put in place by [`guard`].
-#[derive(Clone, Debug)]
-pub(crate) struct SessionId(pub(crate) String);
-
-pub(crate) type Sid = Extension<SessionId>;
-
-/// The largest form body read.
-const MAX_FORM_BYTES: usize = 16 * 1024;
-
-/// All routes, behind the guard.
+/// The console: its pages, twostep's, and the page headers on every answer.
 pub(crate) fn router(app: Arc<App>) -> Router {
+    let signed_in = Router::new()
+        .route("/account", get(profile))
+        .route("/org", get(members))
+        .route("/org/role", post(set_role))
+        .route_layer(RequireSignedIn::redirect(Redirects {
+            sign_in: "/login".to_owned(),
+            second_step: "/login/second-step".to_owned(),
+            enroll: "/account/2fa/enable".to_owned(),
+        }));
     Router::new()
         .route("/", get(home))
-        .route("/assets/app.css", get(css))
-        .route("/assets/app.js", get(js))
-        .route("/signup", get(sign_in::sign_up_page).post(sign_in::sign_up))
-        .route("/login", get(sign_in::sign_in_page).post(sign_in::sign_in))
-        .route(
-            "/login/second-step",
-            get(sign_in::second_step_page).post(sign_in::second_step),
-        )
-        .route("/logout", post(sign_in::sign_out))
-        .route("/mail", get(sign_in::mailbox))
-        .route("/account", get(account::profile))
-        .route("/account/2fa", get(account::two_factor))
-        .route(
-            "/account/2fa/enable",
-            get(wizard::enable_page).post(wizard::enable_step),
-        )
-        .route("/account/2fa/enable/start", post(wizard::enable_start))
-        .route("/account/2fa/enable/resend", post(wizard::enable_resend))
-        .route(
-            "/account/2fa/enable/recovery-codes.txt",
-            get(wizard::enable_download),
-        )
-        .route("/account/2fa/enable/cancel", post(wizard::enable_cancel))
-        .route(
-            "/account/2fa/reissue",
-            get(account::reissue_page).post(account::reissue_start),
-        )
-        .route(
-            "/account/2fa/reissue/recovery-codes.txt",
-            get(account::reissue_download),
-        )
-        .route("/account/2fa/reissue/done", post(account::reissue_done))
-        .route("/account/2fa/reissue/cancel", post(account::reissue_cancel))
-        .route(
-            "/account/2fa/disable",
-            get(account::disable_page).post(account::disable_start),
-        )
-        .route(
-            "/account/2fa/disable/confirm",
-            post(account::disable_confirm),
-        )
-        .route("/account/2fa/disable/cancel", post(account::disable_cancel))
-        .route("/org", get(org::org_members))
-        .route("/org/role", post(org::org_role))
-        .route(
-            "/org/security",
-            get(org::org_security).post(org::org_security_set),
-        )
-        .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
-        .with_state(app)
+        .route("/login", get(sign_in_page).post(sign_in))
+        .route("/signup", get(sign_up_page).post(sign_up))
+        .route("/mail", get(mailbox))
+        // Any stage may sign out, the half signed-in too.
+        .route("/logout", post(sign_out))
+        .route("/assets/console.css", get(css))
+        .with_state(Arc::clone(&app))
+        .merge(signed_in.with_state(Arc::clone(&app)))
+        .merge(app.twostep.pages(app.pages.clone()))
+        .layer(middleware::from_fn(ui::refuse_cross_site))
+        .layer(middleware::map_response(ui::security_headers))
 }
-
-// ---------------------------------------------------------------------------------------
-// The guard: sessions, CSRF, what a half signed-in session may reach.
-
-/// Where a session in state `auth` may go; `Err` holds where to send it instead.
-fn reachable(auth: &Auth, path: &str) -> Result<(), &'static str> {
-    if path == "/logout" {
-        return Ok(());
-    }
-    match auth {
-        Auth::Visitor => match path {
-            "/" | "/login" | "/signup" => Ok(()),
-            _ => Err("/login"),
-        },
-        Auth::SecondStep { .. } => match path {
-            "/login/second-step" => Ok(()),
-            _ => Err("/login/second-step"),
-        },
-        // The wizard's pages, and the mailbox: the wizard mails a code.
-        Auth::MustEnrol { .. } => match path {
-            "/account/2fa/enable"
-            | "/account/2fa/enable/start"
-            | "/account/2fa/enable/resend"
-            | "/account/2fa/enable/recovery-codes.txt"
-            | "/account/2fa/enable/cancel"
-            | "/mail" => Ok(()),
-            _ => Err("/account/2fa/enable"),
-        },
-        Auth::SignedIn { .. } => match path {
-            "/login" | "/signup" | "/login/second-step" => Err("/account"),
-            _ => Ok(()),
-        },
-    }
-}
-
-async fn guard(State(app): Shared, request: Request, next: Next) -> Response {
-    // The stylesheet and script need no session (and must not start one per request).
-    if request.method() == Method::GET && request.uri().path().starts_with("/assets/") {
-        return next.run(request).await;
-    }
-    let cookie = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(session::cookie_value)
-        .map(str::to_owned);
-    let (id, new) = app.sessions.resume_or_start(cookie.as_deref());
-    let (mut parts, body) = request.into_parts();
-    let body = if parts.method == Method::POST {
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-            return finish(
-                (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response(),
-                &id,
-                new,
-            );
-        };
-        let expected = app.sessions.with(&id, |session| session.csrf.clone());
-        let sent = form_urlencoded::parse(&bytes)
-            .find(|(name, _)| name == "csrf")
-            .map(|(_, value)| value.into_owned())
-            .unwrap_or_default();
-        if !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
-            let page = refused_form(&app, &id);
-            return finish((StatusCode::FORBIDDEN, page).into_response(), &id, new);
-        }
-        Body::from(bytes)
-    } else {
-        body
-    };
-    let path = parts.uri.path().to_owned();
-    if let Err(to) = app
-        .sessions
-        .with(&id, |session| reachable(&session.auth, &path))
-    {
-        return finish(Redirect::to(to).into_response(), &id, new);
-    }
-    parts.extensions.insert(SessionId(id.clone()));
-    let response = next.run(Request::from_parts(parts, body)).await;
-    finish(response, &id, new)
-}
-
-/// Sets the cookie of a new session (unless the handler set another) and the headers every
-/// page carries.
-fn finish(mut response: Response, id: &str, new: bool) -> Response {
-    let headers = response.headers_mut();
-    if new
-        && !headers.contains_key(header::SET_COOKIE)
-        && let Ok(value) = HeaderValue::from_str(&session::set_cookie(id))
-    {
-        headers.insert(header::SET_COOKIE, value);
-    }
-    for (name, value) in [
-        (header::CACHE_CONTROL, "no-store"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
-        ),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    response
-}
-
-fn refused_form(app: &App, id: &str) -> Markup {
-    app.render(
-        id,
-        "Form refused",
-        Area::Public,
-        html! {
-            p id="csrf-refused" { "This form was refused: it expired or did not come from this site. "
-                "Go back, reload the page and try again." }
-            p { a href="/" { "Back to the console" } }
-        },
-    )
-}
-
-// ---------------------------------------------------------------------------------------
-// Rendering and small helpers.
 
 impl App {
-    /// A whole page for session `id`: its flash message is shown and cleared.
-    pub(crate) fn render(&self, id: &str, title: &str, area: Area, body: Markup) -> Markup {
-        let (csrf, user, flash) = self.sessions.with(id, |session| {
-            (
-                session.csrf.clone(),
-                session.auth.email().map(str::to_owned),
-                session.flash.take(),
-            )
-        });
-        pages::layout(
-            Frame {
-                title,
-                area,
-                csrf: &csrf,
-                user: user.as_deref(),
-                flash,
+    /// One of the console's own pages, in its chrome, with the session's one-time message.
+    async fn page(
+        &self,
+        session: &Session,
+        lang: Lang,
+        title: &str,
+        nav: Nav,
+        body: Markup,
+    ) -> Markup {
+        let user = self.twostep.stage(session).await.ok().flatten();
+        let csrf = ui::csrf_token(session)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let flash = ui::take_flash(session).await.ok().flatten();
+        let chrome = Chrome {
+            title,
+            lang,
+            nav,
+            user: user.as_ref().map(|(account, _)| account.email.as_str()),
+            csrf: &csrf,
+            flash,
+            head: self.pages.head(),
+        };
+        pages::layout(chrome, body)
+    }
+
+    /// Where a session that already passed the password belongs instead of a visitor's page.
+    async fn signed_in_elsewhere(&self, session: &Session) -> Option<Redirect> {
+        Some(Redirect::to(
+            match self.twostep.stage(session).await.ok()??.1 {
+                SessionStage::SecondStep => "/login/second-step",
+                SessionStage::EnrollmentRequired { .. } => "/account/2fa/enable",
+                SessionStage::SignedIn => "/account",
             },
-            body,
-        )
-    }
-
-    pub(crate) fn csrf(&self, id: &str) -> String {
-        self.sessions.with(id, |session| session.csrf.clone())
-    }
-
-    /// The user of a session that is signed in, or held to the enable wizard by a mandate;
-    /// empty for any other (the guard keeps those out of the pages that ask, and an empty
-    /// user matches no account).
-    pub(crate) fn user(&self, id: &str) -> String {
-        self.sessions.with(id, |session| match &session.auth {
-            Auth::SignedIn { email } | Auth::MustEnrol { email, .. } => email.clone(),
-            Auth::Visitor | Auth::SecondStep { .. } => String::new(),
-        })
-    }
-
-    pub(crate) fn flash(&self, id: &str, ok: bool, text: impl Into<String>) {
-        self.sessions.with(id, |session| session.flash(ok, text));
-    }
-
-    /// Flashes `text` and redirects to `to`.
-    pub(crate) fn back(&self, id: &str, to: &str, ok: bool, text: impl Into<String>) -> Response {
-        self.flash(id, ok, text);
-        Redirect::to(to).into_response()
-    }
-
-    /// Flashes what went wrong: the service's own message for an expected refusal, a generic
-    /// one (and the cause on stderr) for a backend failure.
-    pub(crate) fn fail(&self, id: &str, to: &str, error: &ServiceError) -> Response {
-        self.back(id, to, false, user_message(error))
+        ))
     }
 }
 
-pub(crate) fn user_message(error: &ServiceError) -> String {
-    if let ServiceError::Backend {
-        collaborator,
-        source,
-    } = error
-    {
-        eprintln!("backend failure: {collaborator}: {source}");
-    }
-    error.message(SystemClock.now())
-}
-
-/// The signed-in user as twostep knows them: the console uses the login email as user id.
-pub(crate) fn account_of(email: &str) -> Account {
-    Account {
-        user_id: email.to_owned(),
-        email: email.to_owned(),
-    }
-}
-
-pub(crate) fn with_cookie(id: &str, response: impl IntoResponse) -> Response {
-    let mut response = response.into_response();
-    if let Ok(value) = HeaderValue::from_str(&session::set_cookie(id)) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
-}
-
-pub(crate) fn attachment(file: DownloadFile) -> Response {
-    let disposition = format!("attachment; filename=\"{}\"", file.file_name);
-    (
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        file.contents.to_string(),
-    )
-        .into_response()
-}
-
-pub(crate) fn date(unix: u64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    i64::try_from(unix)
-        .ok()
-        .and_then(|unix| time::OffsetDateTime::from_unix_timestamp(unix).ok())
-        .and_then(|at| at.format(format).ok())
-        .unwrap_or_else(|| unix.to_string())
-}
-
-async fn css() -> Response {
+async fn css() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         pages::CSS,
     )
-        .into_response()
 }
 
-async fn js() -> Response {
+async fn home(State(app): Shared, session: Session) -> Redirect {
+    app.signed_in_elsewhere(&session)
+        .await
+        .unwrap_or_else(|| Redirect::to("/login"))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: String,
+    #[serde(default)]
+    org: String,
+}
+
+/// A visitor's form again, with what went wrong: rendered, not redirected, so that a failed
+/// sign-in leaves no session behind.
+async fn visitor_form(
+    app: &App,
+    session: &Session,
+    lang: Lang,
+    sign_up: bool,
+    email: &str,
+    error: &str,
+) -> Response {
+    let title = if sign_up {
+        "Create an account"
+    } else {
+        "Sign in"
+    };
+    let body = maud::html! {
+        @if !error.is_empty() { p id="flash" class="flash error" { (error) } }
+        (pages::sign_in_form(sign_up, email))
+    };
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
     (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        pages::JS,
+        status,
+        app.page(session, lang, title, Nav::Public, body).await,
     )
         .into_response()
 }
 
-async fn home(State(app): Shared, Extension(SessionId(id)): Sid) -> Redirect {
-    let signed_in = app
-        .sessions
-        .with(&id, |session| matches!(session.auth, Auth::SignedIn { .. }));
-    Redirect::to(if signed_in { "/account" } else { "/login" })
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CodeForm {
-    pub(crate) code: String,
-}
-
-pub(crate) fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "Owner",
-        Role::Admin => "Admin",
-        _ => "Member",
+async fn sign_in_page(State(app): Shared, session: Session, lang: Lang) -> Response {
+    match app.signed_in_elsewhere(&session).await {
+        Some(elsewhere) => elsewhere.into_response(),
+        None => visitor_form(&app, &session, lang, false, "", "").await,
     }
 }
 
-/// The state a refusal leaves usable (none: start again), and why.
-pub(crate) fn usable<S>(refusal: Refusal<S>) -> (Option<S>, ServiceError) {
-    (refusal.state, refusal.error)
+async fn sign_up_page(State(app): Shared, session: Session, lang: Lang) -> Response {
+    match app.signed_in_elsewhere(&session).await {
+        Some(elsewhere) => elsewhere.into_response(),
+        None => visitor_form(&app, &session, lang, true, "", "").await,
+    }
+}
+
+fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+async fn sign_in(
+    State(app): Shared,
+    session: Session,
+    lang: Lang,
+    Form(form): Form<Credentials>,
+) -> Response {
+    let email = normalize_email(&form.email);
+    let window = match app.sign_in_throttle.reserve(&email, SystemClock.now()) {
+        Ok(window) => window,
+        Err(locked) => {
+            let message = ServiceError::from(locked).message(SystemClock.now());
+            return visitor_form(&app, &session, lang, false, &email, &message).await;
+        }
+    };
+    match app.accounts.check_password(&email, &form.password).await {
+        Ok(true) => {
+            app.sign_in_throttle.refund(&email, window);
+            after_password(&app, &session, lang, email).await
+        }
+        // One answer for an unknown email and a wrong password.
+        Ok(false) => {
+            visitor_form(
+                &app,
+                &session,
+                lang,
+                false,
+                &email,
+                "Wrong email or password.",
+            )
+            .await
+        }
+        Err(error) => {
+            eprintln!("sign-in failed: {error}");
+            visitor_form(
+                &app,
+                &session,
+                lang,
+                false,
+                &email,
+                "Something went wrong; try again.",
+            )
+            .await
+        }
+    }
+}
+
+async fn sign_up(
+    State(app): Shared,
+    session: Session,
+    lang: Lang,
+    Form(form): Form<Credentials>,
+) -> Response {
+    let email = normalize_email(&form.email);
+    match app
+        .accounts
+        .sign_up(&email, &form.password, &form.org)
+        .await
+    {
+        Ok(_) => after_password(&app, &session, lang, email).await,
+        Err(SignUpError::Backend(error)) => {
+            eprintln!("sign-up failed: {error}");
+            visitor_form(
+                &app,
+                &session,
+                lang,
+                true,
+                &email,
+                "Something went wrong; try again.",
+            )
+            .await
+        }
+        Err(refused) => {
+            visitor_form(&app, &session, lang, true, &email, &format!("{refused}.")).await
+        }
+    }
+}
+
+/// After a correct password: twostep decides — signed in, the second step, or the wizard an
+/// organisation requires. The console uses the login email as the user id.
+async fn after_password(app: &App, session: &Session, lang: Lang, email: String) -> Response {
+    let account = Account {
+        user_id: email.clone(),
+        email,
+    };
+    match app.twostep.password_verified(session, &account).await {
+        Ok(step) => app.pages.after_password(session, lang, &step).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(State(app): Shared, session: Session, Form(form): Form<CsrfForm>) -> Response {
+    if !ui::csrf_matches(&session, &form.csrf).await {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match app.twostep.sign_out(&session).await {
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn profile(
+    State(app): Shared,
+    session: Session,
+    lang: Lang,
+    SignedIn(me): SignedIn,
+) -> Markup {
+    let membership = app.accounts.membership(&me.user_id).await.ok().flatten();
+    let body = pages::profile(&me.email, membership.as_ref(), lang);
+    app.page(&session, lang, "Account management", Nav::Account, body)
+        .await
+}
+
+async fn members(
+    State(app): Shared,
+    session: Session,
+    lang: Lang,
+    SignedIn(me): SignedIn,
+) -> Response {
+    let Ok(Some(me)) = app.accounts.membership(&me.user_id).await else {
+        let _ = ui::flash(&session, false, "You do not belong to an organisation.").await;
+        return Redirect::to("/account").into_response();
+    };
+    let members = app.accounts.members(&me.org_id).await.unwrap_or_default();
+    // Who has no 2FA is for those who manage security to know (one query for the list).
+    let statuses = if me.role.manages_security() {
+        let ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+        app.twostep
+            .service()
+            .statuses(&ids)
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let rows: Vec<_> = members
+        .iter()
+        .enumerate()
+        .map(|(i, member)| (member.clone(), statuses.get(i).map(|s| s.is_enabled())))
+        .collect();
+    let csrf = ui::csrf_token(&session)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let body = pages::members(&me, &rows, &csrf);
+    app.page(&session, lang, "Org management", Nav::Org, body)
+        .await
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    member: String,
+    admin: String,
+}
+
+async fn set_role(
+    State(app): Shared,
+    session: Session,
+    SignedIn(me): SignedIn,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    if !ui::csrf_matches(&session, &form.csrf).await {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let org = app
+        .accounts
+        .membership(&me.user_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|m| m.org_id);
+    let changed = match org {
+        Some(org) => {
+            app.accounts
+                .set_role(&me.user_id, &org, &form.member, form.admin == "1")
+                .await
+        }
+        None => Ok(false),
+    };
+    let (ok, text) = match changed {
+        Ok(true) => (true, "Role changed."),
+        Ok(false) => (false, "Only the owner can change roles."),
+        Err(error) => {
+            eprintln!("role change: {error}");
+            (false, "Something went wrong; try again.")
+        }
+    };
+    let _ = ui::flash(&session, ok, text).await;
+    Redirect::to("/org").into_response()
+}
+
+/// The mailbox, to the signed-in and to those enrolling (the wizard mails them a code).
+async fn mailbox(State(app): Shared, session: Session, lang: Lang) -> Response {
+    let (me, nav) = match app.twostep.stage(&session).await.ok().flatten() {
+        Some((me, SessionStage::SignedIn)) => (me, Nav::Mail),
+        Some((me, SessionStage::EnrollmentRequired { .. })) => (me, Nav::Enrolling),
+        Some((_, SessionStage::SecondStep)) => {
+            return Redirect::to("/login/second-step").into_response();
+        }
+        None => return Redirect::to("/login").into_response(),
+    };
+    let mails: Vec<_> = app
+        .outbox
+        .newest_first()
+        .into_iter()
+        .filter(|mail| mail.to == me.email)
+        .collect();
+    app.page(&session, lang, "Mailbox", nav, pages::mailbox(&mails))
+        .await
+        .into_response()
 }

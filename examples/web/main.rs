@@ -15,35 +15,37 @@
 //! (base64, 32 bytes), or under a key made for the run, which is fine for the temporary
 //! database and nothing else. The modules:
 //!
+//! Pending 2FA states are sealed under the key in `TWOSTEP_STATE_KEY` (base64, 32 bytes): give
+//! every console process on one database the same one, and any of them takes any step.
+//! The modules:
+//!
 //! - `accounts`: the app's own users (Argon2id passwords) and organisations, wired to twostep
 //!   as `Reauthenticate` and `Directory`;
-//! - `session`: server-side sessions behind an `HttpOnly`, `SameSite=Strict` cookie;
-//! - `app`: routes, the guard (CSRF, what a half signed-in session may reach), shared helpers;
-//! - `sign_in`, `account`, `wizard`, `org`: the handlers of each part of the console;
-//! - `pages`: the HTML; `mail`: the console mailer.
+//! - `app`: the routes, the console's handlers around twostep-axum's pages;
+//! - `pages`: the console's chrome and its own pages; `mail`: the console mailer.
 
-mod account;
 mod accounts;
 mod app;
 mod mail;
-mod org;
 mod pages;
-mod session;
-mod sign_in;
-mod wizard;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use twostep::enrollment::{AuditEvent, AuditLog, Service};
+use base64::Engine as _;
+use time::Duration;
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+use twostep::axum::TwoStep;
+use twostep::axum::ui::Pages;
+use twostep::enrollment::{AuditEvent, AuditLog, Service, StateKey};
 use twostep::store_sqlx::{AeadSealer, SealingKey, SqlStore};
 
 use crate::accounts::{Accounts, SignInThrottle};
 use crate::app::App;
 use crate::mail::Outbox;
-use crate::session::Sessions;
 
 /// The name authenticator apps show above the codes.
 const ISSUER: &str = "twostep console";
@@ -106,6 +108,16 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Ok(encoded) => SealingKey::from_base64("env", &encoded)?,
         Err(_) => SealingKey::generate("run")?,
     };
+    let state_key = match std::env::var("TWOSTEP_STATE_KEY") {
+        Ok(encoded) => {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim())?;
+            let bytes: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| "TWOSTEP_STATE_KEY: not 32 bytes")?;
+            StateKey::from_bytes(bytes)
+        }
+        Err(_) => StateKey::generate(),
+    };
     let outbox = Arc::new(Outbox::new(ISSUER));
     let service = Service::builder(store, AeadSealer::new(key))
         .mailer(Arc::clone(&outbox))
@@ -113,18 +125,33 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .directory(accounts.clone())
         .audit(ConsoleAudit)
         .issuer(ISSUER)
+        .state_key(state_key)
         .build();
     let app = Arc::new(App {
-        service,
+        twostep: TwoStep::new(service),
+        pages: Pages::default()
+            .signed_in("/account")
+            .layout(pages::twostep_page),
         accounts,
         sign_in_throttle: SignInThrottle::default(),
         outbox,
-        sessions: Sessions::default(),
     });
+    let router = app::router(app);
+    // Sessions in the same database, so that console processes on it share them; expired
+    // ones are deleted every minute.
+    let router = if url.starts_with("postgres") {
+        let sessions = PostgresStore::new(sqlx::PgPool::connect(&url).await?);
+        sessions.migrate().await?;
+        with_sessions(router, sessions)
+    } else {
+        let sessions = SqliteStore::new(sqlx::SqlitePool::connect(&url).await?);
+        sessions.migrate().await?;
+        with_sessions(router, sessions)
+    };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!("twostep web console on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    axum::serve(listener, app::router(app))
+    axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -132,11 +159,35 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The session layer over `store`, whose expired sessions a background task deletes. Not
+/// `Secure`, because the example serves plain HTTP on loopback; behind TLS, set it.
+fn with_sessions<S>(router: axum::Router, store: S) -> axum::Router
+where
+    S: SessionStore + tower_sessions::session_store::ExpiredDeletion + Clone,
+{
+    tokio::spawn(
+        store
+            .clone()
+            .continuously_delete_expired(tokio::time::Duration::from_secs(60)),
+    );
+    router.layer(
+        SessionManagerLayer::new(store)
+            .with_secure(false)
+            .with_same_site(tower_sessions::cookie::SameSite::Strict)
+            .with_expiry(Expiry::OnInactivity(Duration::minutes(30))),
+    )
+}
+
 /// Prints the audit trail (events name the user and what happened; never a code or key).
 struct ConsoleAudit;
 
 impl AuditLog for ConsoleAudit {
     fn record(&self, event: AuditEvent) {
-        println!("audit: {} {:?} at {}", event.user_id, event.kind, event.at);
+        // `{:?}`: an id is the user's email, and an address with a newline must not forge a
+        // line of its own.
+        println!(
+            "audit: {:?} {:?} at {}",
+            event.user_id, event.kind, event.at
+        );
     }
 }

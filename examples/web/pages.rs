@@ -1,70 +1,100 @@
-//! The HTML of every screen, server-rendered with `maud` (which escapes every value it
-//! inserts). One small stylesheet and one small script are served from `/assets`; the pages
-//! carry no inline script, so the Content-Security-Policy can forbid it.
+//! The console's chrome around every page (its own and twostep's), and its own pages:
+//! sign-in, sign-up, the profile, the members of an organisation, the mailbox.
 
 use maud::{DOCTYPE, Markup, html};
+use twostep::axum::ui::{Area, Flash, Frame, Lang, date};
+use twostep::policy::{Membership, Role};
 
-use crate::session::Flash;
+use crate::mail::SentMail;
 
 /// Which part of the console a page belongs to, for the navigation bar.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Area {
-    /// Sign-in, sign-up, the second step and error pages: no navigation.
+pub(crate) enum Nav {
+    /// Sign-in, sign-up, the second step: no navigation.
     Public,
-    /// Only the enable wizard is reachable (an organisation requires 2FA now).
+    /// Only the enable wizard (and the mailbox) while an organisation requires 2FA.
     Enrolling,
     Account,
     Org,
     Mail,
 }
 
-/// What every page needs besides its body.
-pub(crate) struct Frame<'a> {
+/// What the chrome needs besides the page.
+pub(crate) struct Chrome<'a> {
     pub title: &'a str,
-    pub area: Area,
-    /// The anti-CSRF token for the sign-out form.
+    pub lang: Lang,
+    pub nav: Nav,
+    pub user: Option<&'a str>,
+    /// The anti-CSRF token of the sign-out form.
     pub csrf: &'a str,
-    pub(crate) user: Option<&'a str>,
     pub flash: Option<Flash>,
+    /// twostep's stylesheet and script.
+    pub head: Markup,
+}
+
+/// twostep's pages in the console's chrome.
+pub(crate) fn twostep_page(frame: Frame<'_>) -> Markup {
+    let nav = match frame.area {
+        Area::Enrolling => Nav::Enrolling,
+        Area::Account => Nav::Account,
+        Area::Org => Nav::Org,
+        _ => Nav::Public,
+    };
+    let chrome = Chrome {
+        title: frame.title,
+        lang: frame.lang,
+        nav,
+        user: frame.user,
+        csrf: frame.csrf,
+        flash: frame.flash,
+        head: frame.head,
+    };
+    let body = html! {
+        @if frame.area == Area::Account { (account_tabs("/account/2fa", frame.lang)) }
+        (frame.body)
+    };
+    layout(chrome, body)
 }
 
 /// The whole document.
-pub(crate) fn layout(frame: Frame<'_>, body: Markup) -> Markup {
+pub(crate) fn layout(chrome: Chrome<'_>, body: Markup) -> Markup {
+    let ko = chrome.lang == Lang::Ko;
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(chrome.lang.tag()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (frame.title) " · twostep console" }
-                link rel="stylesheet" href="/assets/app.css";
-                script src="/assets/app.js" defer {}
+                title { (chrome.title) " · twostep console" }
+                (chrome.head)
+                link rel="stylesheet" href="/assets/console.css";
             }
             body {
                 header.top {
                     span.brand { "twostep" span.dim { " console" } }
-                    @if matches!(frame.area, Area::Account | Area::Org | Area::Mail) {
+                    @if matches!(chrome.nav, Nav::Account | Nav::Org | Nav::Mail) {
                         nav {
-                            a.active[frame.area == Area::Account] href="/account" { "Account management" }
-                            a.active[frame.area == Area::Org] href="/org" { "Org management" }
-                            a.active[frame.area == Area::Mail] href="/mail" { "Mailbox" }
+                            a.active[chrome.nav == Nav::Account] href="/account" { @if ko { "계정 관리" } @else { "Account management" } }
+                            a.active[chrome.nav == Nav::Org] href="/org" { @if ko { "조직 관리" } @else { "Org management" } }
+                            a.active[chrome.nav == Nav::Mail] href="/mail" { @if ko { "메일함" } @else { "Mailbox" } }
                         }
-                    } @else if frame.area == Area::Enrolling {
-                        nav { a href="/mail" target="_blank" { "Mailbox" } }
+                    } @else if chrome.nav == Nav::Enrolling {
+                        nav { a href="/mail" target="_blank" { @if ko { "메일함" } @else { "Mailbox" } } }
                     }
-                    @if let Some(user) = frame.user {
+                    span.lang { a href="?lang=en" id="lang-en" { "EN" } " · " a href="?lang=ko" id="lang-ko" { "한국어" } }
+                    @if let Some(user) = chrome.user {
                         form.signout method="post" action="/logout" {
-                            (csrf_field(frame.csrf))
+                            input type="hidden" name="csrf" value=(chrome.csrf);
                             span.dim { (user) }
-                            button.link type="submit" id="sign-out" { "Sign out" }
+                            button.link type="submit" id="sign-out" { @if ko { "로그아웃" } @else { "Sign out" } }
                         }
                     }
                 }
                 main {
-                    @if let Some(flash) = frame.flash {
+                    @if let Some(flash) = chrome.flash {
                         p id="flash" class=(if flash.ok { "flash ok" } else { "flash error" }) { (flash.text) }
                     }
-                    h1 { (frame.title) }
+                    h1 { (chrome.title) }
                     (body)
                 }
             }
@@ -72,187 +102,124 @@ pub(crate) fn layout(frame: Frame<'_>, body: Markup) -> Markup {
     }
 }
 
-/// The hidden anti-CSRF field every state-changing form carries.
-pub(crate) fn csrf_field(csrf: &str) -> Markup {
-    html! { input type="hidden" name="csrf" value=(csrf); }
-}
-
-/// The hidden field naming the wizard step a form is for, if it is one.
-fn step_field(step: Option<&str>) -> Markup {
-    html! { @if let Some(step) = step { input type="hidden" name="step" value=(step); } }
-}
-
-/// Tabs under a page title.
-pub(crate) fn tabs(items: &[(&str, &str)], active: &str) -> Markup {
+fn account_tabs(active: &str, lang: Lang) -> Markup {
+    let tabs = match lang {
+        Lang::Ko => [("/account", "프로필"), ("/account/2fa", "2단계 인증")],
+        _ => [
+            ("/account", "Profile"),
+            ("/account/2fa", "Two-step verification"),
+        ],
+    };
     html! {
         div.tabs {
-            @for (href, label) in items {
-                a.tab.active[*href == active] href=(href) { (label) }
+            @for (href, label) in tabs {
+                a.tab.active[href == active] href=(href) { (label) }
             }
         }
     }
 }
 
-/// The steps of the enable wizard, with the current ones (one page may show two) marked.
-pub(crate) fn wizard_steps(current: std::ops::RangeInclusive<usize>) -> Markup {
-    let steps = [
-        "Verify email",
-        "Scan QR code",
-        "Enter code",
-        "Save recovery codes",
-    ];
-    html! {
-        ol.steps {
-            @for (index, step) in steps.iter().enumerate() {
-                li.done[index < *current.start()].current[current.contains(&index)] { (step) }
-            }
-        }
-        p.dim { "Leaving before the last step saves nothing: two-step verification stays off." }
-    }
-}
-
-/// A list of recovery codes with copy, download and the "I saved them" box that enables Done.
-pub(crate) fn recovery_codes(
-    csrf: &str,
-    codes: &[String],
-    download: &str,
-    (done_action, step): (&str, Option<&str>),
-    cancel_action: &str,
-) -> Markup {
-    html! {
-        p { "Each code works once, when you cannot use your authenticator app. "
-            strong { "Save them somewhere safe now" } ": they are not shown again." }
-        ol.codes id="recovery-codes" {
-            @for code in codes { li { code { (code) } } }
-        }
-        div.row {
-            button.secondary type="button" id="copy" data-copy="recovery-codes" { "Copy to clipboard" }
-            a.button.secondary id="download" href=(download) download { "Download .txt" }
-        }
-        form method="post" action=(done_action) {
-            (csrf_field(csrf))
-            (step_field(step))
-            label.check {
-                input type="checkbox" name="saved" id="saved" data-enables="done";
-                " I have saved my recovery codes"
-            }
-            button type="submit" id="done" disabled { "Done" }
-        }
-        (cancel_button(csrf, cancel_action, "Cancel"))
-    }
-}
-
-/// A one-button form.
-pub(crate) fn cancel_button(csrf: &str, action: &str, label: &str) -> Markup {
-    html! {
-        form.inline method="post" action=(action) {
-            (csrf_field(csrf))
-            button.link type="submit" { (label) }
-        }
-    }
-}
-
-/// A form asking for one code.
-pub(crate) fn code_form(
-    csrf: &str,
-    action: &str,
-    step: Option<&str>,
-    label: &str,
-    id: &str,
-    button: &str,
-) -> Markup {
+/// The sign-in or sign-up form, with what went wrong last time.
+pub(crate) fn sign_in_form(sign_up: bool, email: &str) -> Markup {
+    let action = if sign_up { "/signup" } else { "/login" };
     html! {
         form method="post" action=(action) {
-            (csrf_field(csrf))
-            (step_field(step))
-            label for=(id) { (label) }
-            input type="text" name="code" id=(id) autocomplete="one-time-code" autofocus required;
-            button type="submit" { (button) }
-        }
-    }
-}
-
-/// A form asking for the password again.
-pub(crate) fn password_form(csrf: &str, action: &str, why: &str) -> Markup {
-    html! {
-        p { (why) }
-        form method="post" action=(action) {
-            (csrf_field(csrf))
+            label for="email" { "Email" }
+            input type="email" name="email" id="email" value=(email) autocomplete="username" autofocus required;
             label for="password" { "Password" }
-            input type="password" name="password" id="password" autocomplete="current-password" autofocus required;
-            button type="submit" { "Continue" }
+            input type="password" name="password" id="password"
+                autocomplete=(if sign_up { "new-password" } else { "current-password" }) required;
+            @if sign_up {
+                label for="org" { "Organisation" }
+                input type="text" name="org" id="org" required placeholder="Acme Inc.";
+                p.dim { "The first account of an organisation owns it; later ones join as members." }
+                button type="submit" id="submit" { "Create account" }
+            } @else {
+                button type="submit" id="submit" { "Sign in" }
+            }
         }
-        p { a href="/account/2fa" { "Cancel" } }
+        p {
+            @if sign_up { "Have an account? " a href="/login" { "Sign in" } }
+            @else { "New here? " a href="/signup" { "Create an account" } }
+        }
     }
 }
 
-/// The stylesheet.
+pub(crate) fn profile(email: &str, membership: Option<&Membership>, lang: Lang) -> Markup {
+    html! {
+        (account_tabs("/account", lang))
+        table {
+            tr { th { "Email" } td { (email) } }
+            @if let Some(membership) = membership {
+                tr { th { "Organisation" } td { (membership.org_id) } }
+                tr { th { "Role" } td { (role_name(membership.role)) } }
+            }
+        }
+    }
+}
+
+/// The members of the viewer's organisation, with whether each has 2FA to those who manage
+/// security, and the owner's role switches.
+pub(crate) fn members(me: &Membership, rows: &[(Membership, Option<bool>)], csrf: &str) -> Markup {
+    html! {
+        div.tabs { a.tab.active href="/org" { "Members" } a.tab href="/org/security" { "Security settings" } }
+        p { "Organisation: " strong { (me.org_id) } }
+        table id="members" {
+            tr { th { "Member" } th { "Role" } @if me.role.manages_security() { th { "Two-step verification" } } @if me.role == Role::Owner { th {} } }
+            @for (member, on) in rows {
+                tr {
+                    td { (member.user_id) }
+                    td { (role_name(member.role)) }
+                    @if let Some(on) = on { td { span.status.on[*on].off[!*on] { @if *on { "On" } @else { "Off" } } } }
+                    @if me.role == Role::Owner {
+                        td {
+                            @if member.role != Role::Owner {
+                                form.inline method="post" action="/org/role" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="member" value=(member.user_id);
+                                    input type="hidden" name="admin" value=(if member.role == Role::Admin { "0" } else { "1" });
+                                    button.link type="submit" { @if member.role == Role::Admin { "Make member" } @else { "Make admin" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn mailbox(mails: &[SentMail]) -> Markup {
+    html! {
+        p.dim { "For local use: the console mailer prints every message it sends and keeps "
+            "yours here, newest first." }
+        @for mail in mails {
+            article.mail {
+                div { strong.subject { (mail.subject) } }
+                div.dim { "To " span.to { (mail.to) } " · " (date(mail.at)) }
+                p.body { (mail.body) }
+            }
+        }
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "Owner",
+        Role::Admin => "Admin",
+        _ => "Member",
+    }
+}
+
+/// The console's own styles: its header and the mailbox (twostep's stylesheet has the rest).
 pub(crate) const CSS: &str = r#"
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2433; background: #f4f6fa; }
 header.top { display: flex; align-items: center; gap: 24px; padding: 0 24px; height: 52px; background: #1d2433; color: #fff; }
 header.top a { color: #c8d1e4; text-decoration: none; margin-right: 16px; }
 header.top a.active { color: #fff; font-weight: 600; }
 .brand { font-weight: 700; font-size: 17px; }
-.dim { color: #7a8599; }
+header.top .lang a { margin-right: 0; }
 form.signout { margin-left: auto; display: flex; gap: 12px; align-items: center; }
 form.signout .link { color: #c8d1e4; }
-main { max-width: 760px; margin: 32px auto; background: #fff; border-radius: 10px; padding: 28px 36px; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
-h1 { font-size: 22px; margin-top: 0; }
-label { display: block; font-weight: 600; margin: 12px 0 4px; }
-label.check { font-weight: 400; display: flex; gap: 8px; align-items: center; }
-input[type=text], input[type=email], input[type=password], select { width: 100%; max-width: 360px; padding: 8px 10px; border: 1px solid #c5ccd9; border-radius: 6px; font-size: 15px; }
-input[readonly] { background: #eef1f6; }
-a { color: #3461d9; }
-input:not([type=hidden]) + button { margin-left: 8px; }
-button, a.button { font: inherit; display: inline-block; margin-top: 14px; padding: 8px 18px; border: 0; border-radius: 6px; background: #3461d9; color: #fff; font-size: 15px; cursor: pointer; text-decoration: none; }
-button:disabled { background: #a9b6d6; cursor: not-allowed; }
-button.secondary, a.button.secondary { background: #e6ebf5; color: #1d2433; }
-button.danger { background: #c6373a; }
-button.link { background: none; color: #3461d9; padding: 0; margin: 0; }
-form.inline { display: inline; }
-.row { display: flex; gap: 12px; flex-wrap: wrap; }
-.flash { padding: 10px 14px; border-radius: 6px; }
-.flash.ok { background: #e3f5e8; color: #1c6b34; }
-.flash.error { background: #fbe5e5; color: #9b2226; }
-.tabs { display: flex; gap: 4px; border-bottom: 1px solid #dde2eb; margin-bottom: 20px; }
-.tab { padding: 8px 16px; color: #4a5568; text-decoration: none; border-bottom: 2px solid transparent; }
-.tab.active { color: #3461d9; border-color: #3461d9; font-weight: 600; }
-.status { display: inline-block; padding: 2px 10px; border-radius: 12px; font-weight: 600; }
-.status.on { background: #e3f5e8; color: #1c6b34; }
-.status.off { background: #eceff4; color: #4a5568; }
-ol.steps { display: flex; gap: 8px; list-style: none; padding: 0; counter-reset: step; }
-ol.steps li { flex: 1; padding: 6px 8px; border-top: 3px solid #dde2eb; color: #7a8599; font-size: 13px; counter-increment: step; }
-ol.steps li::before { content: counter(step) ". "; }
-ol.steps li.done { border-color: #8fb0f0; }
-ol.steps li.current { border-color: #3461d9; color: #1d2433; font-weight: 600; }
-ol.codes { columns: 2; font-size: 17px; background: #f4f6fa; padding: 14px 14px 14px 40px; border-radius: 6px; }
-code.key { font-size: 18px; letter-spacing: 1px; background: #f4f6fa; padding: 4px 8px; border-radius: 4px; }
-.qr { display: flex; gap: 28px; align-items: flex-start; }
-.qr img { image-rendering: pixelated; border: 1px solid #dde2eb; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 8px; border-bottom: 1px solid #eef1f6; }
 .mail { border: 1px solid #dde2eb; border-radius: 6px; padding: 10px 14px; margin-bottom: 10px; }
 .mail .body { white-space: pre-wrap; }
-.switch { display: flex; gap: 10px; align-items: center; font-weight: 600; }
-"#;
-
-/// The script: copy to clipboard, and the checkbox that enables its button.
-pub(crate) const JS: &str = r#"
-document.addEventListener("DOMContentLoaded", () => {
-  for (const button of document.querySelectorAll("[data-copy]")) {
-    button.addEventListener("click", async () => {
-      const text = [...document.getElementById(button.dataset.copy).querySelectorAll("li")]
-        .map((item) => item.textContent.trim()).join("\n");
-      try { await navigator.clipboard.writeText(text); button.textContent = "Copied"; }
-      catch { button.textContent = "Copy failed: select the codes instead"; }
-    });
-  }
-  for (const box of document.querySelectorAll("[data-enables]")) {
-    const target = document.getElementById(box.dataset.enables);
-    const sync = () => { target.disabled = !box.checked; };
-    box.addEventListener("change", sync);
-    sync();
-  }
-});
 "#;
