@@ -80,17 +80,7 @@ async fn done_without_the_tick_keeps_the_codes_on_screen() {
     let w = World::new();
     let mut client = w.client();
     client.sign_in("alice").await;
-    client.post("/2fa/enable/start", json!({})).await;
-    let code = w.mailer.last_email_code("alice@example.com").unwrap();
-    let setup = client
-        .post("/2fa/enable/email-code", json!({ "code": code.expose() }))
-        .await;
-    let uri = setup.json["otpauth_uri"].as_str().unwrap();
-    let totp = twostep_otp::KeyUri::parse(uri).unwrap().to_totp().unwrap();
-    let first = w.next_code(&totp);
-    let shown = client
-        .post("/2fa/enable/authenticator", json!({ "code": first }))
-        .await;
+    let (_, shown) = w.to_codes(&mut client, "alice").await;
     let unticked = client
         .post("/2fa/enable/done", json!({ "saved": false }))
         .await;
@@ -257,11 +247,7 @@ async fn the_session_store_holds_no_secret_and_an_edited_entry_opens_nothing() {
     let w = World::new();
     let mut alice = w.client();
     alice.sign_in("alice").await;
-    alice.post("/2fa/enable/start", json!({})).await;
-    let code = w.mailer.last_email_code("alice@example.com").unwrap();
-    let setup = alice
-        .post("/2fa/enable/email-code", json!({ "code": code.expose() }))
-        .await;
+    let setup = w.to_setup(&mut alice, "alice").await;
     let key = setup.json["manual_key"].as_str().unwrap().replace(' ', "");
     let cookie = alice.cookie.clone().unwrap();
     let kept = w
@@ -356,16 +342,7 @@ async fn a_cancel_and_a_done_sent_together_never_both_win() {
         let w = World::new();
         let mut client = w.client();
         client.sign_in("alice").await;
-        client.post("/2fa/enable/start", json!({})).await;
-        let code = w.mailer.last_email_code("alice@example.com").unwrap();
-        let setup = client
-            .post("/2fa/enable/email-code", json!({ "code": code.expose() }))
-            .await;
-        let uri = setup.json["otpauth_uri"].as_str().unwrap();
-        let first = w.next_code(&twostep_otp::KeyUri::parse(uri).unwrap().to_totp().unwrap());
-        client
-            .post("/2fa/enable/authenticator", json!({ "code": first }))
-            .await;
+        w.to_codes(&mut client, "alice").await;
         let (mut done, mut cancel) = (client.clone(), client.on(&w.b));
         let done = tokio::spawn(async move {
             done.post("/2fa/enable/done", json!({ "saved": true }))

@@ -164,7 +164,8 @@ impl World {
         (client, totp, codes)
     }
 
-    pub async fn enable(&self, client: &mut Client, user: &str) -> (Totp, Vec<String>) {
+    /// The wizard over JSON up to the QR code: its answer, with the key.
+    pub async fn to_setup(&self, client: &mut Client, user: &str) -> Answer {
         let started = client.post("/2fa/enable/start", json!({})).await;
         assert_eq!(started.json["step"], "email_code", "{started:?}");
         let code = self.mailer.last_email_code(&account(user).email).unwrap();
@@ -172,6 +173,13 @@ impl World {
             .post("/2fa/enable/email-code", json!({ "code": code.expose() }))
             .await;
         assert_eq!(setup.json["step"], "authenticator", "{setup:?}");
+        setup
+    }
+
+    /// The wizard over JSON up to the recovery codes: the authenticator, and the answer
+    /// showing the codes.
+    pub async fn to_codes(&self, client: &mut Client, user: &str) -> (Totp, Answer) {
+        let setup = self.to_setup(client, user).await;
         let uri = setup.json["otpauth_uri"].as_str().unwrap();
         let totp = KeyUri::parse(uri).unwrap().to_totp().unwrap();
         let first = self.next_code(&totp);
@@ -179,6 +187,11 @@ impl World {
             .post("/2fa/enable/authenticator", json!({ "code": first }))
             .await;
         assert_eq!(shown.json["step"], "recovery_codes", "{shown:?}");
+        (totp, shown)
+    }
+
+    pub async fn enable(&self, client: &mut Client, user: &str) -> (Totp, Vec<String>) {
+        let (totp, shown) = self.to_codes(client, user).await;
         let codes = shown.json["codes"]
             .as_array()
             .unwrap()
