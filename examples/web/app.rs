@@ -17,7 +17,7 @@ use maud::Markup;
 use serde::Deserialize;
 use tower_sessions::Session;
 use twostep::axum::ui::{self, Lang, Pages};
-use twostep::axum::{Redirects, RequireSignedIn, SessionStage, SignedIn, TwoStep};
+use twostep::axum::{SessionStage, SignedIn, TwoStep};
 use twostep::enrollment::{Account, Clock as _, Directory as _, ServiceError, SystemClock};
 use twostep::store_sqlx::SqlStore;
 
@@ -45,11 +45,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/account", get(profile))
         .route("/org", get(members))
         .route("/org/role", post(set_role))
-        .route_layer(RequireSignedIn::redirect(Redirects {
-            sign_in: "/login".to_owned(),
-            second_step: "/login/second-step".to_owned(),
-            enroll: "/account/2fa/enable".to_owned(),
-        }));
+        .route_layer(app.pages.require_signed_in());
     Router::new()
         .route("/", get(home))
         .route("/login", get(sign_in_page).post(sign_in))

@@ -387,6 +387,16 @@ impl Pages {
         self
     }
 
+    /// The guard for the application's signed-in routes, sending the others to these pages:
+    /// the sign-in page, the second step, or the wizard an organisation requires.
+    pub fn require_signed_in(&self) -> crate::RequireSignedIn {
+        crate::RequireSignedIn::redirect(crate::Redirects {
+            sign_in: self.paths.sign_in.clone(),
+            second_step: self.paths.second_step.clone(),
+            enroll: format!("{}/enable", self.paths.account),
+        })
+    }
+
     /// The stylesheet and script links, for the `<head>` of the application's own pages.
     pub fn head(&self) -> maud::Markup {
         html::head(&self.paths)
