@@ -17,14 +17,14 @@
 )]
 // ^ a failed step is a failed test
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{App, Browser, scan_qr, start_chromedriver, start_example};
+use serde_json::json;
+use tokio::process::Child;
 use twostep::otp::{KeyUri, Secret, Totp, TotpParams};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -434,27 +434,6 @@ async fn forms_need_the_csrf_token_and_half_signed_in_sessions_reach_only_the_se
 // ---------------------------------------------------------------------------------------
 // The console, the browser, and the user's steps.
 
-/// The user's authenticator app: the key read off the setup page.
-struct App(Totp);
-
-impl App {
-    /// The code the app shows `seconds` from now.
-    fn code_after(&self, seconds: u64) -> String {
-        self.0.generate(unix_now() + seconds).unwrap().to_string()
-    }
-}
-
-impl App {
-    /// A well-formed code that none of the steps around now accepts.
-    fn wrong_code(&self) -> String {
-        let near: Vec<String> = [0, 30, 60, 90].map(|ahead| self.code_after(ahead)).into();
-        (0..)
-            .map(|n: u32| format!("{:06}", (n * 7919) % 1_000_000))
-            .find(|code| !near.contains(code))
-            .unwrap()
-    }
-}
-
 struct Enrolled {
     app: App,
     recovery_codes: Vec<String>,
@@ -482,22 +461,12 @@ struct Console {
 impl Console {
     /// Starts everything; `None` (after printing SKIPPED) if Chromium is not installed here.
     async fn start(name: &str) -> Option<Self> {
-        let chromium = tool("TWOSTEP_CHROMIUM", "/usr/bin/chromium");
-        let chromedriver = tool("TWOSTEP_CHROMEDRIVER", "/usr/bin/chromedriver");
-        let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI=true but Chromium or ChromeDriver is missing (apt-get install chromium chromium-driver)"
-            );
-            eprintln!(
-                "SKIPPED {name}: install chromium and chromium-driver to run the browser tests"
-            );
-            return None;
-        };
+        let (chromium, chromedriver) = common::chromium(name)?;
         let dir = tempfile::tempdir().unwrap();
         let downloads = dir.path().join("downloads");
         std::fs::create_dir(&downloads).unwrap();
-        let (server, base) = start_server(dir.path()).await;
+        let database = format!("sqlite://{}", dir.path().join("console.db").display());
+        let (server, base, _) = start_example("web", &["--database-url", &database]).await;
         let (driver, driver_url) = start_chromedriver(&chromedriver).await;
         let browser = Browser::open(&driver_url, &chromium, dir.path(), &downloads).await;
         let shots = std::env::var_os("TWOSTEP_SCREENSHOTS").map_or_else(
@@ -682,228 +651,4 @@ impl Console {
         }
         panic!("no .txt file was downloaded");
     }
-}
-
-/// A browser session, with the few steps the stories take.
-struct Browser {
-    client: Client,
-}
-
-impl Browser {
-    async fn open(driver: &str, chromium: &Path, dir: &Path, downloads: &Path) -> Self {
-        let profile = dir.join("chromium-profile");
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1100,1000",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-                "prefs": {
-                    "download.default_directory": downloads,
-                    "download.prompt_for_download": false,
-                },
-            },
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(driver)
-            .await
-            .unwrap();
-        Self { client }
-    }
-
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.unwrap();
-    }
-
-    async fn path(&self) -> String {
-        self.client.current_url().await.unwrap().path().to_owned()
-    }
-
-    async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        match self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(css))
-            .await
-        {
-            Ok(element) => element,
-            Err(error) => panic!("no {css} on {}: {error}", self.path_now().await),
-        }
-    }
-
-    async fn path_now(&self) -> String {
-        self.client
-            .current_url()
-            .await
-            .map_or_else(|_| "?".to_owned(), |url| url.to_string())
-    }
-
-    /// Clicks a link or a submit button and waits for the next page to load.
-    async fn click_on(&self, css: &str) {
-        let element = self.find(css).await;
-        // A mark on the current document: gone once the next one has loaded.
-        self.execute("window.beforeClick = true").await;
-        element.click().await.unwrap();
-        for _ in 0..600 {
-            let loaded = self
-                .client
-                .execute(
-                    "return window.beforeClick === undefined && document.readyState === 'complete'",
-                    vec![],
-                )
-                .await;
-            if matches!(loaded, Ok(Value::Bool(true))) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("clicking {css} on {} loaded no page", self.path_now().await);
-    }
-
-    /// Clicks something that stays on the page (a checkbox, a download link).
-    async fn tick(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let input = self.find(css).await;
-        input.clear().await.unwrap();
-        input.send_keys(text).await.unwrap();
-    }
-
-    async fn text_of(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap().trim().to_owned()
-    }
-
-    async fn texts_of(&self, css: &str) -> Vec<String> {
-        self.find(css).await;
-        let mut texts = Vec::new();
-        for element in self.client.find_all(Locator::Css(css)).await.unwrap() {
-            texts.push(element.text().await.unwrap().trim().to_owned());
-        }
-        texts
-    }
-
-    async fn is_enabled(&self, css: &str) -> bool {
-        self.find(css).await.is_enabled().await.unwrap()
-    }
-
-    async fn execute(&self, script: &str) -> Value {
-        self.client.execute(script, vec![]).await.unwrap()
-    }
-
-    /// A same-origin form POST sent by a script on the page, with the session cookie:
-    /// `{status, url, text}` of the answer (after redirects).
-    async fn post_from_page(&self, path: &str, body: &str) -> Value {
-        let script = "return fetch(arguments[0], {method: 'POST', body: arguments[1], \
-             headers: {'Content-Type': 'application/x-www-form-urlencoded'}}) \
-             .then(async (r) => ({status: r.status, url: r.url, text: await r.text()}))";
-        self.client
-            .execute(script, vec![json!(path), json!(body)])
-            .await
-            .unwrap()
-    }
-}
-
-/// The console binary (built by `cargo test` with the other examples) on a free port, with
-/// its SQLite database in `dir`.
-async fn start_server(dir: &Path) -> (Child, String) {
-    let mut binary = std::env::current_exe().unwrap();
-    binary.pop();
-    binary.pop();
-    binary.push("examples");
-    binary.push(format!("web{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "cargo test builds the examples first: {}",
-        binary.display()
-    );
-    let database = format!("sqlite://{}", dir.join("console.db").display());
-    let mut server = Command::new(binary)
-        .args(["--addr", "127.0.0.1:0", "--database-url", &database])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some((_, url)) = line.split_once(" on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("the console exited before listening");
-    })
-    .await
-    .unwrap();
-    // Keep draining its log (mail, audit) so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (server, base)
-}
-
-async fn start_chromedriver(chromedriver: &Path) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let driver = Command::new(chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return (driver, format!("http://127.0.0.1:{port}"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start");
-}
-
-/// The text of the one QR code in a screenshot of `element`, decoded by `rqrr`.
-async fn scan_qr(element: &fantoccini::elements::Element) -> String {
-    let png_bytes = element.screenshot().await.unwrap();
-    let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
-        .read_info()
-        .unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut pixels).unwrap();
-    let channels = info.color_type.samples();
-    let (width, height) = (info.width as usize, info.height as usize);
-    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
-        // The first channel is enough: the code is black on white.
-        pixels[(y * width + x) * channels]
-    });
-    let grids = image.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR code on screen");
-    grids[0].decode().unwrap().1
-}
-
-fn tool(variable: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(variable).map_or_else(|| PathBuf::from(default), PathBuf::from);
-    path.exists().then_some(path)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
