@@ -44,7 +44,7 @@ async fn sign_in_enable_then_the_second_step_in_english_and_korean() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_server, base, log) = start_example("login", &[]).await;
+    let (_server, base, log) = start_example("login", &[], &[]).await;
     let (_driver, driver_url) = start_chromedriver(&chromedriver).await;
     let browser = Browser::open(&driver_url, &chromium, dir.path(), dir.path()).await;
     let url = |path: &str| format!("{base}{path}");

@@ -466,7 +466,7 @@ impl Console {
         let downloads = dir.path().join("downloads");
         std::fs::create_dir(&downloads).unwrap();
         let database = format!("sqlite://{}", dir.path().join("console.db").display());
-        let (server, base, _) = start_example("web", &["--database-url", &database]).await;
+        let (server, base, _) = start_example("web", &["--database-url", &database], &[]).await;
         let (driver, driver_url) = start_chromedriver(&chromedriver).await;
         let browser = Browser::open(&driver_url, &chromium, dir.path(), &downloads).await;
         let shots = std::env::var_os("TWOSTEP_SCREENSHOTS").map_or_else(

@@ -49,7 +49,11 @@ impl Log {
 /// Runs the example `name` (built by `cargo test` with the other examples) with `args` and
 /// `--addr 127.0.0.1:0`; returns it, the URL it listens on (the line `… on URL`), and its
 /// output.
-pub async fn start_example(name: &str, args: &[&str]) -> (Child, String, Log) {
+pub async fn start_example(
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String, Log) {
     let mut binary = std::env::current_exe().unwrap();
     binary.pop();
     binary.pop();
@@ -63,6 +67,7 @@ pub async fn start_example(name: &str, args: &[&str]) -> (Child, String, Log) {
     let mut server = Command::new(binary)
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

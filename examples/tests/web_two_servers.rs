@@ -1,0 +1,254 @@
+//! Two console processes on one PostgreSQL database serve one user: sessions live in the
+//! database, pending states are sealed under the key both share, so the password passes on
+//! one and the code on the other, and one code raced against both signs in once.
+//!
+//! Needs `DATABASE_URL` (a PostgreSQL server, as `.ci/run` starts); without it the test says
+//! it was skipped (under `CI=true` that is a failure). Plain HTTP/1.1 over TCP: no browser.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{App, Log, start_example};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use twostep::otp::{Secret, Totp, TotpParams};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_once() {
+    let Ok(database) = std::env::var("DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but DATABASE_URL is not set"
+        );
+        eprintln!("SKIPPED: set DATABASE_URL to a PostgreSQL server to run it");
+        return;
+    };
+    let keys = [
+        (
+            "TWOSTEP_STATE_KEY",
+            "c3RhdGUga2V5IGZvciB0d28gY29uc29sZSBzZXJ2ZXI=",
+        ),
+        (
+            "TWOSTEP_SEALING_KEY",
+            "c2VhbGluZyBrZXkgZm9yIHR3byBjb25zb2xlIHNydnM=",
+        ),
+    ];
+    // One after the other: each creates its tables if missing.
+    let (_a, a, log_a) = start_example("web", &["--database-url", &database], &keys).await;
+    let (_b, b, log_b) = start_example("web", &["--database-url", &database], &keys).await;
+    let email = format!("two-{}@servers.test", std::process::id());
+
+    // Sign up on A; enable 2FA stepping between the servers.
+    let mut user = Browser::default();
+    let answer = user
+        .post(
+            &a,
+            "/signup",
+            &[("email", &email), ("password", PASSWORD), ("org", "Two")],
+        )
+        .await;
+    assert_eq!(answer.location(), "/account", "{answer:?}");
+    let csrf = user.get(&b, "/account/2fa/enable").await.csrf();
+    user.post(&a, "/account/2fa/enable/start", &[("csrf", &csrf)])
+        .await;
+    let code = emailed_code(&[&log_a, &log_b]).await;
+    user.post(
+        &b,
+        "/account/2fa/enable/email-code",
+        &[("code", &code), ("csrf", &csrf)],
+    )
+    .await;
+    let setup = user.get(&a, "/account/2fa/enable").await;
+    let key = setup.text_of("manual-key");
+    let app = App(Totp::new(
+        &Secret::from_base32(&key).unwrap(),
+        TotpParams::default(),
+    ));
+    let first = app.code_after(0);
+    user.post(
+        &b,
+        "/account/2fa/enable/authenticator",
+        &[("code", &first), ("csrf", &csrf)],
+    )
+    .await;
+    let done = user
+        .post(
+            &a,
+            "/account/2fa/enable/done",
+            &[("saved", "on"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(done.location(), "/account/2fa");
+    assert_eq!(user.get(&b, "/account/2fa").await.text_of("status"), "On");
+
+    // Sign out; the password on A, then one code sent to both at once: one wins.
+    let csrf = user.get(&a, "/account").await.csrf();
+    user.post(&b, "/logout", &[("csrf", &csrf)]).await;
+    let half = user
+        .post(&a, "/login", &[("email", &email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(half.location(), "/login/second-step");
+    let csrf = user.get(&b, "/login/second-step").await.csrf();
+    let code = app.code_after(30);
+    let fields = [("code", code.as_str()), ("csrf", csrf.as_str())];
+    let (mut on_a, mut on_b) = (user.clone(), user.clone());
+    let (from_a, from_b) = tokio::join!(
+        on_a.post(&a, "/login/second-step", &fields),
+        on_b.post(&b, "/login/second-step", &fields),
+    );
+    let winners: Vec<_> = [(&from_a, on_a), (&from_b, on_b)]
+        .into_iter()
+        .filter(|(answer, _)| answer.location() == "/account")
+        .collect();
+    assert_eq!(winners.len(), 1, "{from_a:?}\n{from_b:?}");
+    let (_, mut winner) = winners.into_iter().next().unwrap();
+    // Signed in on both servers.
+    for server in [&a, &b] {
+        let page = winner.get(server, "/account").await;
+        assert_eq!(page.status, 200, "{page:?}");
+        assert!(page.body.contains(&email));
+    }
+}
+
+/// The newest email code either console printed.
+async fn emailed_code(logs: &[&Log]) -> String {
+    for _ in 0..100 {
+        for log in logs {
+            if let Some(code) = log.lines().iter().rev().find_map(|line| {
+                let (_, rest) = line.split_once("code is ")?;
+                Some(
+                    rest.chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>(),
+                )
+            }) {
+                return code;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no email code in the consoles' output");
+}
+
+/// An answer: status, headers, body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers.get("location").map_or("", String::as_str)
+    }
+
+    /// The anti-CSRF token of the page's first form.
+    fn csrf(&self) -> String {
+        let needle = "name=\"csrf\" value=\"";
+        let at = self.body.find(needle).expect("a form") + needle.len();
+        self.body[at..].split('"').next().unwrap().to_owned()
+    }
+
+    /// The text of the element with `id` (no nested tags).
+    fn text_of(&self, id: &str) -> String {
+        let at = self.body.find(&format!("id=\"{id}\"")).expect(id);
+        let start = at + self.body[at..].find('>').unwrap() + 1;
+        let end = start + self.body[start..].find('<').unwrap();
+        self.body[start..end].trim().to_owned()
+    }
+}
+
+/// A cookie jar speaking HTTP/1.1 to whichever server it is given.
+#[derive(Clone, Default)]
+struct Browser {
+    cookie: Option<String>,
+}
+
+impl Browser {
+    async fn get(&mut self, base: &str, path: &str) -> Answer {
+        self.send(base, "GET", path, None).await
+    }
+
+    async fn post(&mut self, base: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(base, "POST", path, Some(body)).await
+    }
+
+    async fn send(&mut self, base: &str, method: &str, path: &str, body: Option<String>) -> Answer {
+        let host = base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        if let Some(cookie) = &self.cookie {
+            request.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        let body = body.unwrap_or_default();
+        if method == "POST" {
+            request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            request.push_str("Sec-Fetch-Site: same-origin\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut headers = HashMap::new();
+        for line in lines {
+            let (name, value) = line.split_once(':').unwrap();
+            let (name, value) = (name.trim().to_lowercase(), value.trim().to_owned());
+            if name == "set-cookie" {
+                let pair = value.split(';').next().unwrap().to_owned();
+                self.cookie = (!value.contains("Max-Age=0")).then_some(pair);
+            }
+            headers.insert(name, value);
+        }
+        let body = if headers
+            .get("transfer-encoding")
+            .is_some_and(|te| te == "chunked")
+        {
+            unchunk(body)
+        } else {
+            body.to_owned()
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// A chunked HTTP body, joined.
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
