@@ -6,6 +6,7 @@ mod error;
 mod flows;
 mod guard;
 mod json;
+mod passwords;
 mod session;
 #[cfg(feature = "ui")]
 pub mod ui;
@@ -17,6 +18,7 @@ use twostep_enrollment::{Clock as _, NoOrganizations, Service, SystemClock};
 
 pub use error::Error;
 pub use guard::{Guarded, Redirects, RequireSignedIn, SignedIn};
+pub use passwords::{PasswordError, Passwords};
 pub use views::{
     AuthenticatorView, DisableView, Done, Finished, MandateView, OrgSecurityView,
     RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SessionStage, SignInStep,
