@@ -3,21 +3,16 @@
 //! through two traits: [`Reauthenticate`] (the password check before re-issue and disable)
 //! and [`Directory`] (who belongs to which organisation, in which role).
 //!
-//! Passwords are hashed with Argon2id (PHC strings, the `argon2` crate's defaults), on a
-//! blocking thread so a hash does not stall the server's other requests; wrong passwords are
-//! throttled per email ([`SignInThrottle`]). Every account belongs to one organisation: the
+//! Passwords are hashed with Argon2id by twostep-axum's [`Passwords`]: on the blocking pool, a
+//! few at a time (so a burst of sign-ins or sign-ups cannot take the server's memory), with
+//! wrong passwords throttled per email. Every account belongs to one organisation: the
 //! first to sign up with an organisation's name owns it; later ones join it as members, and
 //! the owner can make them admins. (Joining by name is a demo shortcut: a real console
 //! invites members.)
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use rand::RngExt as _;
 use sqlx::{AnyPool, Row as _};
-use twostep::enrollment::{Directory, Locked, Reauthenticate, Throttle, ThrottlePolicy};
+use twostep::axum::{PasswordError, Passwords};
+use twostep::enrollment::{Directory, Reauthenticate};
 use twostep::policy::{Membership, Role};
 
 use crate::mail::unix_now;
@@ -27,8 +22,8 @@ use crate::mail::unix_now;
 pub(crate) enum AccountsError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("password hashing failed")]
-    Hash,
+    #[error(transparent)]
+    Password(#[from] PasswordError),
     #[error("a stored role is not one of owner, admin, member")]
     Corrupt,
 }
@@ -48,8 +43,8 @@ pub(crate) enum SignUpError {
 #[derive(Clone, Debug)]
 pub(crate) struct Accounts {
     pool: AnyPool,
-    /// The hash of a random password, checked against when an email is unknown.
-    dummy_hash: String,
+    /// Hashing on a bounded pool, and the wrong-password throttle.
+    passwords: Passwords,
 }
 
 impl Accounts {
@@ -72,9 +67,9 @@ impl Accounts {
         ] {
             sqlx::query(statement).execute(&pool).await?;
         }
-        let dummy: [u8; 16] = rand::rng().random();
-        let dummy_hash = hash_password(format!("{dummy:?}")).await?;
-        Ok(Self { pool, dummy_hash })
+        let permits = std::thread::available_parallelism().map_or(2, usize::from);
+        let passwords = Passwords::new(permits);
+        Ok(Self { pool, passwords })
     }
 
     /// Creates an account, in `org` (as its owner if it is new). Returns the role.
@@ -103,7 +98,11 @@ impl Accounts {
         if org.trim().is_empty() || org.len() > 100 {
             return Err(SignUpError::Invalid("enter your organisation's name"));
         }
-        let hash = hash_password(password.to_owned()).await?;
+        let hash = self
+            .passwords
+            .hash(password)
+            .await
+            .map_err(AccountsError::from)?;
         let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await.map_err(AccountsError::from)?;
         let created = sqlx::query(
@@ -139,8 +138,11 @@ impl Accounts {
             .map_or(Role::Member, |membership| membership.role))
     }
 
-    /// Whether `password` is the password of `email`. An unknown email costs the same Argon2
-    /// evaluation as a known one, so the answer's timing does not tell them apart.
+    /// Whether `password` is the password of `email`: an unknown email costs the same
+    /// Argon2 work, and a wrong password counts against the email's throttle.
+    ///
+    /// # Errors
+    /// [`AccountsError::Locked`] while the email waits; a database or hashing failure.
     pub(crate) async fn check_password(
         &self,
         email: &str,
@@ -153,17 +155,10 @@ impl Accounts {
                 .await?
                 .map(|row| row.try_get(0))
                 .transpose()?;
-        let known = stored.is_some();
-        let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
-        let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(password.as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .map_err(|_| AccountsError::Hash)?;
-        Ok(known && matches)
+        Ok(self
+            .passwords
+            .verify(email, password, stored.as_deref())
+            .await?)
     }
 
     /// The user's organisation membership.
@@ -208,17 +203,6 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-async fn hash_password(password: String) -> Result<String, AccountsError> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-    })
-    .await
-    .map_err(|_| AccountsError::Hash)?
-    .map_err(|_| AccountsError::Hash)
-}
-
 fn membership_of(row: &sqlx::any::AnyRow) -> Result<Membership, AccountsError> {
     let org: String = row.try_get(0)?;
     let email: String = row.try_get(1)?;
@@ -260,56 +244,5 @@ impl Directory for Accounts {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(membership_of).collect()
-    }
-}
-
-/// Wrong passwords at sign-in, counted per email in this process's memory (unknown emails
-/// too, so the answer does not tell them apart): 10 per 15 minutes, then wait. No hard lock,
-/// which would let anyone lock a victim out. The service throttles the second step and the
-/// password checks of re-issue and disable itself.
-#[derive(Debug)]
-pub(crate) struct SignInThrottle {
-    policy: ThrottlePolicy,
-    by_email: Mutex<HashMap<String, Throttle>>,
-}
-
-impl Default for SignInThrottle {
-    fn default() -> Self {
-        Self {
-            policy: ThrottlePolicy {
-                max_failures: 10,
-                hard_lock_after: u32::MAX,
-                ..ThrottlePolicy::default()
-            },
-            by_email: Mutex::default(),
-        }
-    }
-}
-
-impl SignInThrottle {
-    /// Counts an attempt as failed before it is checked, so concurrent guesses cannot overrun
-    /// the budget; returns the window to [`refund`](Self::refund) in if it succeeds.
-    ///
-    /// # Errors
-    /// [`Locked`] while the budget is spent.
-    pub(crate) fn reserve(&self, email: &str, now: u64) -> Result<u64, Locked> {
-        let mut counters = self.lock();
-        let throttle = counters.entry(email.to_owned()).or_default();
-        throttle.check(&self.policy, now)?;
-        *throttle = throttle.record_failure(&self.policy, now);
-        Ok(throttle.window_start)
-    }
-
-    /// Takes back the reservation of a successful sign-in.
-    pub(crate) fn refund(&self, email: &str, window_start: u64) {
-        if let Some(throttle) = self.lock().get_mut(email) {
-            *throttle = throttle.refund(window_start, true);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Throttle>> {
-        self.by_email
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use twostep::axum::ui::{self, Lang, Pages};
 use twostep::axum::{SessionStage, SignedIn, TwoStep};
-use twostep::enrollment::{Account, Clock as _, Directory as _, ServiceError, SystemClock};
+use twostep::enrollment::{Account, Clock as _, Directory as _, SystemClock};
 use twostep::store_sqlx::SqlStore;
 
-use crate::accounts::{Accounts, SignInThrottle, SignUpError};
+use crate::accounts::{Accounts, AccountsError, SignUpError};
 use crate::mail::Outbox;
 use crate::pages::{self, Chrome, Nav};
 
@@ -33,7 +33,6 @@ pub(crate) struct App {
     pub twostep: Console,
     pub pages: Pages,
     pub accounts: Accounts,
-    pub sign_in_throttle: SignInThrottle,
     pub outbox: Arc<Outbox>,
 }
 
@@ -179,41 +178,21 @@ async fn sign_in(
     Form(form): Form<Credentials>,
 ) -> Response {
     let email = normalize_email(&form.email);
-    let window = match app.sign_in_throttle.reserve(&email, SystemClock.now()) {
-        Ok(window) => window,
-        Err(locked) => {
-            let message = ServiceError::from(locked).message(SystemClock.now());
-            return visitor_form(&app, &session, lang, false, &email, &message).await;
-        }
-    };
     match app.accounts.check_password(&email, &form.password).await {
-        Ok(true) => {
-            app.sign_in_throttle.refund(&email, window);
-            after_password(&app, &session, lang, email).await
-        }
+        Ok(true) => after_password(&app, &session, lang, email).await,
         // One answer for an unknown email and a wrong password.
         Ok(false) => {
-            visitor_form(
-                &app,
-                &session,
-                lang,
-                false,
-                &email,
-                "Wrong email or password.",
-            )
-            .await
+            let wrong = "Wrong email or password.";
+            visitor_form(&app, &session, lang, false, &email, wrong).await
+        }
+        Err(AccountsError::Password(error)) => {
+            let message = error.message(SystemClock.now());
+            visitor_form(&app, &session, lang, false, &email, &message).await
         }
         Err(error) => {
             eprintln!("sign-in failed: {error}");
-            visitor_form(
-                &app,
-                &session,
-                lang,
-                false,
-                &email,
-                "Something went wrong; try again.",
-            )
-            .await
+            let message = "Something went wrong; try again.";
+            visitor_form(&app, &session, lang, false, &email, message).await
         }
     }
 }

@@ -43,7 +43,7 @@ use twostep::axum::ui::Pages;
 use twostep::enrollment::{AuditEvent, AuditLog, Service, StateKey};
 use twostep::store_sqlx::{AeadSealer, SealingKey, SqlStore};
 
-use crate::accounts::{Accounts, SignInThrottle};
+use crate::accounts::Accounts;
 use crate::app::App;
 use crate::mail::Outbox;
 
@@ -133,7 +133,6 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .signed_in("/account")
             .layout(pages::twostep_page),
         accounts,
-        sign_in_throttle: SignInThrottle::default(),
         outbox,
     });
     let router = app::router(app);
