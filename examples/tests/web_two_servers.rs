@@ -13,10 +13,7 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use common::{App, Log, start_example};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use common::{App, Http, Log, start_example};
 use twostep::otp::{Secret, Totp, TotpParams};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -47,7 +44,7 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
     let email = format!("two-{}@servers.test", std::process::id());
 
     // Sign up on A; enable 2FA stepping between the servers.
-    let mut user = Browser::default();
+    let mut user = Http::default();
     let answer = user
         .post(
             &a,
@@ -136,119 +133,4 @@ async fn emailed_code(logs: &[&Log]) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("no email code in the consoles' output");
-}
-
-/// An answer: status, headers, body.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Answer {
-    fn location(&self) -> &str {
-        self.headers.get("location").map_or("", String::as_str)
-    }
-
-    /// The anti-CSRF token of the page's first form.
-    fn csrf(&self) -> String {
-        let needle = "name=\"csrf\" value=\"";
-        let at = self.body.find(needle).expect("a form") + needle.len();
-        self.body[at..].split('"').next().unwrap().to_owned()
-    }
-
-    /// The text of the element with `id` (no nested tags).
-    fn text_of(&self, id: &str) -> String {
-        let at = self.body.find(&format!("id=\"{id}\"")).expect(id);
-        let start = at + self.body[at..].find('>').unwrap() + 1;
-        let end = start + self.body[start..].find('<').unwrap();
-        self.body[start..end].trim().to_owned()
-    }
-}
-
-/// A cookie jar speaking HTTP/1.1 to whichever server it is given.
-#[derive(Clone, Default)]
-struct Browser {
-    cookie: Option<String>,
-}
-
-impl Browser {
-    async fn get(&mut self, base: &str, path: &str) -> Answer {
-        self.send(base, "GET", path, None).await
-    }
-
-    async fn post(&mut self, base: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.send(base, "POST", path, Some(body)).await
-    }
-
-    async fn send(&mut self, base: &str, method: &str, path: &str, body: Option<String>) -> Answer {
-        let host = base.trim_start_matches("http://");
-        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-        let mut request =
-            format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-        if let Some(cookie) = &self.cookie {
-            request.push_str(&format!("Cookie: {cookie}\r\n"));
-        }
-        let body = body.unwrap_or_default();
-        if method == "POST" {
-            request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-            request.push_str("Sec-Fetch-Site: same-origin\r\n");
-        }
-        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.unwrap();
-        let raw = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let mut headers = HashMap::new();
-        for line in lines {
-            let (name, value) = line.split_once(':').unwrap();
-            let (name, value) = (name.trim().to_lowercase(), value.trim().to_owned());
-            if name == "set-cookie" {
-                let pair = value.split(';').next().unwrap().to_owned();
-                self.cookie = (!value.contains("Max-Age=0")).then_some(pair);
-            }
-            headers.insert(name, value);
-        }
-        let body = if headers
-            .get("transfer-encoding")
-            .is_some_and(|te| te == "chunked")
-        {
-            unchunk(body)
-        } else {
-            body.to_owned()
-        };
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-}
-
-/// A chunked HTTP body, joined.
-fn unchunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = &rest[size + 2..];
-    }
-    out
 }

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, Command};
 use twostep::otp::Totp;
 
@@ -301,4 +302,125 @@ pub fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// An answer over plain HTTP: status, headers, body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> &str {
+        self.headers.get("location").map_or("", String::as_str)
+    }
+
+    /// The anti-CSRF token of the page's first form.
+    pub fn csrf(&self) -> String {
+        let needle = "name=\"csrf\" value=\"";
+        let at = self.body.find(needle).expect("a form") + needle.len();
+        self.body[at..].split('"').next().unwrap().to_owned()
+    }
+
+    /// The text of the element with `id` (no nested tags).
+    pub fn text_of(&self, id: &str) -> String {
+        let at = self.body.find(&format!("id=\"{id}\"")).expect(id);
+        let start = at + self.body[at..].find('>').unwrap() + 1;
+        let end = start + self.body[start..].find('<').unwrap();
+        self.body[start..end].trim().to_owned()
+    }
+}
+
+/// A cookie jar speaking plain HTTP/1.1 to whichever server it is given (no browser).
+#[derive(Clone, Default)]
+pub struct Http {
+    pub cookie: Option<String>,
+}
+
+impl Http {
+    pub async fn get(&mut self, base: &str, path: &str) -> Reply {
+        self.send(base, "GET", path, None).await
+    }
+
+    pub async fn post(&mut self, base: &str, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(base, "POST", path, Some(body)).await
+    }
+
+    pub async fn send(
+        &mut self,
+        base: &str,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Reply {
+        let host = base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        if let Some(cookie) = &self.cookie {
+            request.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        let body = body.unwrap_or_default();
+        if method == "POST" {
+            request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            request.push_str("Sec-Fetch-Site: same-origin\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut headers = HashMap::new();
+        for line in lines {
+            let (name, value) = line.split_once(':').unwrap();
+            let (name, value) = (name.trim().to_lowercase(), value.trim().to_owned());
+            if name == "set-cookie" {
+                let pair = value.split(';').next().unwrap().to_owned();
+                self.cookie = (!value.contains("Max-Age=0")).then_some(pair);
+            }
+            headers.insert(name, value);
+        }
+        let body = if headers
+            .get("transfer-encoding")
+            .is_some_and(|te| te == "chunked")
+        {
+            unchunk(body)
+        } else {
+            body.to_owned()
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// A chunked HTTP body, joined.
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
 }
