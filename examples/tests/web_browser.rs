@@ -450,6 +450,8 @@ enum Shots {
 /// A console server, ChromeDriver, and a browser session on it.
 struct Console {
     base: String,
+    /// What the console prints: its mail among it.
+    log: common::Log,
     browser: Browser,
     shots: PathBuf,
     downloads: PathBuf,
@@ -466,7 +468,7 @@ impl Console {
         let downloads = dir.path().join("downloads");
         std::fs::create_dir(&downloads).unwrap();
         let database = format!("sqlite://{}", dir.path().join("console.db").display());
-        let (server, base, _) = start_example("web", &["--database-url", &database], &[]).await;
+        let (server, base, log) = start_example("web", &["--database-url", &database], &[]).await;
         let (driver, driver_url) = start_chromedriver(&chromedriver).await;
         let browser = Browser::open(&driver_url, &chromium, dir.path(), &downloads).await;
         let shots = std::env::var_os("TWOSTEP_SCREENSHOTS").map_or_else(
@@ -476,6 +478,7 @@ impl Console {
         std::fs::create_dir_all(&shots).unwrap();
         Some(Self {
             base,
+            log,
             browser,
             shots,
             downloads,
@@ -494,8 +497,23 @@ impl Console {
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Signs up, then opens the link the console mails to finish it.
     async fn sign_up(&self, email: &str, org: &str) {
         self.submit_sign_up(email, org).await;
+        assert!(self.browser.text_of("#check-inbox").await.contains(email));
+        let link = self
+            .log
+            .lines()
+            .iter()
+            .rev()
+            .find_map(|line| {
+                line.split_once(": /signup/confirm/")
+                    .map(|(_, token)| token.to_owned())
+            })
+            .expect("the sign-up link in the console's output");
+        self.browser
+            .goto(&self.url(&format!("/signup/confirm/{link}")))
+            .await;
         assert_eq!(self.browser.path().await, "/account");
     }
 

@@ -10,12 +10,16 @@
 //! the owner can make them admins. (Joining by name is a demo shortcut: a real console
 //! invites members.)
 
+use rand::RngExt as _;
 use sqlx::{AnyPool, Row as _};
 use twostep::axum::{PasswordError, Passwords};
 use twostep::enrollment::{Directory, Reauthenticate};
 use twostep::policy::{Membership, Role};
 
 use crate::mail::unix_now;
+
+/// How long a sign-up's mailed link works.
+const SIGN_UP_TTL_SECONDS: u64 = 30 * 60;
 
 /// A failure of the accounts backend.
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +32,10 @@ pub(crate) enum AccountsError {
     Corrupt,
 }
 
-/// Why a sign-up was refused.
+/// Why a sign-up was refused. (An address already registered is not a refusal: the answer
+/// must not tell who is registered, so that owner is mailed instead.)
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SignUpError {
-    #[error("an account with this email already exists")]
-    Taken,
     #[error("{0}")]
     Invalid(&'static str),
     #[error(transparent)]
@@ -55,6 +58,13 @@ impl Accounts {
                 email TEXT PRIMARY KEY,
                 password_hash TEXT NOT NULL,
                 created_at BIGINT NOT NULL)",
+            // Sign-ups waiting for the link mailed to their address.
+            "CREATE TABLE IF NOT EXISTS web_signups (
+                token TEXT PRIMARY KEY,
+                email TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                org TEXT NOT NULL,
+                expires_at BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS web_members (
                 org TEXT NOT NULL,
                 email TEXT NOT NULL,
@@ -72,13 +82,15 @@ impl Accounts {
         Ok(Self { pool, passwords })
     }
 
-    /// Creates an account, in `org` (as its owner if it is new). Returns the role.
-    pub(crate) async fn sign_up(
+    /// A sign-up: checks the form and keeps it until the link mailed to `email` is opened.
+    /// Returns the link's token, or `None` when the address is registered already (mail its
+    /// owner instead, and answer the same).
+    pub(crate) async fn request_sign_up(
         &self,
         email: &str,
         password: &str,
         org: &str,
-    ) -> Result<Role, SignUpError> {
+    ) -> Result<Option<String>, SignUpError> {
         // Control characters (a newline forges a log line) and bidirectional overrides (U+202E
         // shows "moc.evil@" as "@live.com") have no place in an address or a name.
         let unfit = |text: &str| text.chars().any(|c| c.is_control() || is_bidi_control(c));
@@ -98,25 +110,78 @@ impl Accounts {
         if org.trim().is_empty() || org.len() > 100 {
             return Err(SignUpError::Invalid("enter your organisation's name"));
         }
+        // Hashed whether or not the address is taken: the same work, the same time.
         let hash = self
             .passwords
             .hash(password)
             .await
             .map_err(AccountsError::from)?;
+        let taken = sqlx::query("SELECT 1 FROM web_users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(AccountsError::from)?;
+        if taken.is_some() {
+            return Ok(None);
+        }
+        let token: [u8; 32] = rand::rng().random();
+        let token: String = token.iter().map(|byte| format!("{byte:02x}")).collect();
+        let expires_at = i64::try_from(unix_now() + SIGN_UP_TTL_SECONDS).unwrap_or(i64::MAX);
+        sqlx::query(
+            "INSERT INTO web_signups (token, email, password_hash, org, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token)
+        .bind(email)
+        .bind(hash)
+        .bind(org.trim())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(AccountsError::from)?;
+        Ok(Some(token))
+    }
+
+    /// Opens a sign-up's link, once: creates the account, in its organisation (as its owner
+    /// if it is new). Returns the email, or `None` for a link that is unknown, used, expired,
+    /// or whose address was registered meanwhile.
+    pub(crate) async fn confirm_sign_up(
+        &self,
+        token: &str,
+    ) -> Result<Option<String>, AccountsError> {
         let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin().await.map_err(AccountsError::from)?;
+        let mut tx = self.pool.begin().await?;
+        let pending = sqlx::query(
+            "DELETE FROM web_signups WHERE token = $1 RETURNING email, password_hash, org, expires_at",
+        )
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = pending else {
+            return Ok(None);
+        };
+        let (email, hash, org, expires_at): (String, String, String, i64) = (
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        );
+        if expires_at <= now {
+            tx.commit().await?;
+            return Ok(None);
+        }
         let created = sqlx::query(
             "INSERT INTO web_users (email, password_hash, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (email) DO NOTHING",
         )
-        .bind(email)
+        .bind(&email)
         .bind(hash)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(AccountsError::from)?;
+        .await?;
         if created.rows_affected() == 0 {
-            return Err(SignUpError::Taken);
+            tx.commit().await?;
+            return Ok(None);
         }
         // The first member owns the organisation. Two first sign-ups racing could both see
         // no member; the one-owner index then refuses the second (and its transaction).
@@ -125,17 +190,13 @@ impl Accounts {
              SELECT $1, $2, CASE WHEN EXISTS (SELECT 1 FROM web_members WHERE org = $1)
                                  THEN 'member' ELSE 'owner' END, $3",
         )
-        .bind(org.trim())
-        .bind(email)
+        .bind(org)
+        .bind(&email)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(AccountsError::from)?;
-        tx.commit().await.map_err(AccountsError::from)?;
-        Ok(self
-            .membership(email)
-            .await?
-            .map_or(Role::Member, |membership| membership.role))
+        .await?;
+        tx.commit().await?;
+        Ok(Some(email))
     }
 
     /// Whether `password` is the password of `email`: an unknown email costs the same

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -49,6 +49,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/", get(home))
         .route("/login", get(sign_in_page).post(sign_in))
         .route("/signup", get(sign_up_page).post(sign_up))
+        .route("/signup/confirm/{token}", get(confirm_sign_up))
         .route("/mail", get(mailbox))
         // Any stage may sign out, the half signed-in too.
         .route("/logout", post(sign_out))
@@ -197,6 +198,8 @@ async fn sign_in(
     }
 }
 
+/// A sign-up: the same answer whether the address is new or registered already (as a
+/// password reset answers); the mail says which, to the address's owner.
 async fn sign_up(
     State(app): Shared,
     session: Session,
@@ -206,24 +209,62 @@ async fn sign_up(
     let email = normalize_email(&form.email);
     match app
         .accounts
-        .sign_up(&email, &form.password, &form.org)
+        .request_sign_up(&email, &form.password, &form.org)
         .await
     {
-        Ok(_) => after_password(&app, &session, lang, email).await,
+        Ok(Some(token)) => app.outbox.send_own(
+            &email,
+            "Finish creating your account",
+            &format!("Open this link to finish creating your account: /signup/confirm/{token}"),
+        ),
+        Ok(None) => app.outbox.send_own(
+            &email,
+            "Someone tried to sign up with your address",
+            "You already have an account: sign in instead. If this was not you, ignore this mail.",
+        ),
         Err(SignUpError::Backend(error)) => {
+            eprintln!("sign-up failed: {error}");
+            let message = "Something went wrong; try again.";
+            return visitor_form(&app, &session, lang, true, &email, message).await;
+        }
+        Err(refused) => {
+            let message = format!("{refused}.");
+            return visitor_form(&app, &session, lang, true, &email, &message).await;
+        }
+    }
+    let body = maud::html! {
+        p id="check-inbox" { "Check your inbox: we sent a link to " strong { (email) }
+            " to finish creating your account. (Locally: the console prints it.)" }
+    };
+    app.page(&session, lang, "Create an account", Nav::Public, body)
+        .await
+        .into_response()
+}
+
+/// A sign-up's mailed link: the account exists from here, and the session is signed in.
+async fn confirm_sign_up(
+    State(app): Shared,
+    session: Session,
+    lang: Lang,
+    Path(token): Path<String>,
+) -> Response {
+    match app.accounts.confirm_sign_up(&token).await {
+        Ok(Some(email)) => after_password(&app, &session, lang, email).await,
+        Ok(None) => {
+            let message = "This link is no longer valid: sign up again, or sign in.";
+            visitor_form(&app, &session, lang, true, "", message).await
+        }
+        Err(error) => {
             eprintln!("sign-up failed: {error}");
             visitor_form(
                 &app,
                 &session,
                 lang,
                 true,
-                &email,
+                "",
                 "Something went wrong; try again.",
             )
             .await
-        }
-        Err(refused) => {
-            visitor_form(&app, &session, lang, true, &email, &format!("{refused}.")).await
         }
     }
 }

@@ -34,6 +34,21 @@ impl Outbox {
         }
     }
 
+    /// Sends one of the console's own messages (not twostep's).
+    pub(crate) fn send_own(&self, to: &str, subject: &str, body: &str) {
+        self.deliver(to.to_owned(), subject.to_owned(), body.to_owned());
+    }
+
+    fn deliver(&self, to: String, subject: String, body: String) {
+        println!("mail to {to}: {subject}\n  {}", body.replace('\n', "\n  "));
+        self.lock().push(SentMail {
+            to,
+            subject,
+            body,
+            at: unix_now(),
+        });
+    }
+
     /// Every message sent since start, newest first.
     pub(crate) fn newest_first(&self) -> Vec<SentMail> {
         let mut sent = self.lock().clone();
@@ -107,13 +122,7 @@ impl Mailer for Outbox {
             }
             _ => return Ok(()),
         };
-        println!("mail to {to}: {subject}\n  {}", body.replace('\n', "\n  "));
-        self.lock().push(SentMail {
-            to,
-            subject,
-            body,
-            at: unix_now(),
-        });
+        self.deliver(to, subject, body);
         Ok(())
     }
 }
