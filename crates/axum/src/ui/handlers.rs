@@ -68,14 +68,9 @@ where
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default();
         if cross_site || !super::csrf_matches(&session, &sent).await {
-            let back = parts
-                .headers
-                .get(header::REFERER)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or(&ui.pages.paths.signed_in)
-                .to_owned();
+            // Back home, not to the Referer: a forged form's page would name its own site.
             let ctx = ui.ctx(&session, lang).await;
-            let body = html::refused(&ctx.as_ctx(&ui.pages), &back);
+            let body = html::refused(&ctx.as_ctx(&ui.pages), &ui.pages.paths.signed_in);
             let page = ui
                 .frame(&ctx, Text::of(lang).title_refused, Area::Refused, body)
                 .await;
