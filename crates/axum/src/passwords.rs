@@ -3,8 +3,11 @@
 //!
 //! Argon2id takes its memory (19 MiB at the `argon2` crate's defaults) for every hash, so
 //! unbounded concurrent sign-ins or sign-ups take the server's memory with them (48 at once
-//! peaked near 1 GiB in the console before this). [`Passwords`] hashes and checks on tokio's
-//! blocking pool, a bounded number at a time; the rest wait their turn holding no memory.
+//! peaked near 1 GiB in the console before this). [`Passwords`] hashes and checks on a few
+//! threads of its own, one hash each at a time; the rest wait their turn holding no memory.
+//! Its own threads, not tokio's blocking pool: the allocator keeps a freed Argon2 block in
+//! the arena of the thread that used it, and the blocking pool runs one job on one thread
+//! and the next on another, so 48 checks spread over 16 arenas still held ~600 MiB.
 //! Wrong passwords are counted per key — the normalized email — in this process: 10 per 15
 //! minutes, then a wait (never a hard lock, which would let anyone lock a victim out); an
 //! unknown email costs the same Argon2 work and counts the same, so neither the answer nor
@@ -14,10 +17,11 @@
 //! It does not store users or passwords: that stays the application's.
 
 use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use tokio::sync::Semaphore;
+use tokio::sync::OnceCell;
 use twostep_enrollment::{Clock as _, Locked, SystemClock, Throttle, ThrottlePolicy};
 
 /// How many counters the throttle keeps before it forgets those whose window has passed.
@@ -30,10 +34,13 @@ pub enum PasswordError {
     /// Too many wrong passwords for this key: wait (until when, it says).
     #[error("too many wrong passwords; try again later")]
     Locked(Locked),
-    /// The hash could not be made, or the blocking pool is gone.
+    /// The hash could not be made, or the hashing threads are gone.
     #[error("the password could not be hashed")]
     Hash,
 }
+
+/// Work for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
 
 impl PasswordError {
     /// The message to show, in English; `now` (Unix time) words a wait.
@@ -53,7 +60,7 @@ impl PasswordError {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), twostep_axum::PasswordError> {
-/// let passwords = Passwords::new(2);
+/// let passwords = Passwords::new(2).unwrap();
 /// let stored = passwords.hash("correct horse").await?;     // keep this PHC string
 /// assert!(passwords.verify("ann@example.com", "correct horse", Some(&stored)).await?);
 /// assert!(!passwords.verify("ann@example.com", "guess", Some(&stored)).await?);
@@ -66,27 +73,32 @@ pub struct Passwords {
 }
 
 struct Inner {
-    permits: Semaphore,
+    /// The hashing threads' queue; they end when it is dropped.
+    jobs: Mutex<Sender<Job>>,
+    threads: usize,
     policy: ThrottlePolicy,
     counters: Mutex<HashMap<String, Throttle>>,
     /// A hash of nothing anyone knows, checked for unknown keys.
-    dummy: Mutex<Option<String>>,
+    dummy: OnceCell<String>,
 }
 
 impl core::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Passwords")
-            .field("free_permits", &self.inner.permits.available_permits())
+            .field("threads", &self.inner.threads)
             .finish_non_exhaustive()
     }
 }
 
 impl Passwords {
-    /// At most `max_concurrent` hashes at once (at least one); 10 wrong passwords per key per
-    /// 15 minutes.
-    pub fn new(max_concurrent: usize) -> Self {
+    /// `threads` hashing threads (at least one), so at most that many hashes at once; 10 wrong
+    /// passwords per key per 15 minutes.
+    ///
+    /// # Errors
+    /// The operating system refused a thread.
+    pub fn new(threads: usize) -> std::io::Result<Self> {
         Self::with_policy(
-            max_concurrent,
+            threads,
             ThrottlePolicy {
                 max_failures: 10,
                 hard_lock_after: u32::MAX,
@@ -96,15 +108,28 @@ impl Passwords {
     }
 
     /// As [`Passwords::new`], counting wrong passwords by `policy`.
-    pub fn with_policy(max_concurrent: usize, policy: ThrottlePolicy) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// The operating system refused a thread.
+    pub fn with_policy(threads: usize, policy: ThrottlePolicy) -> std::io::Result<Self> {
+        let threads = threads.max(1);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..threads {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name("twostep-passwords".to_owned())
+                .spawn(move || work(&queue))?;
+        }
+        Ok(Self {
             inner: Arc::new(Inner {
-                permits: Semaphore::new(max_concurrent.max(1)),
+                jobs: Mutex::new(jobs),
+                threads,
                 policy,
                 counters: Mutex::default(),
-                dummy: Mutex::default(),
+                dummy: OnceCell::new(),
             }),
-        }
+        })
     }
 
     /// Hashes `password` (Argon2id, a fresh salt) into a PHC string to store, on the pool.
@@ -191,42 +216,46 @@ impl Passwords {
         }
     }
 
-    /// The dummy hash, made on first use.
+    /// The dummy hash, made once, on first use (concurrent first uses wait for the one).
     async fn dummy(&self) -> Result<String, PasswordError> {
-        let made = self
-            .inner
+        self.inner
             .dummy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(dummy) = made {
-            return Ok(dummy);
-        }
-        let mut secret = [0u8; 16];
-        getrandom::fill(&mut secret).map_err(|_| PasswordError::Hash)?;
-        let dummy = self.hash(&format!("{secret:?}")).await?;
-        *self
-            .inner
-            .dummy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(dummy.clone());
-        Ok(dummy)
+            .get_or_try_init(|| async {
+                let mut secret = [0u8; 16];
+                getrandom::fill(&mut secret).map_err(|_| PasswordError::Hash)?;
+                self.hash(&format!("{secret:?}")).await
+            })
+            .await
+            .cloned()
     }
 
-    /// Runs `work` on the blocking pool once a permit is free.
+    /// Runs `work` on a hashing thread, when one is free.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = answer.send(work());
+        });
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(job)
             .map_err(|_| PasswordError::Hash)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| PasswordError::Hash)
+        answered.await.map_err(|_| PasswordError::Hash)
+    }
+}
+
+/// A hashing thread: takes jobs until the queue is dropped.
+fn work(queue: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
     }
 }
 
@@ -238,7 +267,7 @@ mod tests {
 
     #[tokio::test]
     async fn ten_wrong_passwords_then_even_the_right_one_waits() {
-        let passwords = Passwords::new(2);
+        let passwords = Passwords::new(2).unwrap();
         let stored = passwords.hash("right").await.unwrap();
         for _ in 0..10 {
             assert!(!passwords.verify("k", "wrong", Some(&stored)).await.unwrap());
@@ -259,7 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_right_password_costs_no_attempt() {
-        let passwords = Passwords::new(1);
+        let passwords = Passwords::new(1).unwrap();
         let stored = passwords.hash("right").await.unwrap();
         for _ in 0..20 {
             assert!(passwords.verify("k", "right", Some(&stored)).await.unwrap());
@@ -268,7 +297,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_keys_count_like_known_ones() {
-        let passwords = Passwords::new(1);
+        let passwords = Passwords::new(1).unwrap();
         for _ in 0..10 {
             assert!(!passwords.verify("ghost", "guess", None).await.unwrap());
         }
@@ -276,8 +305,8 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn at_most_the_permits_hash_at_once() {
-        let passwords = Passwords::new(2);
+    async fn at_most_its_threads_hash_at_once() {
+        let passwords = Passwords::new(2).unwrap();
         let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
