@@ -107,14 +107,5 @@ async fn sign_in(browser: &Browser, login: &str) {
 
 /// The newest email code the example's mailer printed.
 async fn emailed_code(log: &common::Log) -> String {
-    for _ in 0..100 {
-        if let Some(code) = log.lines().iter().rev().find_map(|line| {
-            line.split_once("your code is ")
-                .map(|(_, code)| code.trim().to_owned())
-        }) {
-            return code;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no email code in the example's output");
+    common::printed_after(&[log], "your code is ").await
 }

@@ -501,16 +501,7 @@ impl Console {
     async fn sign_up(&self, email: &str, org: &str) {
         self.submit_sign_up(email, org).await;
         assert!(self.browser.text_of("#check-inbox").await.contains(email));
-        let link = self
-            .log
-            .lines()
-            .iter()
-            .rev()
-            .find_map(|line| {
-                line.split_once(": /signup/confirm/")
-                    .map(|(_, token)| token.to_owned())
-            })
-            .expect("the sign-up link in the console's output");
+        let link = common::printed_after(&[&self.log], ": /signup/confirm/").await;
         self.browser
             .goto(&self.url(&format!("/signup/confirm/{link}")))
             .await;

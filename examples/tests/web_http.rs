@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Http, start_example};
+use common::{Http, printed_after, start_example};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -34,15 +34,7 @@ async fn sign_up_does_not_tell_who_is_registered() {
         .post(&base, "/signup", &form("ann@acme.test"))
         .await;
     assert_eq!(new.status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let token = log
-        .lines()
-        .iter()
-        .find_map(|line| {
-            line.split_once(": /signup/confirm/")
-                .map(|(_, t)| t.to_owned())
-        })
-        .unwrap();
+    let token = printed_after(&[&log], ": /signup/confirm/").await;
     let confirmed = Http::default()
         .get(&base, &format!("/signup/confirm/{token}"))
         .await;

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{App, Http, Log, start_example};
+use common::{App, Http, printed_after, start_example};
 use twostep::otp::{Secret, Totp, TotpParams};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -43,7 +43,7 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
     let (_b, b, log_b) = start_example("web", &["--database-url", &database], &keys).await;
     let email = format!("two-{}@servers.test", std::process::id());
 
-    // Sign up on A; enable 2FA stepping between the servers.
+    // Sign up on A, open the mailed link on B; enable 2FA stepping between the servers.
     let mut user = Http::default();
     let answer = user
         .post(
@@ -52,11 +52,14 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
             &[("email", &email), ("password", PASSWORD), ("org", "Two")],
         )
         .await;
-    assert_eq!(answer.location(), "/account", "{answer:?}");
+    assert!(answer.body.contains("check-inbox"), "{answer:?}");
+    let token = printed_after(&[&log_a], ": /signup/confirm/").await;
+    let confirmed = user.get(&b, &format!("/signup/confirm/{token}")).await;
+    assert_eq!(confirmed.location(), "/account", "{confirmed:?}");
     let csrf = user.get(&b, "/account/2fa/enable").await.csrf();
     user.post(&a, "/account/2fa/enable/start", &[("csrf", &csrf)])
         .await;
-    let code = emailed_code(&[&log_a, &log_b]).await;
+    let code = emailed_code(&printed_after(&[&log_a, &log_b], "code is ").await);
     user.post(
         &b,
         "/account/2fa/enable/email-code",
@@ -115,22 +118,7 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
     }
 }
 
-/// The newest email code either console printed.
-async fn emailed_code(logs: &[&Log]) -> String {
-    for _ in 0..100 {
-        for log in logs {
-            if let Some(code) = log.lines().iter().rev().find_map(|line| {
-                let (_, rest) = line.split_once("code is ")?;
-                Some(
-                    rest.chars()
-                        .take_while(char::is_ascii_digit)
-                        .collect::<String>(),
-                )
-            }) {
-                return code;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no email code in the consoles' output");
+/// The code at the start of a mail's text after "code is ".
+fn emailed_code(rest: &str) -> String {
+    rest.chars().take_while(char::is_ascii_digit).collect()
 }

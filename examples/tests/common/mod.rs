@@ -47,6 +47,23 @@ impl Log {
     }
 }
 
+/// What follows `marker` on the newest line any of `logs` printed with it (a mailed code or
+/// link), waiting up to ten seconds for one: a mailer may print after the reply.
+pub async fn printed_after(logs: &[&Log], marker: &str) -> String {
+    for _ in 0..100 {
+        for log in logs {
+            if let Some(rest) = log.lines().iter().rev().find_map(|line| {
+                line.split_once(marker)
+                    .map(|(_, rest)| rest.trim().to_owned())
+            }) {
+                return rest;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("nothing printed after {marker:?}");
+}
+
 /// Runs the example `name` (built by `cargo test` with the other examples) with `args` and
 /// `--addr 127.0.0.1:0`; returns it, the URL it listens on (the line `… on URL`), and its
 /// output.
