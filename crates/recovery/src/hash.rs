@@ -8,7 +8,9 @@
 //! leaves it far out of reach. The alternative, a non-secret lookup prefix per code, would
 //! spend code entropy on an index and put part of each code in the clear.
 
-use argon2::{Algorithm, Argon2, Version};
+use core::cell::RefCell;
+
+use argon2::{Algorithm, Argon2, Block, Version};
 use zeroize::Zeroize;
 
 use crate::SetError;
@@ -98,12 +100,117 @@ impl HashParams {
     ) -> Result<[u8; HASH_LEN], SetError> {
         #[cfg(test)]
         EVALUATIONS.with(|n| n.set(n.get() + 1));
+        let argon2 = self.argon2()?;
         let mut out = [0u8; HASH_LEN];
-        if let Err(error) = self.argon2()?.hash_password_into(code, salt, &mut out) {
+        let hashed = KEPT.with(|kept| match kept.try_borrow_mut().as_deref_mut() {
+            Ok(Some(blocks)) => {
+                let needed = argon2.params().block_count();
+                if blocks.len() < needed {
+                    blocks.resize(needed, Block::new());
+                }
+                let hashed =
+                    argon2.hash_password_into_with_memory(code, salt, &mut out, &mut blocks[..]);
+                // What the blocks held is derived from the code: gone before the next use.
+                blocks.iter_mut().for_each(Zeroize::zeroize);
+                hashed
+            }
+            _ => argon2.hash_password_into(code, salt, &mut out),
+        });
+        if let Err(error) = hashed {
             out.zeroize();
             return Err(SetError::Hash(error));
         }
         Ok(out)
+    }
+}
+
+thread_local! {
+    /// The Argon2 memory kept between evaluations on a thread that asked for it
+    /// ([`keep_memory_on_this_thread`]); `None` elsewhere.
+    static KEPT: RefCell<Option<Vec<Block>>> = const { RefCell::new(None) };
+}
+
+/// Keeps the memory of this thread's Argon2 evaluations (19 MiB at the default costs) for
+/// its next ones, zeroed in between, until the thread ends. Without it, every evaluation
+/// allocates its memory and frees it.
+///
+/// For threads that do nothing but hash, such as a hashing pool's own: freeing and
+/// allocating 19 MiB blocks over and over fragments the allocator's heap, and a process that
+/// hashes on a few threads at a time ends up holding many times the memory it ever used at
+/// once (a thousand concurrent wrong codes, two at a time: over 800 MiB that stayed). With
+/// the memory kept, a thread holds one block, whatever it hashes. Do not call it on threads
+/// that hash only now and then (an async runtime's workers): each would keep its block.
+///
+/// ```
+/// std::thread::spawn(|| {
+///     twostep_recovery::keep_memory_on_this_thread();
+///     // … hash recovery codes here; the memory stays with this thread …
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub fn keep_memory_on_this_thread() {
+    KEPT.with(|kept| {
+        if let Ok(mut kept) = kept.try_borrow_mut() {
+            kept.get_or_insert_with(Vec::new);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Bytes of Argon2 memory this thread keeps, and whether they are all zero.
+    fn kept() -> (usize, bool) {
+        KEPT.with(|kept| {
+            let kept = kept.borrow();
+            let blocks = kept.as_deref().unwrap_or_default();
+            let zero = blocks
+                .iter()
+                .all(|block| block.as_ref().iter().all(|&word| word == 0));
+            (blocks.len() * Block::SIZE, zero)
+        })
+    }
+
+    #[test]
+    fn kept_memory_hashes_the_same_and_is_zeroed_after_each_use() {
+        let (small, large) = (
+            HashParams::new(64, 1, 1).unwrap(),
+            HashParams::new(128, 1, 1).unwrap(),
+        );
+        let salt = [7; SALT_LEN];
+        let fresh = (
+            small.hash(b"code", &salt).unwrap(),
+            large.hash(b"code", &salt).unwrap(),
+        );
+        std::thread::spawn(move || {
+            keep_memory_on_this_thread();
+            assert_eq!(kept(), (0, true));
+            assert_eq!(small.hash(b"code", &salt).unwrap(), fresh.0);
+            assert_eq!(kept(), (64 * 1024, true));
+            // A larger cost grows the memory; a smaller one uses part of it.
+            assert_eq!(large.hash(b"code", &salt).unwrap(), fresh.1);
+            assert_eq!(small.hash(b"code", &salt).unwrap(), fresh.0);
+            assert_eq!(kept(), (128 * 1024, true));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn other_threads_keep_nothing() {
+        std::thread::spawn(|| {
+            HashParams::new(64, 1, 1)
+                .unwrap()
+                .hash(b"code", &[7; SALT_LEN])
+                .unwrap();
+            assert_eq!(kept(), (0, true));
+        })
+        .join()
+        .unwrap();
     }
 }
 
