@@ -16,6 +16,7 @@ mod reissue;
 mod sealed;
 mod service;
 mod snapshot;
+mod threads;
 mod throttle;
 
 #[cfg(test)]
@@ -39,6 +40,7 @@ pub use service::{
     TracingAudit,
 };
 pub use snapshot::PendingEnable;
+pub use threads::{HashingError, HashingThreads, JobHandle};
 
 /// The RNG traits the machines take, re-exported so an application names the same version.
 pub use rand_core;

@@ -99,7 +99,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             let (job_state, job_input, owner) = (state.clone(), input.clone(), user.to_owned());
             let job_policy = Arc::clone(policy);
             let before = reservation.before();
-            // A recovery code costs an Argon2 evaluation: the check runs on the blocking pool.
+            // A recovery code costs an Argon2 evaluation: the check runs on the hashing threads.
             let checked = self
                 .hash(reservation, move || {
                     let factor = StoredFactor::of(&record, &secret);

@@ -186,7 +186,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     }
 
     /// Checks the first code from the app; the returned state shows the recovery codes,
-    /// hashed on the blocking pool.
+    /// hashed on the hashing threads.
     ///
     /// # Errors
     /// A [`Refusal`] with the state back; wrong codes count against the account.

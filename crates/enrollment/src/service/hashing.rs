@@ -1,7 +1,7 @@
-//! The bounded, per-user fair queue in front of the blocking pool that runs Argon2.
+//! The bounded, per-user fair queue in front of the [`HashingThreads`] that run Argon2.
 //!
 //! Each recovery-code check costs an Argon2 evaluation (19 MiB and tens of milliseconds by
-//! default), so at most `permits` run at once. A user first waits for their [`Turn`] — one
+//! default), so at most `permits` run at once, one on each thread. A user first waits for their [`Turn`] — one
 //! check per user at a time, taken before the service reserves the attempt, so a guess that
 //! only waits holds nothing — and then, with the attempt reserved, for a shared permit: a
 //! user with many guesses in flight holds at most one permit, and everyone else's check
@@ -15,7 +15,8 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinHandle;
+
+use crate::threads::{HashingError, HashingThreads, JobHandle};
 
 /// Lanes users are spread over. Two users share one with probability 1/1024 — then one's
 /// checks wait for the other's too, a delay, never a refusal; sixteen checks in flight at
@@ -28,25 +29,28 @@ pub(super) enum StartError {
     /// The queue was closed (never happens while the service lives).
     #[error(transparent)]
     Closed(#[from] AcquireError),
-    /// Not inside a tokio runtime: there is no blocking pool to run on.
+    /// The hashing threads could not be started.
     #[error(transparent)]
-    NoRuntime(#[from] tokio::runtime::TryCurrentError),
+    Threads(#[from] HashingError),
 }
 
-/// Permits for the blocking pool, taken one user at a time.
+/// Permits for the hashing threads, taken one user at a time.
 pub(super) struct HashingPool {
     permits: Arc<Semaphore>,
     lanes: Box<[Arc<Semaphore>]>,
     keys: RandomState,
+    threads: HashingThreads,
 }
 
 impl HashingPool {
-    /// A pool running at most `permits` jobs at once (at least 1).
+    /// A pool running at most `permits` jobs at once (at least 1), on as many threads.
     pub(super) fn new(permits: usize) -> Self {
+        let permits = permits.clamp(1, Semaphore::MAX_PERMITS);
         Self {
-            permits: Arc::new(Semaphore::new(permits.clamp(1, Semaphore::MAX_PERMITS))),
+            permits: Arc::new(Semaphore::new(permits)),
             lanes: (0..LANES).map(|_| Arc::new(Semaphore::new(1))).collect(),
             keys: RandomState::new(),
+            threads: HashingThreads::new(permits),
         }
     }
 
@@ -74,24 +78,23 @@ impl HashingPool {
         Ok(Turn(Arc::new(lane)))
     }
 
-    /// Waits for a free permit, then starts `job` on the blocking pool; the permit and the
-    /// turn are held until the job ends. Once this returns, the job runs to its end whatever
-    /// happens to the handle or the turn.
+    /// Waits for a free permit, then hands `job` to a hashing thread (a free one: there are
+    /// as many as permits); the permit and the turn are held until the job ends. Once this
+    /// returns, the job runs to its end whatever happens to the handle or the turn.
     ///
     /// # Errors
-    /// Outside a tokio runtime, or if the pool was closed.
+    /// If the pool was closed or its threads could not be started.
     pub(super) async fn start<T: Send + 'static>(
         &self,
         turn: &Turn,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<JoinHandle<T>, StartError> {
-        let runtime = tokio::runtime::Handle::try_current()?;
+    ) -> Result<JobHandle<T>, StartError> {
         let permit = Arc::clone(&self.permits).acquire_owned().await?;
         let turn = turn.clone();
-        Ok(runtime.spawn_blocking(move || {
+        Ok(self.threads.spawn(move || {
             let _held = (turn, permit);
             job()
-        }))
+        })?)
     }
 }
 
@@ -126,7 +129,7 @@ mod tests {
         pool: &HashingPool,
         user: &str,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<JoinHandle<T>, StartError> {
+    ) -> Result<JobHandle<T>, StartError> {
         let turn = pool.turn(user).await?;
         pool.start(&turn, job).await
     }
@@ -164,7 +167,7 @@ mod tests {
             answer.expect("alice waited behind mallory").unwrap(),
             "checked"
         );
-        assert!(!first.is_finished(), "mallory's first job still runs");
+        assert!(!first.is_answered(), "mallory's first job still runs");
         drop((release_first, releases));
         first.await.unwrap();
     }
@@ -203,21 +206,5 @@ mod tests {
         let other = tokio::time::timeout(HANG, other).await.unwrap();
         other.unwrap().unwrap().await.unwrap();
         first.await.unwrap();
-    }
-
-    #[test]
-    fn outside_a_runtime_it_is_an_error() {
-        let pool = HashingPool::new(1);
-        let turn = std::pin::pin!(pool.turn("alice"));
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        let std::task::Poll::Ready(Ok(turn)) = turn.poll(&mut context) else {
-            panic!("a free lane is taken at once");
-        };
-        let started = std::pin::pin!(pool.start(&turn, || ()));
-        let polled = started.poll(&mut context);
-        assert!(matches!(
-            polled,
-            std::task::Poll::Ready(Err(StartError::NoRuntime(_)))
-        ));
     }
 }

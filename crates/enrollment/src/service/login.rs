@@ -269,7 +269,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
 
     /// The second step with a recovery code. Each check costs an Argon2 evaluation, too much
     /// to repeat freely, so an attempt is reserved in the counters before it and the check
-    /// runs on the blocking pool. The code's use and the challenge's completion are one
+    /// runs on the hashing threads. The code's use and the challenge's completion are one
     /// conditional write. When another request changed the account first (another code
     /// redeemed at the same moment), the code is checked again against what it left: a right
     /// code is never refused because another request won a race.

@@ -21,10 +21,12 @@
 //!   are written together only if the counters are still as read, and no outcome is reported
 //!   before such a write.
 //! - **Argon2 never runs on the async workers.** Recovery codes are hashed and checked on
-//!   the blocking pool, at most [`ServiceBuilder::max_concurrent_hashes`] at once (each
-//!   evaluation holds its memory cost, 19 MiB by default) and one per user at a time, so a
-//!   flood of recovery-code guesses neither stalls other requests nor grows memory without
-//!   bound, and one user's guesses hold at most one of the permits everyone shares.
+//!   the service's own [`HashingThreads`](crate::HashingThreads), at most
+//!   [`ServiceBuilder::max_concurrent_hashes`] at once (each holding one memory block of
+//!   19 MiB by default, kept between evaluations) and one per user at a time, below the
+//!   priority of the rest of the process. So a flood of recovery-code guesses neither stalls
+//!   other requests nor grows memory, and one user's guesses hold at most one of the permits
+//!   everyone shares.
 //! - Mail, audit events and sealing happen at the right moment, and only after the write
 //!   they report.
 //!
@@ -90,7 +92,7 @@ pub enum Collaborator {
     Seal,
     /// The [`Directory`] of organisations.
     Directory,
-    /// The blocking pool that hashes recovery codes (a hashing job panicked or was cancelled).
+    /// The threads that hash recovery codes (a hashing job panicked, or they could not start).
     Hashing,
 }
 
@@ -545,7 +547,8 @@ impl<S: Store> Service<S, (), (), NoOrganizations> {
             audit: Arc::new(TracingAudit),
             clock: Arc::new(SystemClock),
             policies: Policies::new("twostep"),
-            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, usize::from),
+            max_concurrent_hashes: std::thread::available_parallelism()
+                .map_or(1, |cores| (cores.get() / 2).max(1)),
             state_key: StateKey::generate(),
         }
     }
@@ -632,9 +635,10 @@ impl<S, M, R, D> ServiceBuilder<S, M, R, D> {
         self
     }
 
-    /// How many Argon2 evaluations (recovery codes) may run at once on the blocking pool;
-    /// more wait their turn, and one user's wait for each other. Each holds the hash's memory
-    /// cost while it runs. At least 1.
+    /// How many Argon2 evaluations (recovery codes) may run at once, each on a hashing thread
+    /// that keeps the hash's memory cost; more wait their turn, and one user's wait for each
+    /// other. At least 1; by default half the machine's cores (at least 1), so that hashing
+    /// never takes every core from the requests that do not hash.
     pub fn max_concurrent_hashes(mut self, permits: usize) -> Self {
         self.max_concurrent_hashes = permits;
         self
@@ -694,7 +698,7 @@ pub(crate) fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
 }
 
-/// A copy of a secret, for a job on the blocking pool.
+/// A copy of a secret, for a job on the hashing threads.
 fn copy_secret(secret: &Secret) -> Result<Secret, ServiceError> {
     Secret::from_bytes(secret.expose_bytes())
         .map_err(|e| ServiceError::backend(Collaborator::Seal, e))
@@ -783,7 +787,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             })
     }
 
-    /// Runs an Argon2 job on the blocking pool, in the reservation's turn (one check per user
+    /// Runs an Argon2 job on the hashing threads, in the reservation's turn (one check per user
     /// at a time: see [`HashingPool`]), once a permit is free.
     /// `reserved` is the attempt the job checks: from the moment the job is handed to the
     /// pool it runs to the end whatever happens to the request, so the attempt stands even if
@@ -962,7 +966,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     }
 
     /// What re-issue and disable start with: an attempt reserved, the password checked, the
-    /// machine's first step run on the blocking pool (re-issue hashes new codes there). A
+    /// machine's first step run on the hashing threads (re-issue hashes new codes there). A
     /// right password gives its attempt back but is not a second factor: it does not restart
     /// the consecutive-failure count towards the hard lock.
     async fn reauthenticate<T, E>(

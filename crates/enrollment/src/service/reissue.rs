@@ -9,7 +9,7 @@ use crate::reissue::{self, Replacing, SaveNewCodes};
 
 impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, M, R, D> {
     /// Checks the signed-in `account`'s password again and generates new codes to show
-    /// (hashed on the blocking pool). The old codes still work until
+    /// (hashed on the hashing threads). The old codes still work until
     /// [`Service::complete_reissue`].
     ///
     /// # Errors
