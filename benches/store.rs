@@ -3,7 +3,8 @@
 //! and one conditional single-row `UPDATE` — which any correct implementation must pay.
 //!
 //! `DATABASE_URL=postgres://… cargo bench -p twostep-benches --bench store` measures
-//! PostgreSQL and SQLite; without `DATABASE_URL`, SQLite only. Rounds alternate between the
+//! PostgreSQL and SQLite; without `DATABASE_URL`, SQLite only. Both contenders write
+//! through the store's write pool: on SQLite its one writer connection. Rounds alternate between the
 //! two contenders so both see the same machine; the median of each is reported.
 //!
 //! Each client owns its users and its clock, and every login uses a newer TOTP step than
@@ -172,7 +173,7 @@ impl Client for BareClient {
             )
             .bind(user)
             .bind(self.step)
-            .execute(self.store.pool())
+            .execute(self.store.write_pool())
             .await
             .unwrap();
             assert_eq!(done.rows_affected(), 1);

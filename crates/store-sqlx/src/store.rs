@@ -125,18 +125,27 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// The twostep tables in a SQLite or PostgreSQL database, through one connection pool.
+/// The twostep tables in a SQLite or PostgreSQL database.
+///
+/// On PostgreSQL, one connection pool. On a SQLite file, reads go through the pool and writes
+/// through a pool of one connection of their own: SQLite lets one writer in at a time, and
+/// writers on several connections collide on its lock and sleep in its busy handler (1 to
+/// 100 ms), where one writer connection queues them, in order, without sleeping.
 ///
 /// See the [crate documentation](crate) for the statements and why each is atomic.
 #[derive(Clone)]
 pub struct SqlStore {
+    /// Reads (and, but on a SQLite file, writes).
     pool: AnyPool,
+    /// Writes: on a SQLite file one connection, elsewhere `pool` again.
+    writes: AnyPool,
 }
 
 impl core::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SqlStore")
             .field("connections", &self.pool.size())
+            .field("write_connections", &self.writes.size())
             .finish_non_exhaustive()
     }
 }
@@ -153,42 +162,81 @@ impl SqlStore {
     }
 
     /// [`SqlStore::connect`] with your own pool settings (size, timeouts, `after_connect`).
+    /// On a SQLite file, the writes' pool takes the same settings but one connection.
     ///
     /// # Errors
     /// As [`SqlStore::connect`].
     pub async fn connect_with(url: &str, pool: AnyPoolOptions) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let scheme = url.split(':').next().unwrap_or_default();
-        let url = match scheme {
+        let (url, one_writer) = match scheme {
+            // An in-memory database is one per connection: reads and writes share the pool.
+            "sqlite" if cfg!(feature = "sqlite") && url.contains(":memory:") => {
+                (url.to_owned(), false)
+            }
             "sqlite" if cfg!(feature = "sqlite") => {
-                if url.contains("mode=") || url.contains(":memory:") {
-                    url.to_owned()
+                if url.contains("mode=") {
+                    (url.to_owned(), true)
                 } else {
                     let separator = if url.contains('?') { '&' } else { '?' };
-                    format!("{url}{separator}mode=rwc")
+                    (format!("{url}{separator}mode=rwc"), true)
                 }
             }
-            "postgres" | "postgresql" if cfg!(feature = "postgres") => url.to_owned(),
+            "postgres" | "postgresql" if cfg!(feature = "postgres") => (url.to_owned(), false),
             other => return Err(StoreError::Unsupported(other.to_owned())),
         };
         let options: AnyConnectOptions = url.parse()?;
         // Statements are logged by sqlx at debug level only; they carry no secret anyway
         // (parameters are not logged).
         let options = options.disable_statement_logging();
-        Ok(Self {
-            pool: pool.connect_with(options).await?,
-        })
+        let writes = one_writer.then(|| {
+            let min = pool.get_min_connections().min(1);
+            pool.clone().max_connections(1).min_connections(min)
+        });
+        let pool = pool.connect_with(options.clone()).await?;
+        let writes = match writes {
+            Some(writes) => writes.connect_with(options).await?,
+            None => pool.clone(),
+        };
+        Ok(Self { pool, writes })
     }
 
     /// A store over an existing pool (whose drivers must be installed:
-    /// `sqlx::any::install_default_drivers()`).
+    /// `sqlx::any::install_default_drivers()`), for reads and writes alike. On a SQLite file,
+    /// [`SqlStore::from_pools`] with a one-connection pool for the writes serves writers
+    /// better.
     pub fn from_pool(pool: AnyPool) -> Self {
-        Self { pool }
+        Self {
+            writes: pool.clone(),
+            pool,
+        }
     }
 
-    /// The pool, for your own queries and for closing it.
+    /// A store reading through `reads` and writing through `writes` (on a SQLite file, a
+    /// pool of one connection, as [`SqlStore::connect`] makes).
+    pub fn from_pools(reads: AnyPool, writes: AnyPool) -> Self {
+        Self {
+            pool: reads,
+            writes,
+        }
+    }
+
+    /// The pool the store reads through, for your own queries.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool the store writes through: on a SQLite file its one writer connection, else
+    /// the same as [`SqlStore::pool`]. Write through it too, so that your writes queue with
+    /// the store's instead of colliding with them on SQLite's lock.
+    pub fn write_pool(&self) -> &AnyPool {
+        &self.writes
+    }
+
+    /// Closes both pools, waiting for their connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writes.close().await;
     }
 
     /// Creates or upgrades the twostep tables (versioned migrations shipped with this crate;
@@ -198,7 +246,7 @@ impl SqlStore {
     /// # Errors
     /// [`StoreError::Migrate`] or [`StoreError::Database`].
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writes.acquire().await?;
         match conn.backend_name() {
             "SQLite" => {
                 sqlx::query("PRAGMA journal_mode = WAL")
@@ -228,7 +276,7 @@ impl SqlStore {
     pub async fn forget_org(&self, org: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("DELETE FROM twostep_org_policies WHERE org_id = $1")
             .bind(org)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
         Ok(changed_one(&result))
     }
@@ -270,7 +318,7 @@ impl SqlStore {
             .bind(&sealed.ciphertext)
             .bind(&new.key_id)
             .bind(&new.ciphertext)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
             resealed += usize::from(done.rows_affected() == 1);
         }
@@ -299,7 +347,7 @@ impl SqlStore {
         if id.as_bytes()[0] == 0 {
             sqlx::query("DELETE FROM twostep_consumed_states WHERE expires_at <= $1")
                 .bind(forget_before)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
         }
         Ok(forget_before)
@@ -557,7 +605,7 @@ impl Store for SqlStore {
         if !self.could_hold(user) {
             return Ok(false);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         sqlx::query("DELETE FROM twostep_consumed_states WHERE user_id = $1")
             .bind(user)
             .execute(&mut *tx)
@@ -664,7 +712,7 @@ impl Store for SqlStore {
             )
             .bind(user)
             .bind_record(columns)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
         } else {
             sqlx::query(
@@ -676,7 +724,7 @@ impl Store for SqlStore {
             .bind(user)
             .bind_record(columns)
             .bind(to_db(revision, "revision")?)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
         };
         Ok(changed_one(&result))
@@ -687,7 +735,7 @@ impl Store for SqlStore {
         let result = sqlx::query(ACCEPT_STEP)
             .bind(user)
             .bind_step(&write)?
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
         Ok(changed_one(&result))
     }
@@ -709,7 +757,7 @@ impl Store for SqlStore {
         .bind(to_db(revision, "revision")?)
         .bind(recovery_set_json(&new)?)
         .bind(completed.as_deref().map(encode_completed))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(changed_one(&result))
     }
@@ -724,7 +772,7 @@ impl Store for SqlStore {
         )
         .bind(user)
         .bind(to_db(revision, "revision")?)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(changed_one(&result))
     }
@@ -756,7 +804,7 @@ impl Store for SqlStore {
         let result = sqlx::query(CONSUME_STATE)
             .bind(user)
             .bind_consumed(state.id, state.expires_at, forget_before)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
         Ok(changed_one(&result))
     }
@@ -784,7 +832,7 @@ impl Store for SqlStore {
             )
             .bind(user)
             .bind_throttle(new)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
         } else {
             let expected = throttle_columns(expected)?;
@@ -797,7 +845,7 @@ impl Store for SqlStore {
             .bind(user)
             .bind_throttle(expected)
             .bind_throttle(new)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
         };
         Ok(changed_one(&result))
@@ -856,7 +904,7 @@ impl Store for SqlStore {
             )
             .bind(org)
             .bind(new)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
         } else {
             sqlx::query(
@@ -866,7 +914,7 @@ impl Store for SqlStore {
             .bind(org)
             .bind(to_db(revision, "policy revision")?)
             .bind(new)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
         };
         Ok(changed_one(&result))

@@ -476,3 +476,47 @@ async fn a_forgotten_user_keeps_only_a_revision_nothing_before_can_complete() {
         );
     }
 }
+
+/// On a SQLite file the store writes through one connection of its own and reads through
+/// the others: concurrent writers queue for that connection rather than for the database
+/// lock, and readers go on while a write transaction is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_writes_queue_on_one_connection_and_reads_go_on() {
+    let db = Db::sqlite().await;
+    let store = db.store();
+    for i in 0..16 {
+        enroll(store, &format!("user-{i}"), NOW).await;
+    }
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let store = store.clone();
+        writers.spawn(async move {
+            let user = format!("user-{i}");
+            let read = store.account(&user).await.unwrap();
+            store.accept_step(&user, step(&read, 99)).await.unwrap()
+        });
+    }
+    while let Some(accepted) = writers.join_next().await {
+        assert!(accepted.unwrap());
+    }
+    assert_eq!(store.write_pool().size(), 1, "one writer connection");
+
+    // A write transaction held open on the writer: reads answer, the store's next write
+    // waits for it and then goes through.
+    let mut held = store.write_pool().begin().await.unwrap();
+    sqlx::query(
+        "UPDATE twostep_accounts SET window_failures = window_failures WHERE user_id = 'user-0'",
+    )
+    .execute(&mut *held)
+    .await
+    .unwrap();
+    let before = store.account("user-1").await.unwrap();
+    let waiting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.accept_step("user-1", step(&before, 100)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "the write waits for the writer");
+    held.commit().await.unwrap();
+    assert!(waiting.await.unwrap().unwrap());
+}
