@@ -78,7 +78,7 @@ impl Accounts {
             sqlx::query(statement).execute(&pool).await?;
         }
         let permits = std::thread::available_parallelism().map_or(2, usize::from);
-        let passwords = Passwords::new(permits).map_err(|_| PasswordError::Hash)?;
+        let passwords = Passwords::new(permits);
         Ok(Self { pool, passwords })
     }
 

@@ -4,10 +4,11 @@
 //! Argon2id takes its memory (19 MiB at the `argon2` crate's defaults) for every hash, so
 //! unbounded concurrent sign-ins or sign-ups take the server's memory with them (48 at once
 //! peaked near 1 GiB in the console before this). [`Passwords`] hashes and checks on a few
-//! threads of its own, one hash each at a time; the rest wait their turn holding no memory.
-//! Its own threads, not tokio's blocking pool: the allocator keeps a freed Argon2 block in
-//! the arena of the thread that used it, and the blocking pool runs one job on one thread
-//! and the next on another, so 48 checks spread over 16 arenas still held ~600 MiB.
+//! [`HashingThreads`] of its own, one hash each at a time, below the priority of the
+//! requests; the rest wait their turn holding no memory. Its own threads, not tokio's
+//! blocking pool: the allocator keeps a freed Argon2 block in the arena of the thread that
+//! used it, and the blocking pool runs one job on one thread and the next on another, so 48
+//! checks spread over 16 arenas still held ~600 MiB.
 //! Wrong passwords are counted per key — the normalized email — in this process: 10 per 15
 //! minutes, then a wait (never a hard lock, which would let anyone lock a victim out); an
 //! unknown email costs the same Argon2 work and counts the same, so neither the answer nor
@@ -17,12 +18,13 @@
 //! It does not store users or passwords: that stays the application's.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use tokio::sync::OnceCell;
-use twostep_enrollment::{Clock as _, Locked, SystemClock, Throttle, ThrottlePolicy};
+use twostep_enrollment::{
+    Clock as _, HashingThreads, Locked, SystemClock, Throttle, ThrottlePolicy,
+};
 
 /// How many counters the throttle keeps before it forgets those whose window has passed.
 const PRUNE_ABOVE: usize = 10_000;
@@ -38,9 +40,6 @@ pub enum PasswordError {
     #[error("the password could not be hashed")]
     Hash,
 }
-
-/// Work for a hashing thread.
-type Job = Box<dyn FnOnce() + Send>;
 
 impl PasswordError {
     /// The message to show, in English; `now` (Unix time) words a wait.
@@ -60,7 +59,7 @@ impl PasswordError {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), twostep_axum::PasswordError> {
-/// let passwords = Passwords::new(2).unwrap();
+/// let passwords = Passwords::new(2);
 /// let stored = passwords.hash("correct horse").await?;     // keep this PHC string
 /// assert!(passwords.verify("ann@example.com", "correct horse", Some(&stored)).await?);
 /// assert!(!passwords.verify("ann@example.com", "guess", Some(&stored)).await?);
@@ -73,9 +72,7 @@ pub struct Passwords {
 }
 
 struct Inner {
-    /// The hashing threads' queue; they end when it is dropped.
-    jobs: Mutex<Sender<Job>>,
-    threads: usize,
+    threads: HashingThreads,
     policy: ThrottlePolicy,
     counters: Mutex<HashMap<String, Throttle>>,
     /// A hash of nothing anyone knows, checked for unknown keys.
@@ -85,18 +82,15 @@ struct Inner {
 impl core::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Passwords")
-            .field("threads", &self.inner.threads)
+            .field("threads", &self.inner.threads.threads())
             .finish_non_exhaustive()
     }
 }
 
 impl Passwords {
-    /// `threads` hashing threads (at least one), so at most that many hashes at once; 10 wrong
-    /// passwords per key per 15 minutes.
-    ///
-    /// # Errors
-    /// The operating system refused a thread.
-    pub fn new(threads: usize) -> std::io::Result<Self> {
+    /// `threads` hashing threads (at least one, started with the first hash), so at most that
+    /// many hashes at once; 10 wrong passwords per key per 15 minutes.
+    pub fn new(threads: usize) -> Self {
         Self::with_policy(
             threads,
             ThrottlePolicy {
@@ -108,28 +102,15 @@ impl Passwords {
     }
 
     /// As [`Passwords::new`], counting wrong passwords by `policy`.
-    ///
-    /// # Errors
-    /// The operating system refused a thread.
-    pub fn with_policy(threads: usize, policy: ThrottlePolicy) -> std::io::Result<Self> {
-        let threads = threads.max(1);
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..threads {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name("twostep-passwords".to_owned())
-                .spawn(move || work(&queue))?;
-        }
-        Ok(Self {
+    pub fn with_policy(threads: usize, policy: ThrottlePolicy) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                jobs: Mutex::new(jobs),
-                threads,
+                threads: HashingThreads::new(threads),
                 policy,
                 counters: Mutex::default(),
                 dummy: OnceCell::new(),
             }),
-        })
+        }
     }
 
     /// Hashes `password` (Argon2id, a fresh salt) into a PHC string to store, on the pool.
@@ -234,28 +215,12 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = answer.send(work());
-        });
-        self.inner
-            .jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(job)
+        let running = self
+            .inner
+            .threads
+            .spawn(work)
             .map_err(|_| PasswordError::Hash)?;
-        answered.await.map_err(|_| PasswordError::Hash)
-    }
-}
-
-/// A hashing thread: takes jobs until the queue is dropped.
-fn work(queue: &Mutex<Receiver<Job>>) {
-    loop {
-        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        match job {
-            Ok(job) => job(),
-            Err(_) => return,
-        }
+        running.await.map_err(|_| PasswordError::Hash)
     }
 }
 
@@ -267,7 +232,7 @@ mod tests {
 
     #[tokio::test]
     async fn ten_wrong_passwords_then_even_the_right_one_waits() {
-        let passwords = Passwords::new(2).unwrap();
+        let passwords = Passwords::new(2);
         let stored = passwords.hash("right").await.unwrap();
         for _ in 0..10 {
             assert!(!passwords.verify("k", "wrong", Some(&stored)).await.unwrap());
@@ -288,7 +253,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_right_password_costs_no_attempt() {
-        let passwords = Passwords::new(1).unwrap();
+        let passwords = Passwords::new(1);
         let stored = passwords.hash("right").await.unwrap();
         for _ in 0..20 {
             assert!(passwords.verify("k", "right", Some(&stored)).await.unwrap());
@@ -297,38 +262,10 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_keys_count_like_known_ones() {
-        let passwords = Passwords::new(1).unwrap();
+        let passwords = Passwords::new(1);
         for _ in 0..10 {
             assert!(!passwords.verify("ghost", "guess", None).await.unwrap());
         }
         assert!(passwords.verify("ghost", "guess", None).await.is_err());
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn at_most_its_threads_hash_at_once() {
-        let passwords = Passwords::new(2).unwrap();
-        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let (passwords, running, most) =
-                (passwords.clone(), Arc::clone(&running), Arc::clone(&most));
-            tasks.push(tokio::spawn(async move {
-                passwords
-                    .blocking(move || {
-                        use std::sync::atomic::Ordering::SeqCst;
-                        let now = running.fetch_add(1, SeqCst) + 1;
-                        most.fetch_max(now, SeqCst);
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                        running.fetch_sub(1, SeqCst);
-                    })
-                    .await
-                    .unwrap();
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
-        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }
