@@ -562,6 +562,13 @@ async fn accounts_are_read_together_in_order<S: Store>(store: S) {
         store.accounts(&[]).await.expect("store").is_empty(),
         "no users, no accounts"
     );
+    // More ids than PostgreSQL binds to one statement: an organisation's worth.
+    let many: Vec<String> = (0..70_000).map(|n| format!("member-{n}")).collect();
+    let mut asked: Vec<&str> = many.iter().map(String::as_str).collect();
+    asked.push("b");
+    let answered = store.accounts(&asked).await.expect("store");
+    assert_eq!(answered.len(), asked.len(), "whatever their number");
+    assert!(answered.last().is_some_and(|b| b.credential.is_some()));
 }
 
 /// User ids are the application's: any string reads — as nothing stored, where the store
