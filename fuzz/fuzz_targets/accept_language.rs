@@ -1,6 +1,6 @@
 //! `Lang::from_accept_language` (twostep-axum's pages) on arbitrary header text: no panics;
 //! it names Korean only if a `ko` tag is there, English only if an `en` tag is there, and a
-//! language whose only tags all carry `q=0` is never chosen.
+//! language whose only tags all carry `q=0` (their first `q`) is never chosen.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,12 +15,12 @@ fuzz_target!(|data: &[u8]| {
         .map(|item| {
             let mut parts = item.split(';');
             let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let refused = parts.any(|param| {
-                param.trim().strip_prefix("q=").is_some_and(|q| {
+            let refused = parts
+                .find_map(|param| param.trim().strip_prefix("q="))
+                .is_some_and(|q| {
                     let q = q.trim();
                     q == "0" || (q.starts_with("0.") && q[2..].bytes().all(|b| b == b'0'))
-                })
-            });
+                });
             (tag, refused)
         })
         .collect();

@@ -61,7 +61,8 @@ impl Lang {
     }
 
     fn from_tag(tag: &str) -> Option<Self> {
-        let primary = tag.split(['-', '_']).next()?.trim();
+        // Whitespace may surround a tag, never split one: `ko\r_x` is no Korean.
+        let primary = tag.trim().split(['-', '_']).next()?;
         if primary.eq_ignore_ascii_case("ko") {
             Some(Self::Ko)
         } else if primary.eq_ignore_ascii_case("en") {
@@ -431,5 +432,27 @@ impl Pages {
             }
         };
         Redirect::to(path).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn accept_language_by_preference() {
+        let cases = [
+            ("ko-KR,ko;q=0.9,en;q=0.8", Some(Lang::Ko)),
+            ("en;q=0.5, ko;q=0.8", Some(Lang::Ko)),
+            ("ko;q=0, en", Some(Lang::En)),
+            (" ko_KR ", Some(Lang::Ko)),
+            ("fr, de", None),
+            // Found by the fuzz target: whitespace inside a tag.
+            ("ko\r_\0\0\0", None),
+            ("ko \t-KR", None),
+        ];
+        for (header, lang) in cases {
+            assert_eq!(Lang::from_accept_language(header), lang, "{header:?}");
+        }
     }
 }
