@@ -377,15 +377,30 @@ impl TryFrom<StoredSet> for RecoveryCodeSet {
             return Err(SetError::Count(stored.codes.len()));
         }
         let mut shared: Option<(HashParams, [u8; SALT_LEN])> = None;
+        let mut first_prefix = "";
         let mut codes = Vec::with_capacity(stored.codes.len());
         for (index, code) in stored.codes.iter().enumerate() {
-            let (params, salt, hash) =
-                parse_phc(&code.hash).ok_or(SetError::InvalidHash { index })?;
-            match shared {
-                Some(first) if first != (params, salt) => return Err(SetError::Mixed),
-                Some(_) => {}
-                None => shared = Some((params, salt)),
-            }
+            let invalid = SetError::InvalidHash { index };
+            // Every code of a set shares the first's algorithm, parameters and salt: where
+            // its text does too, only the hash needs decoding (a set is read on every
+            // sign-in, and a full PHC parse per code was most of that read's cost).
+            let (prefix, encoded) = code.hash.rsplit_once('$').ok_or(invalid)?;
+            let hash = match shared {
+                Some(_) if prefix == first_prefix => decode_hash(encoded).ok_or(invalid)?,
+                Some(first) => {
+                    let (params, salt, hash) = parse_phc(&code.hash).ok_or(invalid)?;
+                    if first != (params, salt) {
+                        return Err(SetError::Mixed);
+                    }
+                    hash
+                }
+                None => {
+                    let (params, salt, hash) = parse_phc(&code.hash).ok_or(invalid)?;
+                    shared = Some((params, salt));
+                    first_prefix = prefix;
+                    hash
+                }
+            };
             if codes.iter().any(|other: &CodeState| other.hash == hash) {
                 return Err(SetError::Duplicate);
             }
@@ -425,6 +440,12 @@ fn phc_string(params: &HashParams, salt: &[u8; SALT_LEN], hash: &[u8; HASH_LEN])
     // Every value here was validated when the set was made, so the PHC string always forms;
     // an empty string would fail to decode rather than pass for a code.
     phc.map(|phc| phc.to_string()).unwrap_or_default()
+}
+
+/// A PHC string's hash field (unpadded standard base64) as bytes.
+fn decode_hash(encoded: &str) -> Option<[u8; HASH_LEN]> {
+    let output = argon2::password_hash::phc::Output::decode(encoded).ok()?;
+    output.as_bytes().try_into().ok()
 }
 
 fn parse_phc(text: &str) -> Option<(HashParams, [u8; SALT_LEN], [u8; HASH_LEN])> {

@@ -440,3 +440,40 @@ fn counts_and_costs_are_validated() {
     );
     assert!(HashParams::new(1 << 18, 8, 4).is_ok());
 }
+
+/// Later codes are read by their hash alone when they share the first's text up to it: an
+/// edit anywhere in one of them is still refused, naming it.
+#[test]
+fn an_edited_later_code_is_refused_by_index() {
+    let (_, set) = issue(10);
+    let (_, other) = issue(10);
+    let stored: serde_json::Value = serde_json::to_value(&set).unwrap();
+    let hash_of = |value: &serde_json::Value, index: usize| {
+        value["codes"][index]["hash"].as_str().unwrap().to_owned()
+    };
+    let first = hash_of(&stored, 3);
+    let (prefix, encoded) = first.rsplit_once('$').unwrap();
+    let edits = [
+        // Another set's code: its salt differs.
+        (hash_of(&serde_json::to_value(&other).unwrap(), 0), "mixed"),
+        // The hash cut short, lengthened, or not base64.
+        (format!("{prefix}${}", &encoded[1..]), "invalid"),
+        (format!("{prefix}${encoded}AA"), "invalid"),
+        (format!("{prefix}${}*", &encoded[1..]), "invalid"),
+        (format!("{prefix}{encoded}"), "invalid"),
+        // Another cost in the parameters.
+        (first.replacen("m=8,", "m=16,", 1), "mixed"),
+    ];
+    for (edited, expected) in edits {
+        let mut value = stored.clone();
+        value["codes"][3]["hash"] = serde_json::Value::String(edited.clone());
+        let error = serde_json::from_value::<RecoveryCodeSet>(value)
+            .unwrap_err()
+            .to_string();
+        let wanted = match expected {
+            "mixed" => SetError::Mixed.to_string(),
+            _ => SetError::InvalidHash { index: 3 }.to_string(),
+        };
+        assert!(error.contains(&wanted), "{edited}: {error}");
+    }
+}
