@@ -38,8 +38,9 @@ pub(crate) struct App {
 
 type Shared = State<Arc<App>>;
 
-/// The console: its pages, twostep's, and the page headers on every answer.
-pub(crate) fn router(app: Arc<App>) -> Router {
+/// The console: its pages, twostep's, and the page headers on every answer; with `floor`,
+/// the load generator's floor route behind the same layers.
+pub(crate) fn router(app: Arc<App>, floor: Option<Router>) -> Router {
     let signed_in = Router::new()
         .route("/account", get(profile))
         .route("/org", get(members))
@@ -57,6 +58,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .with_state(Arc::clone(&app))
         .merge(signed_in.with_state(Arc::clone(&app)))
         .merge(app.twostep.pages(app.pages.clone()))
+        .merge(floor.unwrap_or_default())
         .layer(middleware::from_fn(ui::refuse_cross_site))
         .layer(middleware::map_response(ui::security_headers))
 }
@@ -154,6 +156,24 @@ async fn visitor_form(
         .into_response()
 }
 
+/// A server failure behind a visitor's form: logged, and answered `503` (try again), not as
+/// a refusal of what the visitor typed.
+async fn visitor_failure(
+    app: &App,
+    session: &Session,
+    lang: Lang,
+    sign_up: bool,
+    email: &str,
+    what: &str,
+    error: &(dyn std::fmt::Display + Sync),
+) -> Response {
+    eprintln!("{what} failed: {error}");
+    let message = "Something went wrong; try again.";
+    let mut answer = visitor_form(app, session, lang, sign_up, email, message).await;
+    *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    answer
+}
+
 async fn sign_in_page(State(app): Shared, session: Session, lang: Lang) -> Response {
     match app.signed_in_elsewhere(&session).await {
         Some(elsewhere) => elsewhere.into_response(),
@@ -190,11 +210,7 @@ async fn sign_in(
             let message = error.message(SystemClock.now());
             visitor_form(&app, &session, lang, false, &email, &message).await
         }
-        Err(error) => {
-            eprintln!("sign-in failed: {error}");
-            let message = "Something went wrong; try again.";
-            visitor_form(&app, &session, lang, false, &email, message).await
-        }
+        Err(error) => visitor_failure(&app, &session, lang, false, &email, "sign-in", &error).await,
     }
 }
 
@@ -223,9 +239,7 @@ async fn sign_up(
             "You already have an account: sign in instead. If this was not you, ignore this mail.",
         ),
         Err(SignUpError::Backend(error)) => {
-            eprintln!("sign-up failed: {error}");
-            let message = "Something went wrong; try again.";
-            return visitor_form(&app, &session, lang, true, &email, message).await;
+            return visitor_failure(&app, &session, lang, true, &email, "sign-up", &error).await;
         }
         Err(refused) => {
             let message = format!("{refused}.");
@@ -254,18 +268,7 @@ async fn confirm_sign_up(
             let message = "This link is no longer valid: sign up again, or sign in.";
             visitor_form(&app, &session, lang, true, "", message).await
         }
-        Err(error) => {
-            eprintln!("sign-up failed: {error}");
-            visitor_form(
-                &app,
-                &session,
-                lang,
-                true,
-                "",
-                "Something went wrong; try again.",
-            )
-            .await
-        }
+        Err(error) => visitor_failure(&app, &session, lang, true, "", "sign-up", &error).await,
     }
 }
 

@@ -9,7 +9,12 @@
 //!
 //! ```text
 //! web [--addr 127.0.0.1:3000] [--database-url sqlite://PATH | postgres://…]
+//!     [--db-acquire-timeout SECONDS] [--load-floor]
 //! ```
+//!
+//! `--db-acquire-timeout` (default 5) bounds how long a request waits for a database
+//! connection, so that an outage fails requests instead of holding them; `--load-floor`
+//! mounts the load generator's floor route (`floor`; for `examples/loadgen` only).
 //!
 //! TOTP secrets are sealed with XChaCha20-Poly1305 under the key in `TWOSTEP_SEALING_KEY`
 //! (base64, 32 bytes), or under a key made for the run, which is fine for the temporary
@@ -22,10 +27,12 @@
 //! - `accounts`: the app's own users (Argon2id passwords) and organisations, wired to twostep
 //!   as `Reauthenticate` and `Directory`;
 //! - `app`: the routes, the console's handlers around twostep-axum's pages;
-//! - `pages`: the console's chrome and its own pages; `mail`: the console mailer.
+//! - `pages`: the console's chrome and its own pages; `mail`: the console mailer;
+//! - `floor`: the load generator's floor route, mounted only with `--load-floor`.
 
 mod accounts;
 mod app;
+mod floor;
 mod mail;
 mod pages;
 
@@ -53,7 +60,15 @@ const ISSUER: &str = "twostep console";
 struct Args {
     addr: SocketAddr,
     database_url: Option<String>,
+    /// How long a request waits for a pooled database connection.
+    acquire_timeout: std::time::Duration,
+    /// Whether to mount the load generator's floor route.
+    load_floor: bool,
 }
+
+/// The usage line.
+const USAGE: &str = "usage: web [--addr 127.0.0.1:3000] [--database-url sqlite://PATH|postgres://…] \
+    [--db-acquire-timeout SECONDS] [--load-floor]";
 
 fn parse_args() -> Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
@@ -61,11 +76,21 @@ fn parse_args() -> Result<Args, lexopt::Error> {
     let mut args = Args {
         addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
         database_url: None,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        load_floor: false,
     };
     while let Some(arg) = parser.next()? {
         match arg {
             Long("addr") => args.addr = parser.value()?.parse()?,
             Long("database-url") => args.database_url = Some(parser.value()?.string()?),
+            Long("db-acquire-timeout") => {
+                let seconds: f64 = parser.value()?.parse()?;
+                args.acquire_timeout = std::time::Duration::try_from_secs_f64(seconds)
+                    .ok()
+                    .filter(|timeout| !timeout.is_zero() && timeout.as_secs() <= 3600)
+                    .ok_or("--db-acquire-timeout: a number of seconds above 0, at most 3600")?;
+            }
+            Long("load-floor") => args.load_floor = true,
             _ => return Err(arg.unexpected()),
         }
     }
@@ -77,9 +102,7 @@ async fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
         Err(error) => {
-            eprintln!(
-                "web: {error}\nusage: web [--addr 127.0.0.1:3000] [--database-url sqlite://PATH|postgres://…]"
-            );
+            eprintln!("web: {error}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -101,8 +124,10 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             (url, Some(dir))
         }
     };
-    let store = SqlStore::connect(&url).await?;
+    let timeout = args.acquire_timeout;
+    let store = SqlStore::connect_with(&url, pool(timeout)).await?;
     store.migrate().await?;
+    let floor = args.load_floor.then(|| floor::router(store.clone()));
     let accounts = Accounts::open(store.pool().clone()).await?;
     let key = match std::env::var("TWOSTEP_SEALING_KEY") {
         Ok(encoded) => SealingKey::from_base64("env", &encoded)?,
@@ -135,15 +160,15 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         accounts,
         outbox,
     });
-    let router = app::router(app);
+    let router = app::router(app, floor);
     // Sessions in the same database, so that console processes on it share them; expired
     // ones are deleted every minute.
     let router = if url.starts_with("postgres") {
-        let sessions = PostgresStore::new(sqlx::PgPool::connect(&url).await?);
+        let sessions = PostgresStore::new(pool(timeout).connect(&url).await?);
         sessions.migrate().await?;
         with_sessions(router, sessions)
     } else {
-        let sessions = SqliteStore::new(sqlx::SqlitePool::connect(&url).await?);
+        let sessions = SqliteStore::new(pool(timeout).connect(&url).await?);
         sessions.migrate().await?;
         with_sessions(router, sessions)
     };
@@ -156,6 +181,11 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// A pool's settings: requests wait at most `timeout` for a connection.
+fn pool<DB: sqlx::Database>(timeout: std::time::Duration) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new().acquire_timeout(timeout)
 }
 
 /// The session layer over `store`, whose expired sessions a background task deletes. Not
