@@ -50,31 +50,13 @@ pub(crate) struct Accounts {
     passwords: Passwords,
 }
 
+/// The console's tables, created at start if missing.
+const SCHEMA: &str = include_str!("schema.sql");
+
 impl Accounts {
     /// Creates the tables if they are missing.
     pub(crate) async fn open(pool: AnyPool) -> Result<Self, AccountsError> {
-        for statement in [
-            "CREATE TABLE IF NOT EXISTS web_users (
-                email TEXT PRIMARY KEY,
-                password_hash TEXT NOT NULL,
-                created_at BIGINT NOT NULL)",
-            // Sign-ups waiting for the link mailed to their address.
-            "CREATE TABLE IF NOT EXISTS web_signups (
-                token TEXT PRIMARY KEY,
-                email TEXT NOT NULL,
-                password_hash TEXT NOT NULL,
-                org TEXT NOT NULL,
-                expires_at BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS web_members (
-                org TEXT NOT NULL,
-                email TEXT NOT NULL,
-                role TEXT NOT NULL,
-                joined_at BIGINT NOT NULL,
-                PRIMARY KEY (org, email))",
-            // One owner per organisation, even when two first sign-ups race.
-            "CREATE UNIQUE INDEX IF NOT EXISTS web_members_one_owner
-                ON web_members (org) WHERE role = 'owner'",
-        ] {
+        for statement in SCHEMA.split(';').filter(|sql| !sql.trim().is_empty()) {
             sqlx::query(statement).execute(&pool).await?;
         }
         let permits = std::thread::available_parallelism().map_or(2, usize::from);
