@@ -494,8 +494,8 @@ async fn two(env: &mut Env) -> Result<()> {
     // it asks: 1,000 connections each served one sign-in page took the console from 9 to
     // 65 MiB.
     let connections = u64::try_from(flood_clients + clients).unwrap_or(u64::MAX);
-    let allowed = (u64::try_from(permits).unwrap_or(2) + 2) * ARGON2_BLOCK_KIB
-        + connections * CONNECTION_KIB;
+    let allowed =
+        (u64::try_from(permits).unwrap_or(2) + 2) * ARGON2_BLOCK_KIB + connections * CONNECTION_KIB;
     let bound = before.rss + allowed;
     println!(
         "  console memory: before {} (VmRSS), peak {} (VmHWM and 100 ms samples), {:.0} s after {} (VmRSS); \
