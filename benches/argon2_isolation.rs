@@ -7,8 +7,9 @@
 //!
 //! - **inline**: the codes checked in the async tasks themselves, as the first edition of the
 //!   service did — the two workers are busy hashing and every other task waits;
-//! - **service**: the same guesses through `Service::verify_login`, which hashes on the
-//!   blocking pool, at most as many at once as the machine has cores.
+//! - **service**: the same guesses through `Service::verify_login`, which hashes on its own
+//!   threads below the process's priority, at most half as many at once as the machine has
+//!   cores.
 //!
 //! Figures are wall-clock lateness of a 1 ms sleep, so they include the timer's own
 //! granularity; the bench prints the median of rounds of each.
@@ -176,7 +177,7 @@ fn main() {
             "{GUESSES} concurrent wrong recovery codes (Argon2id, default costs), 2 workers:"
         );
         println!(
-            "  worst lateness of a 1 ms tick, median of {ROUNDS} rounds: inline {:.1} ms, service (blocking pool) {:.1} ms",
+            "  worst lateness of a 1 ms tick, median of {ROUNDS} rounds: inline {:.1} ms, service (hashing threads) {:.1} ms",
             median(inline).as_secs_f64() * 1e3,
             median(pooled).as_secs_f64() * 1e3,
         );
