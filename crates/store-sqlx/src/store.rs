@@ -527,16 +527,21 @@ const ACCEPT_STEP: &str = "UPDATE twostep_accounts SET last_accepted_step = $3, 
     AND window_start = $4 AND window_failures = $5 AND consecutive_failures = $6";
 
 /// The completed states as stored: `<id in hex>:<expiry>`, comma-separated.
+/// Written on every sign-in, so without a formatter: one allocation for the whole text.
 fn encode_completed(completed: &[ConsumedState]) -> String {
-    let mut text = String::with_capacity(completed.len() * 44);
+    let mut text = String::with_capacity(completed.len() * 54);
+    let mut hex = [0u8; 32];
+    let mut number = itoa::Buffer::new();
     for (i, state) in completed.iter().enumerate() {
         if i > 0 {
             text.push(',');
         }
-        for byte in state.id.as_bytes() {
-            text.push_str(&format!("{byte:02x}"));
+        // 16 bytes always fill the 32 hex digits: the encoding cannot fail.
+        if hex::encode_to_slice(state.id.as_bytes(), &mut hex).is_ok() {
+            text.extend(hex.iter().map(|&digit| char::from(digit)));
         }
-        text.push_str(&format!(":{}", state.expires_at));
+        text.push(':');
+        text.push_str(number.format(state.expires_at));
     }
     text
 }
@@ -548,13 +553,7 @@ fn decode_completed(text: &str) -> Result<Vec<ConsumedState>, StoreError> {
         .map(|entry| {
             let (hex, expires_at) = entry.split_once(':').ok_or_else(corrupt)?;
             let mut id = [0u8; 16];
-            if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(corrupt());
-            }
-            for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks(2)) {
-                let pair = core::str::from_utf8(pair).map_err(|_| corrupt())?;
-                *byte = u8::from_str_radix(pair, 16).map_err(|_| corrupt())?;
-            }
+            hex::decode_to_slice(hex, &mut id).map_err(|_| corrupt())?;
             Ok(ConsumedState {
                 id: StateId::from_bytes(id),
                 expires_at: expires_at.parse().map_err(|_| corrupt())?,
@@ -917,5 +916,54 @@ impl Store for SqlStore {
             .await?
         };
         Ok(changed_one(&result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(first: u8, expires_at: u64) -> ConsumedState {
+        let mut id = [0xa5; 16];
+        id[0] = first;
+        ConsumedState {
+            id: StateId::from_bytes(id),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn completed_states_keep_their_stored_form() {
+        // Rows written by earlier versions must still decode: the text form is fixed.
+        let completed = [state(0x01, 1_800_000_000), state(0xff, u64::MAX)];
+        let text = encode_completed(&completed);
+        assert_eq!(
+            text,
+            "01a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5:1800000000,\
+             ffa5a5a5a5a5a5a5a5a5a5a5a5a5a5a5:18446744073709551615"
+        );
+        assert_eq!(decode_completed(&text).unwrap(), completed);
+        assert_eq!(encode_completed(&[]), "");
+        assert_eq!(decode_completed("").unwrap(), []);
+    }
+
+    #[test]
+    fn edited_completed_states_are_corrupt() {
+        let good = "01a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5:1800000000";
+        assert!(decode_completed(good).is_ok());
+        for edited in [
+            "01a5a5a5a5a5a5a5a5a5a5a5a5a5a5a:1800000000", // 31 digits
+            "01a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5:1800000000", // 34 digits
+            "0ga5a5a5a5a5a5a5a5a5a5a5a5a5a5a5:1800000000", // not hex
+            "01a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5",           // no expiry
+            "01a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5:-1",        // negative
+            "01a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5:18446744073709551616",
+            "é1a5a5a5a5a5a5a5a5a5a5a5a5a5a5a:1800000000", // 32 bytes, not ASCII
+        ] {
+            assert!(
+                matches!(decode_completed(edited), Err(StoreError::Corrupt(_))),
+                "{edited}"
+            );
+        }
     }
 }
