@@ -165,7 +165,9 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         org: &str,
         grace_seconds: u64,
     ) -> Result<Vec<Affected>, ServiceError> {
-        let (membership, _, _) = self.mandate_context(&actor.user_id, org).await?;
+        // Who may look is the membership alone: the actor's own account and the current
+        // policy are not read.
+        let membership = self.membership(&actor.user_id, org).await?;
         if !membership.role.manages_security() {
             return Err(twostep_policy::Refusal::NotOwnerOrAdmin.into());
         }
