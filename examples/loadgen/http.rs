@@ -123,6 +123,14 @@ impl Http {
         }
     }
 
+    /// A client of its own on the same console: its connections close when it is dropped,
+    /// as a crowd's would when it goes away.
+    pub(crate) fn apart(&self) -> Self {
+        let http = Self::new(self.timeout);
+        http.set_base(&self.base());
+        http
+    }
+
     /// The console's address from now on (`http://127.0.0.1:PORT`).
     pub(crate) fn set_base(&self, base: &str) {
         *self.base.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(base);

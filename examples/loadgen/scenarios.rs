@@ -15,7 +15,7 @@ use crate::clients::{
 };
 use crate::console::Memory;
 use crate::env::Env;
-use crate::http::Submitted;
+use crate::http::{Ctx, Submitted};
 use crate::report::{
     Kind, KindSummary, Progress, Recorder, Sample, count_f64, kib_f64, mib, ms, print_table,
     summarize,
@@ -402,7 +402,12 @@ async fn two(env: &mut Env) -> Result<()> {
     env.console.reset_peak();
     // With it.
     let flood = Recorder::new();
-    let ctx = env.ctx(&flood);
+    // The flood's own connections, closed when it ends: what stays open after is the
+    // console's to explain.
+    let ctx = Ctx {
+        http: Arc::new(env.http.apart()),
+        ..env.ctx(&flood)
+    };
     let flood_length = phase + Duration::from_secs(1);
     let progress = Progress::start("scenario 2: with the flood", flood_length, &flood);
     let flood_started = Instant::now();
@@ -440,6 +445,7 @@ async fn two(env: &mut Env) -> Result<()> {
         .stop(env.settings.request_timeout + Duration::from_secs(5))
         .await;
     let flood_took = flood_started.elapsed();
+    drop(ctx);
     progress.finish().await;
     let at_peak = memory(env);
     let settle = if env.settings.smoke {
