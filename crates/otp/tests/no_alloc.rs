@@ -4,6 +4,9 @@
 //! The count is process-wide, so this file runs without libtest (`harness = false`): a plain
 //! `main` on one thread, where nothing but the code under test can allocate while it counts.
 
+// A test, though not a `#[test]` (clippy allows `expect` only inside those).
+#![allow(clippy::expect_used)]
+
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
 use twostep_otp::{Algorithm, Digits, Hotp, HotpParams, Secret, Totp, TotpParams, Window};
