@@ -18,7 +18,7 @@
 //!
 //! TOTP secrets are sealed with XChaCha20-Poly1305 under the key in `TWOSTEP_SEALING_KEY`
 //! (base64, 32 bytes), or under a key made for the run, which is fine for the temporary
-//! database and nothing else. The modules:
+//! database and nothing else.
 //!
 //! Pending 2FA states are sealed under the key in `TWOSTEP_STATE_KEY` (base64, 32 bytes): give
 //! every console process on one database the same one, and any of them takes any step.
