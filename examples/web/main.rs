@@ -175,7 +175,9 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!("twostep web console on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    axum::serve(listener, router)
+    // The routes made once: `serve(listener, router)` makes them again for every
+    // connection, and a flood of connections would hold a copy of the table each.
+    axum::serve(listener, router.with_state(()).into_make_service())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
