@@ -23,7 +23,8 @@
 //!    path doing only one `SELECT` and one conditional `UPDATE` of the credential row), and
 //!    recovery-code sign-ins;
 //! 2. the same under a flood of wrong recovery codes: second-step p99 with and without it,
-//!    the console's memory before, at the peak and after;
+//!    the console's memory before, at the peak and after, and at the peak of the same flood
+//!    again (memory reused, not added to);
 //! 3. PostgreSQL restarted mid-run (`pg_ctl restart -m fast`);
 //! 4. the console SIGKILLed mid-run and restarted on the same SQLite file;
 //! 5. the pool exhausted: more clients than connections while a write lock is held;

@@ -210,7 +210,7 @@ pub(crate) fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib_f64(kib) / 1024.0)
 }
 
-pub(crate) fn kib_f64(kib: u64) -> f64 {
+fn kib_f64(kib: u64) -> f64 {
     f64::from(u32::try_from(kib).unwrap_or(u32::MAX))
 }
 
