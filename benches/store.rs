@@ -14,12 +14,15 @@
 //! verify the code, record the challenge once, settle step and counters.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Barrier;
 
 use sqlx::any::AnyPoolOptions;
 use twostep_enrollment::Account;
 use twostep_enrollment::memory::{FixedPasswords, RecordingAudit, RecordingMailer, SettableClock};
-use twostep_enrollment::{CredentialRecord, Service, Store};
+use twostep_enrollment::{CredentialRecord, LoginChallenge, Service, Store};
 use twostep_otp::{Secret, Totp, TotpParams};
 use twostep_recovery::{HashParams, RecoveryCodeSet};
 use twostep_store_sqlx::{AeadSealer, SealingKey, SqlStore};
@@ -60,18 +63,24 @@ fn account(user: &str) -> Account {
     }
 }
 
-/// One client of the twostep side: its service (and clock) and its users.
+/// One client of the twostep side: its service (and clock), its users and the challenges
+/// of its next round.
 struct LoginClient {
     service: BenchService,
     clock: Arc<SettableClock>,
     users: Vec<(String, Totp)>,
+    challenges: Vec<LoginChallenge>,
     now: u64,
 }
 
-/// A contender's client: one round signs each of its users in once, and says how many it
-/// signed in and how long that took (what comes before the second step is not timed).
+/// A contender's client. A round is what comes before the second step, untimed, then the
+/// second step of each of its users, timed; every client's timed part runs only beside
+/// the others' timed parts (see [`measure`]).
 trait Client: Send + 'static {
-    fn round_of_logins(&mut self) -> impl Future<Output = (u64, Duration)> + Send;
+    /// What comes before the second steps of the next round.
+    fn prepare(&mut self) -> impl Future<Output = ()> + Send;
+    /// Signs each user in once; says how many were signed in.
+    fn logins(&mut self) -> impl Future<Output = u64> + Send;
 }
 
 impl LoginClient {
@@ -94,25 +103,30 @@ impl LoginClient {
             service,
             clock,
             users,
+            challenges: Vec::new(),
             now: BASE_TIME,
         }
     }
 }
 
 impl Client for LoginClient {
-    /// Signs every user in once, each at a newer step than before. The challenges come from
-    /// `begin_login` first, untimed: the second step is what is compared.
-    async fn round_of_logins(&mut self) -> (u64, Duration) {
+    /// The challenges, from `begin_login`, a step later than the last round's: the second
+    /// step is what is compared.
+    async fn prepare(&mut self) {
         self.now += 30;
         self.clock.set(self.now);
-        let step = TotpParams::default().step_at(self.now).unwrap();
-        let mut challenges = Vec::with_capacity(self.users.len());
+        self.challenges.clear();
         for (user, _) in &self.users {
             let begun = self.service.begin_login(&account(user)).await.unwrap();
-            challenges.push(begun.into_challenge().unwrap());
+            self.challenges.push(begun.into_challenge().unwrap());
         }
-        let start = Instant::now();
+    }
+
+    /// Signs every user in once, each at a newer step than before.
+    async fn logins(&mut self) -> u64 {
+        let step = TotpParams::default().step_at(self.now).unwrap();
         let mut signed_in = 0;
+        let challenges = std::mem::take(&mut self.challenges);
         for ((user, totp), challenge) in self.users.iter().zip(challenges) {
             let code = totp.generate_at_step(step).to_string();
             // One code in a million equals the next step's: the verifier then rightly accepts
@@ -126,7 +140,7 @@ impl Client for LoginClient {
                 .unwrap();
             signed_in += 1;
         }
-        (signed_in, start.elapsed())
+        signed_in
     }
 }
 
@@ -154,9 +168,11 @@ impl BareClient {
 }
 
 impl Client for BareClient {
-    async fn round_of_logins(&mut self) -> (u64, Duration) {
+    async fn prepare(&mut self) {
         self.step += 1;
-        let start = Instant::now();
+    }
+
+    async fn logins(&mut self) -> u64 {
         for user in &self.users {
             sqlx::query(
                 "SELECT secret_key_id, secret_ciphertext, totp_params, last_accepted_step, \
@@ -178,24 +194,39 @@ impl Client for BareClient {
             .unwrap();
             assert_eq!(done.rows_affected(), 1);
         }
-        (self.users.len() as u64, start.elapsed())
+        self.users.len() as u64
     }
 }
 
-/// Runs `clients` for one round's time; returns logins per second: each client's logins
-/// over the time it spent on them, summed over the clients.
+/// Runs `clients` in rounds for one round's time; returns logins per second: each client's
+/// logins over the time it spent on them, summed over the clients. The clients prepare
+/// together and sign in together (two barriers a round), so that one client's untimed work
+/// never runs beside another's timed logins.
 async fn measure<C: Client>(clients: &mut [Option<C>]) -> f64 {
     let deadline = Instant::now() + ROUND;
+    let barrier = Arc::new(Barrier::new(clients.len()));
+    let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = clients
         .iter_mut()
         .map(|slot| {
             let mut client = slot.take().unwrap();
+            let (barrier, stop) = (Arc::clone(&barrier), Arc::clone(&stop));
             tokio::spawn(async move {
                 let (mut done, mut busy) = (0, Duration::ZERO);
-                while Instant::now() < deadline {
-                    let (logins, took) = client.round_of_logins().await;
-                    done += logins;
-                    busy += took;
+                loop {
+                    client.prepare().await;
+                    barrier.wait().await;
+                    // Written by the last to reach the previous round's second barrier,
+                    // before it reached this one: every client reads the same value.
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let start = Instant::now();
+                    done += client.logins().await;
+                    busy += start.elapsed();
+                    if barrier.wait().await.is_leader() && Instant::now() >= deadline {
+                        stop.store(true, Ordering::Relaxed);
+                    }
                 }
                 (client, done as f64 / busy.as_secs_f64())
             })
