@@ -42,6 +42,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "org policy revisions",
         include_str!("../migrations/sqlite/0004_org_policy_revisions.sql"),
     ),
+    (
+        5,
+        "recovery codes last",
+        include_str!("../migrations/sqlite/0005_recovery_codes_last.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -64,6 +69,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         4,
         "org policy revisions",
         include_str!("../migrations/postgres/0004_org_policy_revisions.sql"),
+    ),
+    (
+        5,
+        "recovery codes last",
+        include_str!("../migrations/postgres/0005_recovery_codes_last.sql"),
     ),
 ]);
 

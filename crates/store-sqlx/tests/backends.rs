@@ -6,7 +6,8 @@ mod common;
 
 use common::{Db, account, enroll, sealer, service};
 use twostep_enrollment::{
-    AcceptStep, LoginStep, ServiceError, Store, StoredAccount, Throttle, ThrottlePolicy,
+    AcceptStep, ConsumedState, LoginStep, ServiceError, StateId, Store, StoredAccount, Throttle,
+    ThrottlePolicy,
 };
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::RedeemError;
@@ -429,7 +430,7 @@ async fn embedded_migrations_match_the_files() {
     let files = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let migrator = sqlx::migrate::Migrator::new(files).await.unwrap();
     let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
-    assert_eq!(versions, [1, 2, 3, 4], "one file per migration");
+    assert_eq!(versions, [1, 2, 3, 4, 5], "one file per migration");
     let mut conn = store.pool().acquire().await.unwrap();
     migrator.run(&mut *conn).await.unwrap();
     drop(conn);
@@ -439,6 +440,81 @@ async fn embedded_migrations_match_the_files() {
         .expect("the embedded migrations match what was applied");
     enroll(&store, "alice", NOW).await;
     assert!(store.account("alice").await.unwrap().credential.is_some());
+}
+
+/// Migration 5 makes the accounts table anew with the recovery codes last: every account
+/// written before reads back the same after, and the codes still come with a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_the_recovery_codes_keeps_every_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqlStore::connect(&format!("sqlite://{}", dir.path().join("old.db").display()))
+        .await
+        .unwrap();
+    let mut stores = vec![("SQLite", "sqlite", sqlite)];
+    if let Some(url) = common::postgres_url() {
+        let schema = common::unique_name("before_5");
+        let postgres = common::postgres_in_schema_unmigrated(&url, &schema).await;
+        stores.push(("PostgreSQL", "postgres", postgres));
+    }
+    for (name, files, store) in stores {
+        // The schema as migrations 1 to 4 left it.
+        let before_5 = tempfile::tempdir().unwrap();
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(files);
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if file.as_str() < "0005" {
+                std::fs::copy(&path, before_5.path().join(file)).unwrap();
+            }
+        }
+        let migrator = sqlx::migrate::Migrator::new(before_5.path()).await.unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+        migrator.run(&mut *conn).await.unwrap();
+        drop(conn);
+        // An enrolled user who signed in, one with counters only, one forgotten.
+        enroll(&store, "alice", NOW).await;
+        let mut write = step(&store.account("alice").await.unwrap(), 7);
+        write.completed.push(ConsumedState {
+            id: StateId::from_bytes([9; 16]),
+            expires_at: NOW + 300,
+        });
+        assert!(store.accept_step("alice", write).await.unwrap(), "{name}");
+        let policy = ThrottlePolicy::default();
+        let failed = Throttle::default().record_failure(&policy, NOW);
+        assert!(
+            store
+                .compare_and_set_throttle("bob", Throttle::default(), failed)
+                .await
+                .unwrap(),
+            "{name}"
+        );
+        enroll(&store, "carol", NOW).await;
+        assert!(store.forget_user("carol").await.unwrap(), "{name}");
+        let users = ["alice", "bob", "carol", "nobody"];
+        let before = store.accounts(&users).await.unwrap();
+        assert!(
+            !before[0].completed.is_empty(),
+            "{name}: alice's sign-in is kept"
+        );
+
+        store.migrate().await.unwrap();
+        assert_eq!(store.accounts(&users).await.unwrap(), before, "{name}");
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT recovery_codes FROM twostep_accounts WHERE user_id = 'alice'",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(columns.len(), 1, "{name}");
+        let orphan = sqlx::query(
+            "UPDATE twostep_accounts SET recovery_codes = NULL WHERE user_id = 'alice'",
+        )
+        .execute(store.pool())
+        .await;
+        assert!(orphan.is_err(), "{name}: a secret without codes is refused");
+    }
 }
 
 /// Forgetting a user clears credential, counters and completed states in one transaction,

@@ -70,6 +70,13 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// A migrated store whose connections all work in `schema` (created if missing).
 pub async fn postgres_in_schema(url: &str, schema: &str) -> SqlStore {
+    let store = postgres_in_schema_unmigrated(url, schema).await;
+    store.migrate().await.expect("migrations apply");
+    store
+}
+
+/// A store in `schema` (created if missing), nothing applied.
+pub async fn postgres_in_schema_unmigrated(url: &str, schema: &str) -> SqlStore {
     let admin = SqlStore::connect(url).await.expect("PostgreSQL reachable");
     sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
         .execute(admin.pool())
@@ -86,11 +93,9 @@ pub async fn postgres_in_schema(url: &str, schema: &str) -> SqlStore {
                 Ok(())
             })
         });
-    let store = SqlStore::connect_with(url, options)
+    SqlStore::connect_with(url, options)
         .await
-        .expect("PostgreSQL reachable");
-    store.migrate().await.expect("migrations apply");
-    store
+        .expect("PostgreSQL reachable")
 }
 
 /// One database under test.
