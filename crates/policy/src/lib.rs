@@ -64,6 +64,49 @@ impl Membership {
             joined_at,
         }
     }
+
+    /// Whether this member, an owner or admin whose own two-step verification stands at
+    /// `own_two_factor`, may reset `member`'s — remove the second factor of a member who
+    /// lost both the authenticator and the recovery codes. The checks come in this order:
+    /// both in this organisation, an owner or admin, with 2FA of their own, not themselves,
+    /// and an admin does not reset an owner. Re-authenticating the actor is the caller's
+    /// part.
+    ///
+    /// # Errors
+    /// [`Refusal::NotAMember`] if either is not a member of this membership's organisation,
+    /// [`Refusal::NotOwnerOrAdmin`], [`Refusal::ActorWithoutTwoFactor`] (a pending
+    /// enrollment does not count), [`Refusal::OwnAccount`] or [`Refusal::MemberIsOwner`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use twostep_policy::{Membership, Refusal, Role, TwoFactor};
+    ///
+    /// let admin = Membership::new("acme", "ada", Role::Admin, 0);
+    /// let member = Membership::new("acme", "bob", Role::Member, 0);
+    /// let owner = Membership::new("acme", "olga", Role::Owner, 0);
+    /// assert_eq!(admin.may_reset(TwoFactor::Enabled, &member), Ok(()));
+    /// assert_eq!(admin.may_reset(TwoFactor::Enabled, &owner), Err(Refusal::MemberIsOwner));
+    /// assert_eq!(owner.may_reset(TwoFactor::Enabled, &admin), Ok(()));
+    /// ```
+    pub fn may_reset(&self, own_two_factor: TwoFactor, member: &Membership) -> Result<(), Refusal> {
+        if member.org_id != self.org_id {
+            return Err(Refusal::NotAMember);
+        }
+        if !self.role.manages_security() {
+            return Err(Refusal::NotOwnerOrAdmin);
+        }
+        if !own_two_factor.is_enabled() {
+            return Err(Refusal::ActorWithoutTwoFactor);
+        }
+        if member.user_id == self.user_id {
+            return Err(Refusal::OwnAccount);
+        }
+        if member.role == Role::Owner && self.role != Role::Owner {
+            return Err(Refusal::MemberIsOwner);
+        }
+        Ok(())
+    }
 }
 
 /// A change of the grace period, kept so that earlier deadlines do not move.
@@ -129,11 +172,11 @@ pub struct OrgPolicy {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// The actor is not a member of this organisation.
-    #[error("you are not a member of this organisation")]
+    /// The actor (or, for a reset, the member) is not a member of this organisation.
+    #[error("not a member of this organisation")]
     NotAMember,
-    /// Only owners and admins may change the mandate.
-    #[error("only owners and admins can change the two-step verification requirement")]
+    /// Only owners and admins may change the mandate or reset a member.
+    #[error("only owners and admins can change two-step verification for the organisation")]
     NotOwnerOrAdmin,
     /// The actor must have completed their own 2FA setup first.
     #[error("set up two-step verification for your own account first")]
@@ -144,6 +187,12 @@ pub enum Refusal {
     /// The mandate is already off.
     #[error("two-step verification is not required")]
     AlreadyOff,
+    /// A reset names the actor: their own second factor is theirs to disable.
+    #[error("you cannot reset your own two-step verification")]
+    OwnAccount,
+    /// An admin may not reset an owner's second factor; another owner may.
+    #[error("only an owner can reset an owner's two-step verification")]
+    MemberIsOwner,
 }
 
 /// A member the mandate would affect, with their deadline.
