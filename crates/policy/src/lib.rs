@@ -90,7 +90,20 @@ impl Membership {
     /// assert_eq!(owner.may_reset(TwoFactor::Enabled, &admin), Ok(()));
     /// ```
     pub fn may_reset(&self, own_two_factor: TwoFactor, member: &Membership) -> Result<(), Refusal> {
-        if member.org_id != self.org_id {
+        self.manages(&member.org_id, own_two_factor)?;
+        if member.user_id == self.user_id {
+            return Err(Refusal::OwnAccount);
+        }
+        if member.role == Role::Owner && self.role != Role::Owner {
+            return Err(Refusal::MemberIsOwner);
+        }
+        Ok(())
+    }
+
+    /// What every security change of `org_id` asks of its actor, this member, in this
+    /// order: a member of `org_id`, an owner or admin, with 2FA of their own.
+    fn manages(&self, org_id: &str, own_two_factor: TwoFactor) -> Result<(), Refusal> {
+        if self.org_id != org_id {
             return Err(Refusal::NotAMember);
         }
         if !self.role.manages_security() {
@@ -98,12 +111,6 @@ impl Membership {
         }
         if !own_two_factor.is_enabled() {
             return Err(Refusal::ActorWithoutTwoFactor);
-        }
-        if member.user_id == self.user_id {
-            return Err(Refusal::OwnAccount);
-        }
-        if member.role == Role::Owner && self.role != Role::Owner {
-            return Err(Refusal::MemberIsOwner);
         }
         Ok(())
     }
@@ -243,19 +250,6 @@ impl OrgPolicy {
         }
     }
 
-    fn check_actor(&self, actor: &Membership, actor_two_factor: TwoFactor) -> Result<(), Refusal> {
-        if actor.org_id != self.org_id {
-            return Err(Refusal::NotAMember);
-        }
-        if !actor.role.manages_security() {
-            return Err(Refusal::NotOwnerOrAdmin);
-        }
-        if !actor_two_factor.is_enabled() {
-            return Err(Refusal::ActorWithoutTwoFactor);
-        }
-        Ok(())
-    }
-
     /// Switches the mandate on at `now`, with `grace_seconds` (0 for none).
     ///
     /// # Errors
@@ -269,7 +263,7 @@ impl OrgPolicy {
         grace_seconds: u64,
         now: u64,
     ) -> Result<Self, Refusal> {
-        self.check_actor(actor, actor_two_factor)?;
+        actor.manages(&self.org_id, actor_two_factor)?;
         if self.mandate.is_some() {
             return Err(Refusal::AlreadyOn);
         }
@@ -291,7 +285,7 @@ impl OrgPolicy {
         grace_seconds: u64,
         now: u64,
     ) -> Result<Self, Refusal> {
-        self.check_actor(actor, actor_two_factor)?;
+        actor.manages(&self.org_id, actor_two_factor)?;
         let mut mandate = self.mandate.clone().ok_or(Refusal::AlreadyOff)?;
         // A change applies from now, and always after the previous change (or the switch-on):
         // with a clock that steps back or two edits in one second, it would otherwise reach
@@ -320,7 +314,7 @@ impl OrgPolicy {
         actor: &Membership,
         actor_two_factor: TwoFactor,
     ) -> Result<Self, Refusal> {
-        self.check_actor(actor, actor_two_factor)?;
+        actor.manages(&self.org_id, actor_two_factor)?;
         if self.mandate.is_none() {
             return Err(Refusal::AlreadyOff);
         }
