@@ -396,8 +396,7 @@ async fn two(env: &mut Env) -> Result<()> {
     progress.finish().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = memory(env);
-    env.console.reset_peak();
-    // With it.
+    // With it (each flood clears the peak first).
     let flood = Recorder::new();
     let progress = Progress::start(
         "scenario 2: with the flood",
