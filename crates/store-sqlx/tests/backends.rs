@@ -494,6 +494,11 @@ async fn moving_the_recovery_codes_keeps_every_account() {
         assert!(store.forget_user("carol").await.unwrap(), "{name}");
         let users = ["alice", "bob", "carol", "nobody"];
         let before = store.accounts(&users).await.unwrap();
+        let codes_of_alice = "SELECT recovery_codes FROM twostep_accounts WHERE user_id = 'alice'";
+        let codes_before: String = sqlx::query_scalar(codes_of_alice)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert!(
             !before[0].completed.is_empty(),
             "{name}: alice's sign-in is kept"
@@ -501,13 +506,26 @@ async fn moving_the_recovery_codes_keeps_every_account() {
 
         store.migrate().await.unwrap();
         assert_eq!(store.accounts(&users).await.unwrap(), before, "{name}");
-        let columns: Vec<String> = sqlx::query_scalar(
-            "SELECT recovery_codes FROM twostep_accounts WHERE user_id = 'alice'",
-        )
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-        assert_eq!(columns.len(), 1, "{name}");
+        let codes_after: String = sqlx::query_scalar(codes_of_alice)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            codes_after, codes_before,
+            "{name}: the stored text, to the byte"
+        );
+        let last_column = if files == "sqlite" {
+            "SELECT name FROM pragma_table_info('twostep_accounts') ORDER BY cid DESC LIMIT 1"
+        } else {
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'twostep_accounts' \
+             ORDER BY ordinal_position DESC LIMIT 1"
+        };
+        let last: String = sqlx::query_scalar(last_column)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(last, "recovery_codes", "{name}: the codes end the row");
         let orphan = sqlx::query(
             "UPDATE twostep_accounts SET recovery_codes = NULL WHERE user_id = 'alice'",
         )
