@@ -1,9 +1,12 @@
 //! The store conformance suite (feature `test-util`): every [`Store`] implementation runs it.
 //!
-//! ```ignore
-//! #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+//! ```no_run
+//! use twostep_enrollment::memory::MemoryStore;
+//!
+//! // In a test: `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]`.
 //! async fn my_store_conforms() {
-//!     twostep_enrollment::conformance::run(MyStore::connect_fresh).await;
+//!     // Each call gives a fresh, empty store; a database store connects to a new database.
+//!     twostep_enrollment::conformance::run(|| async { MemoryStore::default() }).await;
 //! }
 //! ```
 //!
@@ -709,12 +712,18 @@ async fn org_policies_are_read_together_in_order<S: Store>(store: S) {
 /// connection pools, two clients, as two servers have. `handles` gives two handles on a
 /// fresh, empty database each time it is called.
 ///
-/// ```ignore
+/// ```no_run
+/// use std::sync::Arc;
+/// use twostep_enrollment::memory::MemoryStore;
+///
+/// # async fn doc() {
+/// // A database store connects twice to one new database; the memory store shares itself.
 /// twostep_enrollment::conformance::races_between_handles(|| async {
-///     let url = fresh_database().await;
-///     (MyStore::connect(&url).await, MyStore::connect(&url).await)
+///     let store = Arc::new(MemoryStore::default());
+///     (Arc::clone(&store), store)
 /// })
 /// .await;
+/// # }
 /// ```
 pub async fn races_between_handles<S, F, Fut>(handles: F)
 where
