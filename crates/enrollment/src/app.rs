@@ -281,6 +281,11 @@ pub struct StoredOrgPolicy {
 ///             a.revision += 1;
 ///         }))
 ///     }
+///     async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
+///             *a = StoredAccount { revision: a.revision + 1, ..StoredAccount::default() };
+///         }))
+///     }
 ///     async fn compare_and_set_throttle(&self, user: &str, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.throttle == expected, |a| a.throttle = new))
 ///     }
@@ -377,6 +382,18 @@ pub trait Store: Send + Sync {
     /// Removes the credential — secret, recovery codes and replay state at once — if the
     /// revision is still `revision`. The counters stay.
     fn remove_credential(
+        &self,
+        user: &str,
+        revision: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Resets the user's second factor for an organisation's owner or admin: removes the
+    /// credential — secret, recovery codes and replay state — sets the counters back to zero
+    /// (a lock goes with them) and empties the completed states, all in one write, if the
+    /// user has a credential and the revision is still `revision`; moves the revision on.
+    /// Otherwise changes nothing (`Ok(false)`): a sign-in or another change since the read
+    /// wins, and the caller reads again. States recorded by [`Store::consume_state`] stay.
+    fn reset_credential(
         &self,
         user: &str,
         revision: u64,
@@ -794,6 +811,14 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         revision: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         (**self).remove_credential(user, revision)
+    }
+
+    fn reset_credential(
+        &self,
+        user: &str,
+        revision: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        (**self).reset_credential(user, revision)
     }
 
     fn forget_user(&self, user: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send {

@@ -139,6 +139,19 @@ impl Store for MemoryStore {
         )
     }
 
+    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Poisoned> {
+        self.write_if(
+            user,
+            |account| account.credential.is_some() && account.revision == revision,
+            |account| {
+                *account = StoredAccount {
+                    revision: account.revision + 1,
+                    ..StoredAccount::default()
+                };
+            },
+        )
+    }
+
     async fn forget_user(&self, user: &str) -> Result<bool, Poisoned> {
         self.with(|t| {
             t.consumed.retain(|(owner, _), _| owner != user);

@@ -397,6 +397,9 @@ impl Store for TwoAtOnce {
         self.inner.remove_credential(user, revision).await
     }
 
+    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+        self.inner.reset_credential(user, revision).await
+    }
     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
         self.inner.forget_user(user).await
     }

@@ -620,6 +620,21 @@ fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
     })
 }
 
+/// The assignments that remove a credential: secret, parameters, codes and replay state.
+macro_rules! no_credential {
+    () => {
+        "secret_key_id = NULL, secret_ciphertext = NULL, totp_params = NULL, \
+         last_accepted_step = NULL, recovery_codes = NULL, enabled_at = NULL"
+    };
+}
+
+/// The assignments that clear what guards a credential: the counters and completed states.
+macro_rules! no_guards {
+    () => {
+        "window_start = 0, window_failures = 0, consecutive_failures = 0, completed_states = ''"
+    };
+}
+
 fn changed_one(result: &sqlx::any::AnyQueryResult) -> bool {
     result.rows_affected() == 1
 }
@@ -652,14 +667,14 @@ impl Store for SqlStore {
         .fetch_optional(&mut *tx)
         .await?
         .is_some();
-        sqlx::query(
+        sqlx::query(concat!(
             "INSERT INTO twostep_accounts (user_id, revision) VALUES ($1, 1) \
-             ON CONFLICT (user_id) DO UPDATE SET secret_key_id = NULL, \
-                 secret_ciphertext = NULL, totp_params = NULL, last_accepted_step = NULL, \
-                 recovery_codes = NULL, enabled_at = NULL, window_start = 0, \
-                 window_failures = 0, consecutive_failures = 0, completed_states = '', \
-                 revision = twostep_accounts.revision + 1",
-        )
+             ON CONFLICT (user_id) DO UPDATE SET ",
+            no_credential!(),
+            ", ",
+            no_guards!(),
+            ", revision = twostep_accounts.revision + 1"
+        ))
         .bind(user)
         .execute(&mut *tx)
         .await?;
@@ -784,13 +799,31 @@ impl Store for SqlStore {
     }
 
     async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, StoreError> {
-        // Secret, codes and replay state go together; the counters and the revision stay.
-        let result = sqlx::query(
-            "UPDATE twostep_accounts SET secret_key_id = NULL, secret_ciphertext = NULL, \
-                 totp_params = NULL, last_accepted_step = NULL, recovery_codes = NULL, \
-                 enabled_at = NULL, revision = revision + 1 \
-             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2",
-        )
+        // Secret, codes and replay state go together; the counters stay.
+        let result = sqlx::query(concat!(
+            "UPDATE twostep_accounts SET ",
+            no_credential!(),
+            ", revision = revision + 1 \
+             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2"
+        ))
+        .bind(user)
+        .bind(to_db(revision, "revision")?)
+        .execute(&self.writes)
+        .await?;
+        Ok(changed_one(&result))
+    }
+
+    /// One conditional `UPDATE` of the account row: credential, counters and completed states
+    /// go together.
+    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, StoreError> {
+        let result = sqlx::query(concat!(
+            "UPDATE twostep_accounts SET ",
+            no_credential!(),
+            ", ",
+            no_guards!(),
+            ", revision = revision + 1 \
+             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2"
+        ))
         .bind(user)
         .bind(to_db(revision, "revision")?)
         .execute(&self.writes)

@@ -101,6 +101,12 @@ impl<S: Store> Store for Failing<S> {
         removed.map_err(Into::into)
     }
 
+    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+        self.call()?;
+        let reset = self.inner.reset_credential(user, revision).await;
+        reset.map_err(Into::into)
+    }
+
     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
         self.call()?;
         self.inner.forget_user(user).await.map_err(Into::into)

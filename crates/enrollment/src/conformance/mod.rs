@@ -80,6 +80,7 @@ where
     accepting_a_step_settles_the_counters(make().await).await;
     recovery_codes_are_replaced_only_at_the_revision_read(make().await).await;
     removal_is_conditional_on_the_revision(make().await).await;
+    a_reset_clears_the_factor_and_its_guards_at_the_revision_read(make().await).await;
     counters_leave_the_revision_alone(make().await).await;
     a_forgotten_id_reused_completes_nothing_from_before(make().await).await;
     states_are_consumed_once(make().await).await;
@@ -356,6 +357,82 @@ async fn removal_is_conditional_on_the_revision<S: Store>(store: S) {
             .await
             .expect("store"),
         "enabling again starts from the revision the removal left"
+    );
+}
+
+async fn a_reset_clears_the_factor_and_its_guards_at_the_revision_read<S: Store>(store: S) {
+    let policy = ThrottlePolicy::default();
+    assert!(
+        !store.reset_credential("u", 0).await.expect("store"),
+        "nothing to reset"
+    );
+    store
+        .create_credential("u", 0, sample_record(1))
+        .await
+        .expect("store");
+    let read = store.account("u").await.expect("store");
+    let mut write = step_write(&read, 9, read.throttle);
+    write.completed.push(ConsumedState {
+        id: StateId::from_bytes([4; 16]),
+        expires_at: u64::MAX,
+    });
+    assert!(store.accept_step("u", write).await.expect("store"));
+    // A hard lock: more consecutive failures than any window allows.
+    let mut locked = Throttle::default();
+    for at in 0..policy.hard_lock_after {
+        locked = locked.record_failure(&policy, u64::from(at) * 3_600);
+    }
+    assert!(
+        locked.check(&policy, u64::MAX / 2).is_err(),
+        "locked for good"
+    );
+    assert!(
+        store
+            .compare_and_set_throttle("u", Throttle::default(), locked)
+            .await
+            .expect("store")
+    );
+    let counters_only = Throttle::default().record_failure(&policy, 10);
+    store
+        .compare_and_set_throttle("other", Throttle::default(), counters_only)
+        .await
+        .expect("store");
+    assert!(
+        !store.reset_credential("u", 1).await.expect("store"),
+        "a reset read before the sign-in loses to it"
+    );
+    assert!(
+        !store.reset_credential("other", 0).await.expect("store"),
+        "counters alone are no credential to reset"
+    );
+    assert!(store.reset_credential("u", 2).await.expect("store"));
+    let account = store.account("u").await.expect("store");
+    assert_eq!(
+        account,
+        StoredAccount {
+            revision: 3,
+            ..StoredAccount::default()
+        },
+        "credential, counters (the lock with them) and completed states are gone at once; \
+         the revision moves on"
+    );
+    assert!(
+        !store.reset_credential("u", 3).await.expect("store"),
+        "reset once"
+    );
+    assert!(
+        !store
+            .create_credential("u", 2, sample_record(2))
+            .await
+            .expect("store"),
+        "a wizard begun before the reset does not complete after it"
+    );
+    assert!(
+        store
+            .create_credential("u", 3, sample_record(2))
+            .await
+            .expect("store"),
+        "enrolling again starts from the revision the reset left"
     );
 }
 
@@ -843,6 +920,30 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
     })
     .await;
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent removals wins");
+
+    let removed = store.account("u").await.expect("store").revision;
+    store
+        .create_credential("u", removed, record.clone())
+        .await
+        .expect("store");
+    let read = store.account("u").await.expect("store");
+    let winners = race(handles, |store, i| {
+        // Half reset, half sign in, all from one reading of the account.
+        let write = step_write(&read, 2_000 + i as u64, read.throttle);
+        let revision = read.revision;
+        async move {
+            if i % 2 == 0 {
+                store.reset_credential("u", revision).await
+            } else {
+                store.accept_step("u", write).await
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {CONTENDERS} concurrent resets and sign-ins wins"
+    );
 
     let winners = race(handles, |store, i| async move {
         let mut policy = OrgPolicy::new("race");
