@@ -14,7 +14,7 @@ use crate::enable::Account;
 
 use crate::login::{Answer, LoginChallenge, LoginError, StoredFactor};
 use crate::policies::Policies;
-use crate::throttle::{Locked, Throttle};
+use crate::throttle::{Locked, PasswordRefused, Throttle};
 
 /// Why disabling did not go through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +29,15 @@ pub enum DisableError {
     /// The code was not accepted.
     #[error(transparent)]
     Code(#[from] LoginError),
+}
+
+impl From<PasswordRefused> for DisableError {
+    fn from(refused: PasswordRefused) -> Self {
+        match refused {
+            PasswordRefused::Locked(locked) => Self::Locked(locked),
+            PasswordRefused::Wrong => Self::WrongPassword,
+        }
+    }
 }
 
 /// The password was re-entered correctly; now a code is needed. It holds no secret. Keep it
@@ -55,14 +64,8 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
     now: u64,
 ) -> Result<(ConfirmWithCode, Throttle), (DisableError, Throttle)> {
     throttle
-        .check(&policy.throttle, now)
-        .map_err(|locked| (locked.into(), throttle))?;
-    if !password_verified {
-        return Err((
-            DisableError::WrongPassword,
-            throttle.record_failure(&policy.throttle, now),
-        ));
-    }
+        .check_password(password_verified, &policy.throttle, now)
+        .map_err(|(refused, after)| (refused.into(), after))?;
     let challenge = crate::login::begin(account, Some(credential), rng, policy, now);
     match challenge {
         // A right password is not a second factor: the consecutive count stays.

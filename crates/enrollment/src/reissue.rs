@@ -9,7 +9,7 @@ use twostep_recovery::{DownloadFile, IssuedCodes, Locale, RecoveryCodeSet, SetEr
 
 use crate::enable::Account;
 use crate::policies::Policies;
-use crate::throttle::{Locked, Throttle};
+use crate::throttle::{Locked, PasswordRefused, Throttle};
 
 /// Why re-issuing did not advance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +30,15 @@ pub enum ReissueError {
     /// Generating the codes failed.
     #[error(transparent)]
     RecoveryCodes(#[from] SetError),
+}
+
+impl From<PasswordRefused> for ReissueError {
+    fn from(refused: PasswordRefused) -> Self {
+        match refused {
+            PasswordRefused::Locked(locked) => Self::Locked(locked),
+            PasswordRefused::Wrong => Self::WrongPassword,
+        }
+    }
 }
 
 /// The codes a re-issue replaces, as read when it starts.
@@ -79,14 +88,8 @@ pub(crate) fn start<R: CryptoRng + ?Sized>(
     now: u64,
 ) -> Result<(SaveNewCodes, Throttle), (ReissueError, Throttle)> {
     throttle
-        .check(&policy.throttle, now)
-        .map_err(|locked| (locked.into(), throttle))?;
-    if !password_verified {
-        return Err((
-            ReissueError::WrongPassword,
-            throttle.record_failure(&policy.throttle, now),
-        ));
-    }
+        .check_password(password_verified, &policy.throttle, now)
+        .map_err(|(refused, after)| (refused.into(), after))?;
     // A right password is not a second factor: the consecutive count stays.
     let (issued, set) =
         RecoveryCodeSet::generate(rng, policy.recovery_codes, &policy.recovery_hash, now)

@@ -10,6 +10,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Why a password entered again did not pass ([`Throttle::check_password`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PasswordRefused {
+    /// Too many failed attempts: not checked.
+    Locked(Locked),
+    /// The password was wrong.
+    Wrong,
+}
+
 /// How many failures are allowed, and for how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThrottlePolicy {
@@ -96,6 +105,24 @@ impl Throttle {
             window_start,
             window_failures,
             consecutive_failures: self.consecutive_failures.saturating_add(1),
+        }
+    }
+
+    /// A password entered again inside a flow (re-issue, disable, a reset), judged against
+    /// these counters: refused while locked (not counted), counted when wrong. A right
+    /// password is not a second factor: it leaves the counters as they are.
+    pub(crate) fn check_password(
+        &self,
+        verified: bool,
+        policy: &ThrottlePolicy,
+        now: u64,
+    ) -> Result<(), (PasswordRefused, Self)> {
+        self.check(policy, now)
+            .map_err(|locked| (PasswordRefused::Locked(locked), *self))?;
+        if verified {
+            Ok(())
+        } else {
+            Err((PasswordRefused::Wrong, self.record_failure(policy, now)))
         }
     }
 
