@@ -217,8 +217,18 @@ impl AuditLog for ConsoleAudit {
         // `{:?}`: an id is the user's email, and an address with a newline must not forge a
         // line of its own.
         println!(
-            "audit: {:?} {:?} at {}",
-            event.user_id, event.kind, event.at
+            "audit: {:?} {:?} at {}{}{}",
+            event.user_id,
+            event.kind,
+            event.at,
+            event
+                .org
+                .map(|org| format!(" in {org:?}"))
+                .unwrap_or_default(),
+            event
+                .actor
+                .map(|actor| format!(" by {actor:?}"))
+                .unwrap_or_default(),
         );
     }
 }

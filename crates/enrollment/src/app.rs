@@ -664,12 +664,17 @@ pub trait Sealer: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuditEvent {
-    /// Whose factor.
+    /// Whose factor — or, for a change to an organisation's settings, who made it.
     pub user_id: String,
     /// When (Unix time).
     pub at: u64,
     /// What happened.
     pub kind: AuditKind,
+    /// Who made the change when it was not `user_id` themselves: the owner or admin who
+    /// reset a member's second factor.
+    pub actor: Option<String>,
+    /// The organisation the change was made in: a mandate's changes, a reset.
+    pub org: Option<String>,
 }
 
 /// What an [`AuditEvent`] records.
@@ -696,11 +701,14 @@ pub enum AuditKind {
     RecoveryCodesReissued,
     /// Two-step verification was turned off.
     Disabled,
-    /// An organisation's 2FA mandate was switched on (`user_id` is the actor).
+    /// An organisation's 2FA mandate was switched on (`user_id` is the actor, `org` the
+    /// organisation).
     MandateSet,
-    /// An organisation's grace period was changed (`user_id` is the actor).
+    /// An organisation's grace period was changed (`user_id` is the actor, `org` the
+    /// organisation).
     MandateGraceChanged,
-    /// An organisation's 2FA mandate was switched off (`user_id` is the actor).
+    /// An organisation's 2FA mandate was switched off (`user_id` is the actor, `org` the
+    /// organisation).
     MandateCleared,
 }
 

@@ -152,10 +152,21 @@ async fn only_owners_and_admins_with_completed_two_factor_switch_the_mandate() {
         .clear_mandate(&acct("olga"), "acme")
         .await
         .unwrap();
-    let kinds: Vec<AuditKind> = world.audit.events().iter().map(|e| e.kind).collect();
-    assert!(
-        kinds.contains(&AuditKind::MandateSet) && kinds.contains(&AuditKind::MandateCleared),
-        "{kinds:?}"
+    let mandates: Vec<_> = world
+        .audit
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.kind, AuditKind::MandateSet | AuditKind::MandateCleared))
+        .map(|e| (e.kind, e.user_id, e.org, e.actor))
+        .collect();
+    let acme = Some("acme".to_owned());
+    assert_eq!(
+        mandates,
+        [
+            (AuditKind::MandateSet, "ada".to_owned(), acme.clone(), None),
+            (AuditKind::MandateCleared, "olga".to_owned(), acme, None),
+        ],
+        "each names who changed the mandate, and of which organisation"
     );
 }
 

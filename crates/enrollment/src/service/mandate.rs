@@ -136,7 +136,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             Ok::<_, ServiceError>(written.then_some(next))
         })
         .await?;
-        self.audit(actor, kind);
+        self.audit_in(actor, kind, Some(org), None);
         Ok(next)
     }
 

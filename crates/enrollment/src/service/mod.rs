@@ -480,7 +480,7 @@ impl Directory for NoOrganizations {
 }
 
 /// Audit events as `tracing` events at `INFO` (target `twostep::audit`): the
-/// [`ServiceBuilder`]'s default. They carry no secret. The user id is the application's and
+/// [`ServiceBuilder`]'s default. They carry no secret. The ids are the application's and
 /// may hold anything (an email address with a newline, a right-to-left override): it is
 /// written escaped, so it can neither forge a log line nor reorder one on screen.
 #[derive(Clone, Copy, Debug, Default)]
@@ -492,6 +492,8 @@ impl AuditLog for TracingAudit {
             target: "twostep::audit",
             user_id = %event.user_id.escape_debug(),
             kind = ?event.kind,
+            actor = event.actor.as_deref().map(str::escape_debug).map(tracing::field::display),
+            org = event.org.as_deref().map(str::escape_debug).map(tracing::field::display),
             at = event.at,
             "two-step verification event"
         );
@@ -750,10 +752,17 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     }
 
     fn audit(&self, user_id: &str, kind: AuditKind) {
+        self.audit_in(user_id, kind, None, None);
+    }
+
+    /// An event of a change made in the organisation `org`, by `actor` when not the user.
+    fn audit_in(&self, user_id: &str, kind: AuditKind, org: Option<&str>, actor: Option<&str>) {
         self.audit.record(AuditEvent {
             user_id: user_id.to_owned(),
             at: self.clock.now(),
             kind,
+            actor: actor.map(str::to_owned),
+            org: org.map(str::to_owned),
         });
     }
 
