@@ -7,12 +7,15 @@ use std::future::Future;
 use std::sync::Arc;
 
 use twostep_otp::Totp;
+use twostep_policy::{Membership, Role};
 use twostep_recovery::HashParams;
 
 use super::failing::Failing;
 use crate::app::Store;
 use crate::enable::{Account, AuthenticatorSetup, EmailCodeSent, SaveRecoveryCodes};
-use crate::memory::{FixedPasswords, PlaintextSealer, RecordingMailer, SettableClock};
+use crate::memory::{
+    FixedPasswords, MemoryDirectory, PlaintextSealer, RecordingMailer, SettableClock,
+};
 use crate::snapshot::PendingEnable;
 use crate::{PendingState, Refusal, Saved, Service, ServiceError};
 
@@ -20,10 +23,11 @@ const T0: u64 = 1_764_288_000;
 const USER: &str = "alice";
 const EMAIL: &str = "alice@example.com";
 const PASSWORD: &str = "correct horse";
+const ORG: &str = "acme";
 /// Copies of one state completed at once.
 const COPIES: usize = 20;
 
-type Wired<S> = Service<S, Arc<RecordingMailer>, FixedPasswords>;
+type Wired<S> = Service<S, Arc<RecordingMailer>, FixedPasswords, MemoryDirectory>;
 
 struct World<S> {
     service: Arc<Wired<S>>,
@@ -37,9 +41,13 @@ fn world<S: Store>(store: S) -> World<S> {
     let fast = HashParams::new(8, 1, 1).expect("minimal Argon2 costs are valid");
     let mut policies = crate::Policies::new("DFINERY");
     policies.recovery_hash = fast;
+    // A member of an organisation, as most users are: the flows read its mandates.
+    let directory = MemoryDirectory::default();
+    directory.join(Membership::new(ORG, USER, Role::Member, T0));
     let service = Service::builder(store, PlaintextSealer)
         .mailer(Arc::clone(&mailer))
         .reauthenticate(FixedPasswords::default().with(USER, PASSWORD))
+        .directory(directory)
         .clock(Arc::clone(&clock))
         .policies(policies)
         .build();

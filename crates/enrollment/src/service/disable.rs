@@ -114,8 +114,12 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                 let settling = self.settle_failure(reservation, after, kind, email).await;
                 return Err(Refusal::after(settling, state.clone(), error));
             }
-            // A mandate may have been switched on since the password step.
-            self.may_disable(user).await.map_err(Refusal::end)?;
+            // A mandate may have been switched on since the password step: that ends the
+            // flow; failing to read the mandates does not.
+            self.may_disable(user).await.map_err(|error| match error {
+                ServiceError::Backend { .. } => back(error),
+                refused => Refusal::end(refused),
+            })?;
             // The one write: a code used or a sign-in since the read moved the revision on;
             // then the code is checked again against what that left.
             let removed = self
