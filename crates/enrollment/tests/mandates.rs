@@ -5,99 +5,20 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{acct, fast_hash};
+use common::acct;
+use common::orgs::{T0, enable, world};
 use twostep_enrollment::Account;
 use twostep_enrollment::memory::{
-    FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
-    SettableClock,
+    FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingMailer, SettableClock,
 };
 use twostep_enrollment::{
-    AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Policies, Saved,
-    Service, ServiceError, Store, StoredAccount, StoredOrgPolicy, Throttle,
+    AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Service,
+    ServiceError, Store, StoredAccount, StoredOrgPolicy, Throttle,
 };
 use twostep_policy::{Affected, DisableRefused, Membership, OrgPolicy, Refusal, Role};
 use twostep_recovery::RecoveryCodeSet;
 
-const T0: u64 = 1_764_288_000;
 const DAY: u64 = 86_400;
-
-struct World {
-    service: Service<MemoryStore, Arc<RecordingMailer>, FixedPasswords, Arc<MemoryDirectory>>,
-    mailer: Arc<RecordingMailer>,
-    directory: Arc<MemoryDirectory>,
-    audit: Arc<RecordingAudit>,
-    clock: Arc<SettableClock>,
-}
-
-fn world() -> World {
-    let mailer = Arc::new(RecordingMailer::default());
-    let directory = Arc::new(MemoryDirectory::default());
-    let audit = Arc::new(RecordingAudit::default());
-    let clock = Arc::new(SettableClock::at(T0));
-    for (user, role) in [
-        ("ada", Role::Admin),
-        ("olga", Role::Owner),
-        ("bob", Role::Member),
-        ("cy", Role::Member),
-    ] {
-        directory.join(Membership::new("acme", user, role, 0));
-    }
-    let mut policies = Policies::new("DFINERY");
-    policies.recovery_hash = fast_hash();
-    let passwords = FixedPasswords::default()
-        .with("ada", "pw")
-        .with("bob", "pw");
-    let service = Service::builder(MemoryStore::default(), PlaintextSealer)
-        .mailer(Arc::clone(&mailer))
-        .reauthenticate(passwords)
-        .directory(Arc::clone(&directory))
-        .audit(Arc::clone(&audit))
-        .clock(Arc::clone(&clock))
-        .policies(policies)
-        .build();
-    World {
-        service,
-        mailer,
-        directory,
-        audit,
-        clock,
-    }
-}
-
-/// Runs the enable wizard for `user` through the service.
-#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup is a failed test
-async fn enable(world: &World, user: &str) {
-    let email = format!("{user}@example.com");
-    let account = Account {
-        user_id: user.into(),
-        email: email.clone(),
-    };
-    let sent = world.service.start_enable(&account).await.unwrap();
-    let code = world.mailer.last_email_code(&email).expect("mailed");
-    let setup = world
-        .service
-        .verify_email(&account, sent, code.expose())
-        .await
-        .unwrap();
-    let totp = world
-        .service
-        .setup_view(&setup)
-        .unwrap()
-        .key_uri
-        .to_totp()
-        .unwrap();
-    let now = world.clock.now();
-    let save = world
-        .service
-        .confirm_authenticator(&account, setup, &totp.generate(now).unwrap().to_string())
-        .await
-        .unwrap();
-    world
-        .service
-        .complete_enable(&account, save, Saved::Yes)
-        .await
-        .unwrap();
-}
 
 #[tokio::test]
 async fn only_owners_and_admins_with_completed_two_factor_switch_the_mandate() {

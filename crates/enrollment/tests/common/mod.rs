@@ -6,6 +6,8 @@
     clippy::indexing_slicing
 )] // each test file uses a subset
 
+pub(crate) mod orgs;
+
 use twostep_recovery::HashParams;
 
 /// Argon2id at its minimal costs, to keep tests fast (never use outside tests).
