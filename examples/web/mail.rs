@@ -87,6 +87,12 @@ fn notice_text(issuer: &str, notice: Notice) -> (String, String) {
             "Two-step verification is locked for a while after too many failed attempts."
                 .to_owned(),
         ),
+        Notice::Reset => (
+            "Two-step verification was reset",
+            "An owner or admin of your organisation reset two-step verification for your \
+             account. Set it up again from your security settings."
+                .to_owned(),
+        ),
         _ => ("Security notice", format!("{notice:?}")),
     };
     (

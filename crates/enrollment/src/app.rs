@@ -549,6 +549,10 @@ pub enum Notice {
     },
     /// Too many failed attempts locked two-step verification.
     LockedOut,
+    /// An owner or admin of an organisation reset two-step verification: the account signs
+    /// in with its password alone until it enrolls again (at once where a mandate requires
+    /// it).
+    Reset,
 }
 
 /// Sends mail.
@@ -701,6 +705,9 @@ pub enum AuditKind {
     RecoveryCodesReissued,
     /// Two-step verification was turned off.
     Disabled,
+    /// An owner or admin (`actor`) of an organisation (`org`) reset the user's second
+    /// factor: secret, recovery codes and counters removed.
+    Reset,
     /// An organisation's 2FA mandate was switched on (`user_id` is the actor, `org` the
     /// organisation).
     MandateSet,

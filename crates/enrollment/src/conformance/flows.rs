@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use twostep_otp::Totp;
+use twostep_otp::{Secret, Totp};
 use twostep_policy::{Membership, Role};
 use twostep_recovery::HashParams;
 
@@ -23,6 +23,8 @@ const T0: u64 = 1_764_288_000;
 const USER: &str = "alice";
 const EMAIL: &str = "alice@example.com";
 const PASSWORD: &str = "correct horse";
+/// An admin of USER's organisation, for a reset.
+const ADMIN: &str = "ada";
 const ORG: &str = "acme";
 /// Copies of one state completed at once.
 const COPIES: usize = 20;
@@ -41,12 +43,17 @@ fn world<S: Store>(store: S) -> World<S> {
     let fast = HashParams::new(8, 1, 1).expect("minimal Argon2 costs are valid");
     let mut policies = crate::Policies::new("DFINERY");
     policies.recovery_hash = fast;
-    // A member of an organisation, as most users are: the flows read its mandates.
+    // A member of an organisation, as most users are (the flows read its mandates), and an
+    // admin of it who may reset the member's factor.
     let directory = MemoryDirectory::default();
     directory.join(Membership::new(ORG, USER, Role::Member, T0));
+    directory.join(Membership::new(ORG, ADMIN, Role::Admin, T0));
+    let passwords = FixedPasswords::default()
+        .with(USER, PASSWORD)
+        .with(ADMIN, PASSWORD);
     let service = Service::builder(store, PlaintextSealer)
         .mailer(Arc::clone(&mailer))
-        .reauthenticate(FixedPasswords::default().with(USER, PASSWORD))
+        .reauthenticate(passwords)
         .directory(directory)
         .clock(Arc::clone(&clock))
         .policies(policies)
@@ -216,6 +223,7 @@ where
     login_challenge_signs_in_once(world(make().await)).await;
     reissue_completes_once(world(make().await)).await;
     disable_completes_once(world(make().await)).await;
+    a_reset_completes_once_and_kills_every_pending_flow(world(make().await)).await;
     every_flow_survives_one_failed_store_call(&make).await;
 }
 
@@ -622,6 +630,130 @@ async fn disable_completes_once<S: Store + 'static>(w: World<S>) {
     assert_eq!(
         winners, 1,
         "one of {COPIES} concurrent confirmations disables"
+    );
+    assert!(!w.is_enabled().await);
+}
+
+fn admin() -> Account {
+    Account {
+        user_id: ADMIN.into(),
+        email: "ada@example.com".into(),
+    }
+}
+
+/// An admin's own credential, written straight to the store: the reset flow is what is
+/// under test, not the admin's enrollment.
+async fn enabled_admin<S: Store + 'static>(w: &World<S>) -> Totp {
+    let (record, _) = super::sample_record_with_codes(T0);
+    let secret = Secret::from_bytes(&record.secret.ciphertext).expect("a sample secret");
+    let params = record.params;
+    assert!(
+        w.service
+            .store()
+            .create_credential(ADMIN, 0, record)
+            .await
+            .expect("store"),
+        "the admin enrolls"
+    );
+    Totp::new(&secret, params)
+}
+
+/// A reset by an admin against everything the member had pending, a sign-in with a code at
+/// the same moment, and copies of itself: the member's factor goes in one piece, every
+/// pending state of theirs from before is dead — also once they enrolled again — and of 20
+/// resets with one admin code exactly one goes through.
+async fn a_reset_completes_once_and_kills_every_pending_flow<S: Store + 'static>(w: World<S>) {
+    let admin_totp = enabled_admin(&w).await;
+    let (totp, _) = w.enabled().await;
+    w.clock.advance(30);
+    let begin = || async {
+        w.service
+            .begin_login(&account())
+            .await
+            .expect("begins")
+            .into_challenge()
+            .expect("a second step")
+    };
+    let pending_login = begin().await;
+    let pending_reissue = w
+        .service
+        .start_reissue(&account(), PASSWORD)
+        .await
+        .expect("password");
+    let pending_disable = w
+        .service
+        .start_disable(&account(), PASSWORD)
+        .await
+        .expect("password");
+
+    // The member signs in with a code while the admin resets.
+    let racing = begin().await;
+    let (service, code) = (Arc::clone(&w.service), w.code(&totp));
+    let sign_in =
+        tokio::spawn(async move { service.verify_login(&account(), racing, &code).await });
+    let (service, code) = (Arc::clone(&w.service), w.code(&admin_totp));
+    let reset = tokio::spawn(async move {
+        service
+            .reset_member(&admin(), ORG, &account(), PASSWORD, &code)
+            .await
+    });
+    reset.await.expect("ran").expect("the reset goes through");
+    match sign_in.await.expect("ran") {
+        Ok(_) => {} // before the reset
+        Err(refusal) => assert!(
+            matches!(
+                refusal.error,
+                ServiceError::NotEnabled | ServiceError::Replayed
+            ),
+            "a sign-in after the reset: {}",
+            refusal.error
+        ),
+    }
+    let stored = w.service.store().account(USER).await.expect("store");
+    assert!(stored.credential.is_none(), "the factor is gone");
+    assert_eq!(stored.throttle, crate::Throttle::default(), "counters too");
+    assert!(stored.completed.is_empty(), "and the replay state");
+
+    let (totp, _) = w.enabled().await;
+    w.clock.advance(30);
+    let error = refused_for_good(
+        w.service
+            .verify_login(&account(), pending_login, &w.code(&totp))
+            .await,
+        "a challenge from before the reset",
+    );
+    assert!(matches!(error, ServiceError::Replayed), "{error:?}");
+    let error = refused_for_good(
+        w.service
+            .complete_reissue(&account(), pending_reissue, Saved::Yes)
+            .await,
+        "a re-issue from before the reset",
+    );
+    assert!(matches!(error, ServiceError::Replayed), "{error:?}");
+    let error = refused_for_good(
+        w.service
+            .confirm_disable(&account(), pending_disable, &w.code(&totp))
+            .await,
+        "a disable from before the reset",
+    );
+    assert!(matches!(error, ServiceError::Replayed), "{error:?}");
+    assert!(w.is_enabled().await, "the new enrollment stands");
+
+    w.clock.advance(30);
+    let code = w.code(&admin_totp);
+    let service = Arc::clone(&w.service);
+    let winners = race(vec![(); COPIES], |()| {
+        let (service, code) = (Arc::clone(&service), code.clone());
+        async move {
+            service
+                .reset_member(&admin(), ORG, &account(), PASSWORD, &code)
+                .await
+        }
+    })
+    .await;
+    assert_eq!(
+        winners, 1,
+        "one of {COPIES} concurrent resets with one admin code goes through"
     );
     assert!(!w.is_enabled().await);
 }

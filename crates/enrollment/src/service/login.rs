@@ -90,6 +90,16 @@ fn keep_on_conflict(
     }
 }
 
+/// What a code checked at the second step is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Signing in: a success is audited as a sign-in.
+    SignIn,
+    /// The actor's own code confirming a change they make (a reset): the change is audited,
+    /// not a sign-in. Failures count and are audited alike.
+    Confirm,
+}
+
 /// The audit event for a counted failure at the second step.
 fn failure_kind(error: LoginError) -> AuditKind {
     match error {
@@ -140,6 +150,19 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         challenge: LoginChallenge,
         input: &str,
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
+        self.second_step(account, challenge, input, Purpose::SignIn)
+            .await
+    }
+
+    /// [`Service::verify_login`]'s check, for a sign-in or for the actor's own code
+    /// confirming a change they make.
+    pub(super) async fn second_step(
+        &self,
+        account: &Account,
+        challenge: LoginChallenge,
+        input: &str,
+        purpose: Purpose,
+    ) -> Result<SignedIn, Refusal<LoginChallenge>> {
         same_account(challenge.account(), account)?;
         let now = self.clock.now();
         // An expired challenge is not a guess: refuse it before spending an attempt.
@@ -147,9 +170,12 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             return Err(Refusal::end(ServiceError::Expired));
         }
         match Answer::guess(input) {
-            Answer::Totp(_) => self.login_with_code(account, challenge, input, now).await,
+            Answer::Totp(_) => {
+                self.login_with_code(account, challenge, input, now, purpose)
+                    .await
+            }
             Answer::RecoveryCode(_) => {
-                self.login_with_recovery_code(account, challenge, input, now)
+                self.login_with_recovery_code(account, challenge, input, now, purpose)
                     .await
             }
         }
@@ -188,6 +214,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         challenge: LoginChallenge,
         input: &str,
         now: u64,
+        purpose: Purpose,
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
         let user = account.user_id.as_str();
         let policy = &*self.policies;
@@ -237,7 +264,9 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                         // signed in, the step was taken, the counters moved): read again.
                         return Ok(None);
                     }
-                    self.audit(user, AuditKind::LoginWithCode);
+                    if purpose == Purpose::SignIn {
+                        self.audit(user, AuditKind::LoginWithCode);
+                    }
                     Ok(Some(SignedIn {
                         recovery_codes: None,
                     }))
@@ -279,6 +308,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         challenge: LoginChallenge,
         input: &str,
         now: u64,
+        purpose: Purpose,
     ) -> Result<SignedIn, Refusal<LoginChallenge>> {
         let user = account.user_id.as_str();
         let policy = &self.policies;
@@ -384,7 +414,9 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         // The login counts from here, audited at once (before any other await, so a dropped
         // request cannot lose the record); giving the reservation back and the notice are best
         // effort and cannot turn it into a failure.
-        self.audit(user, AuditKind::LoginWithRecoveryCode);
+        if purpose == Purpose::SignIn {
+            self.audit(user, AuditKind::LoginWithRecoveryCode);
+        }
         let _ = self.refund(reservation, true).await;
         if let Some(left) = signed_in.recovery_codes {
             self.notify(

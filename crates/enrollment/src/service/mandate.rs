@@ -6,7 +6,7 @@ use super::{Collaborator, Service, ServiceError, answered_all, retry};
 use crate::app::{AuditKind, Directory, Mailer, Reauthenticate, Store, StoredOrgPolicy};
 use crate::enable::Account;
 
-fn two_factor(enabled: bool) -> TwoFactor {
+pub(super) fn two_factor(enabled: bool) -> TwoFactor {
     if enabled {
         TwoFactor::Enabled
     } else {

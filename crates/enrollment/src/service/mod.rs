@@ -42,6 +42,7 @@ mod hashing;
 mod login;
 mod mandate;
 mod reissue;
+mod reset;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,11 +64,12 @@ use crate::login::LoginError;
 use crate::policies::Policies;
 use crate::reissue::ReissueError;
 use crate::sealed::StateKey;
-use crate::throttle::{Locked, Throttle, ThrottlePolicy};
+use crate::throttle::{Locked, PasswordRefused, Throttle, ThrottlePolicy};
 use hashing::{HashingPool, Turn};
 use twostep_policy::{DisableRefused, Membership};
 
 pub use enable::EMAIL_CODES_PER_COOLDOWN;
+use login::Purpose;
 pub use login::{EnrollmentReminder, LoginStep, RecoveryCodesLeft, SignedIn};
 
 #[cfg(doc)]
@@ -301,6 +303,15 @@ impl ServiceError {
 impl From<Locked> for ServiceError {
     fn from(locked: Locked) -> Self {
         Self::Locked(locked)
+    }
+}
+
+impl From<PasswordRefused> for ServiceError {
+    fn from(refused: PasswordRefused) -> Self {
+        match refused {
+            PasswordRefused::Locked(locked) => Self::Locked(locked),
+            PasswordRefused::Wrong => Self::WrongPassword,
+        }
     }
 }
 
