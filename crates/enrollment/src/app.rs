@@ -72,6 +72,12 @@ pub struct StoredAccount {
     /// before it can count an attempt. Written only with the step or the recovery codes that
     /// completed them, by the same conditional write.
     pub completed: Vec<ConsumedState>,
+    /// The security revision: `0` at first, then one more with every change to the second
+    /// factor itself — enabled, recovery codes re-issued, disabled, reset, forgotten — and
+    /// never with a sign-in or an attempt. It never goes back. The application mixes it into
+    /// its session validation (for `axum-login`, `AuthUser::session_auth_hash`), so a session
+    /// signed in before such a change is signed out at its next request, on every server.
+    pub security_revision: u64,
 }
 
 /// How long after a consumed state's `expires_at` a store may forget it (see
@@ -254,6 +260,7 @@ pub struct StoredOrgPolicy {
 ///         Ok(self.write(user, |a| a.credential.is_none() && a.revision == revision, |a| {
 ///             a.credential = Some(record);
 ///             a.revision += 1;
+///             a.security_revision += 1;
 ///         }))
 ///     }
 ///     async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
@@ -271,7 +278,10 @@ pub struct StoredOrgPolicy {
 ///     async fn replace_recovery_codes(&self, user: &str, revision: u64, new: RecoveryCodeSet, completed: Option<Vec<ConsumedState>>) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
 ///             if let Some(c) = a.credential.as_mut() { c.recovery_codes = new }
-///             if let Some(completed) = completed { a.completed = completed }
+///             match completed {
+///                 Some(completed) => a.completed = completed, // a sign-in
+///                 None => a.security_revision += 1,           // a re-issue
+///             }
 ///             a.revision += 1;
 ///         }))
 ///     }
@@ -279,11 +289,16 @@ pub struct StoredOrgPolicy {
 ///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
 ///             a.credential = None;
 ///             a.revision += 1;
+///             a.security_revision += 1;
 ///         }))
 ///     }
 ///     async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
-///             *a = StoredAccount { revision: a.revision + 1, ..StoredAccount::default() };
+///             *a = StoredAccount {
+///                 revision: a.revision + 1,
+///                 security_revision: a.security_revision + 1,
+///                 ..StoredAccount::default()
+///             };
 ///         }))
 ///     }
 ///     async fn compare_and_set_throttle(&self, user: &str, expected: Throttle, new: Throttle) -> Result<bool, Self::Error> {
@@ -294,7 +309,11 @@ pub struct StoredOrgPolicy {
 ///         tables.consumed.retain(|(owner, _)| owner != user);
 ///         let account = tables.accounts.entry(user.to_owned()).or_default();
 ///         let had = account.credential.is_some() || account.throttle != Throttle::default();
-///         *account = StoredAccount { revision: account.revision + 1, ..StoredAccount::default() };
+///         *account = StoredAccount {
+///             revision: account.revision + 1,
+///             security_revision: account.security_revision + 1,
+///             ..StoredAccount::default()
+///         };
 ///         Ok(had)
 ///     }
 ///     async fn is_consumed(&self, user: &str, id: StateId, _now: u64) -> Result<bool, Self::Error> {
@@ -348,8 +367,9 @@ pub trait Store: Send + Sync {
         async move { Ok(self.account(user).await?.credential) }
     }
 
-    /// Stores a new credential if the user has none **and** the revision is still `revision`;
-    /// otherwise changes nothing (`Ok(false)`).
+    /// Stores a new credential if the user has none **and** the revision is still `revision`,
+    /// and moves the revision and the security revision on; otherwise changes nothing
+    /// (`Ok(false)`).
     fn create_credential(
         &self,
         user: &str,
@@ -370,7 +390,8 @@ pub trait Store: Send + Sync {
 
     /// Replaces the recovery codes with `new` — and, for a sign-in with a recovery code, the
     /// completed states with `completed` — if the user has a credential and the revision is
-    /// still `revision`.
+    /// still `revision`, and moves the revision on. A re-issue (`completed` is `None`) moves
+    /// the security revision on too; a sign-in does not.
     fn replace_recovery_codes(
         &self,
         user: &str,
@@ -380,7 +401,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Removes the credential — secret, recovery codes and replay state at once — if the
-    /// revision is still `revision`. The counters stay.
+    /// revision is still `revision`, and moves the revision and the security revision on.
+    /// The counters stay.
     fn remove_credential(
         &self,
         user: &str,
@@ -390,7 +412,8 @@ pub trait Store: Send + Sync {
     /// Resets the user's second factor for an organisation's owner or admin: removes the
     /// credential — secret, recovery codes and replay state — sets the counters back to zero
     /// (a lock goes with them) and empties the completed states, all in one write, if the
-    /// user has a credential and the revision is still `revision`; moves the revision on.
+    /// user has a credential and the revision is still `revision`; moves the revision and the
+    /// security revision on.
     /// Otherwise changes nothing (`Ok(false)`): a sign-in or another change since the read
     /// wins, and the caller reads again. States recorded by [`Store::consume_state`] stay.
     fn reset_credential(
@@ -401,7 +424,8 @@ pub trait Store: Send + Sync {
 
     /// Forgets everything stored for `user` — credential, counters and completed states — as
     /// when the account is deleted, or by an operator for a user who must enroll again. The
-    /// revision moves on **always**, even for a user with nothing stored (a store that keeps
+    /// revision and the security revision move on **always**, even for a user with nothing
+    /// stored (a store that keeps
     /// rows keeps the id's row with just the revision): an id may be reused by a new account,
     /// and no pending state from before may complete for it. Returns whether a credential or
     /// counters were there.

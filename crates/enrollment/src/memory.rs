@@ -80,6 +80,7 @@ impl Store for MemoryStore {
             |account| {
                 account.credential = Some(record);
                 account.revision += 1;
+                account.security_revision += 1;
             },
         )
     }
@@ -120,8 +121,10 @@ impl Store for MemoryStore {
                 if let Some(record) = account.credential.as_mut() {
                     record.recovery_codes = new;
                 }
-                if let Some(completed) = completed {
-                    account.completed = completed;
+                match completed {
+                    Some(completed) => account.completed = completed,
+                    // A re-issue, not a sign-in.
+                    None => account.security_revision += 1,
                 }
                 account.revision += 1;
             },
@@ -135,6 +138,7 @@ impl Store for MemoryStore {
             |account| {
                 account.credential = None;
                 account.revision += 1;
+                account.security_revision += 1;
             },
         )
     }
@@ -146,6 +150,7 @@ impl Store for MemoryStore {
             |account| {
                 *account = StoredAccount {
                     revision: account.revision + 1,
+                    security_revision: account.security_revision + 1,
                     ..StoredAccount::default()
                 };
             },
@@ -159,6 +164,7 @@ impl Store for MemoryStore {
             let had = account.credential.is_some() || account.throttle != Throttle::default();
             *account = StoredAccount {
                 revision: account.revision.saturating_add(1),
+                security_revision: account.security_revision.saturating_add(1),
                 ..StoredAccount::default()
             };
             had

@@ -294,3 +294,49 @@ async fn an_owner_resets_an_admin() {
     assert!(!enabled(&world, "ada").await);
     assert!(enabled(&world, "olga").await);
 }
+
+/// The value sessions are checked against: a sign-in leaves it, a reset and a disable move
+/// it on, so the member's other sessions end.
+#[tokio::test]
+async fn a_reset_or_disable_moves_the_security_revision_a_sign_in_does_not() {
+    let world = world();
+    let (ada, _) = enable(&world, "ada").await;
+    let (bob, _) = enable(&world, "bob").await;
+    let security = |user: &'static str| {
+        let service = &world.service;
+        async move { service.status(user).await.unwrap().security_revision }
+    };
+    let enrolled = security("bob").await;
+    world.clock.advance(30);
+    let challenge = world
+        .service
+        .begin_login(&acct("bob"))
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
+    world
+        .service
+        .verify_login(&acct("bob"), challenge, &code(&world, &bob))
+        .await
+        .unwrap();
+    assert_eq!(security("bob").await, enrolled, "a sign-in");
+    reset(&world, "ada", "bob", &ada).await.unwrap();
+    let after_reset = security("bob").await;
+    assert!(after_reset > enrolled, "a reset");
+    let (bob, _) = enable(&world, "bob").await;
+    let enrolled = security("bob").await;
+    assert!(enrolled > after_reset, "enrolling again");
+    world.clock.advance(30);
+    let confirm = world
+        .service
+        .start_disable(&acct("bob"), PASSWORD)
+        .await
+        .unwrap();
+    world
+        .service
+        .confirm_disable(&acct("bob"), confirm, &code(&world, &bob))
+        .await
+        .unwrap();
+    assert!(security("bob").await > enrolled, "a disable");
+}

@@ -47,6 +47,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "recovery codes last",
         include_str!("../migrations/sqlite/0005_recovery_codes_last.sql"),
     ),
+    (
+        6,
+        "security revision",
+        include_str!("../migrations/sqlite/0006_security_revision.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -74,6 +79,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         5,
         "recovery codes last",
         include_str!("../migrations/postgres/0005_recovery_codes_last.sql"),
+    ),
+    (
+        6,
+        "security revision",
+        include_str!("../migrations/postgres/0006_security_revision.sql"),
     ),
 ]);
 
@@ -501,8 +511,8 @@ fn recovery_set_json(set: &RecoveryCodeSet) -> Result<String, StoreError> {
 /// The columns of an account, as [`decode_account`] reads them; the user id last.
 const ACCOUNT_COLUMNS: &str = "SELECT secret_key_id, secret_ciphertext, totp_params, \
     last_accepted_step, recovery_codes, enabled_at, \
-    window_start, window_failures, consecutive_failures, revision, completed_states, user_id \
-    FROM twostep_accounts WHERE user_id";
+    window_start, window_failures, consecutive_failures, revision, completed_states, \
+    security_revision, user_id FROM twostep_accounts WHERE user_id";
 
 /// The columns of an organisation's policy, as [`decode_policy`] reads them; the org id last.
 const POLICY_COLUMNS: &str =
@@ -589,6 +599,7 @@ fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
     let throttle = decode_throttle(row, 6)?;
     let revision = from_db(row.try_get(9)?, "revision")?;
     let completed: String = row.try_get(10)?;
+    let security_revision = from_db(row.try_get(11)?, "security revision")?;
     let key_id: Option<String> = row.try_get(0)?;
     let ciphertext: Option<Vec<u8>> = row.try_get(1)?;
     let params: Option<String> = row.try_get(2)?;
@@ -617,6 +628,7 @@ fn decode_account(row: &AnyRow) -> Result<StoredAccount, StoreError> {
         throttle,
         revision,
         completed: decode_completed(&completed)?,
+        security_revision,
     })
 }
 
@@ -668,12 +680,13 @@ impl Store for SqlStore {
         .await?
         .is_some();
         sqlx::query(concat!(
-            "INSERT INTO twostep_accounts (user_id, revision) VALUES ($1, 1) \
-             ON CONFLICT (user_id) DO UPDATE SET ",
+            "INSERT INTO twostep_accounts (user_id, revision, security_revision) \
+             VALUES ($1, 1, 1) ON CONFLICT (user_id) DO UPDATE SET ",
             no_credential!(),
             ", ",
             no_guards!(),
-            ", revision = twostep_accounts.revision + 1"
+            ", revision = twostep_accounts.revision + 1, \
+             security_revision = twostep_accounts.security_revision + 1"
         ))
         .bind(user)
         .execute(&mut *tx)
@@ -699,7 +712,7 @@ impl Store for SqlStore {
     async fn accounts(&self, users: &[&str]) -> Result<Vec<StoredAccount>, StoreError> {
         let mut found = std::collections::HashMap::with_capacity(users.len());
         for row in self.rows_of(ACCOUNT_COLUMNS, users).await? {
-            let user: String = row.try_get(11)?;
+            let user: String = row.try_get(12)?;
             found.insert(user, decode_account(&row)?);
         }
         Ok(users
@@ -733,8 +746,9 @@ impl Store for SqlStore {
             // unless it has a secret or was ever written.
             sqlx::query(
                 "INSERT INTO twostep_accounts (user_id, secret_key_id, secret_ciphertext, \
-                     totp_params, last_accepted_step, recovery_codes, enabled_at, revision) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1) \
+                     totp_params, last_accepted_step, recovery_codes, enabled_at, revision, \
+                     security_revision) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 1) \
                  ON CONFLICT (user_id) DO UPDATE SET \
                      secret_key_id = excluded.secret_key_id, \
                      secret_ciphertext = excluded.secret_ciphertext, \
@@ -742,7 +756,8 @@ impl Store for SqlStore {
                      last_accepted_step = excluded.last_accepted_step, \
                      recovery_codes = excluded.recovery_codes, \
                      enabled_at = excluded.enabled_at, \
-                     revision = 1 \
+                     revision = 1, \
+                     security_revision = twostep_accounts.security_revision + 1 \
                  WHERE twostep_accounts.secret_ciphertext IS NULL \
                    AND twostep_accounts.revision = 0",
             )
@@ -754,7 +769,8 @@ impl Store for SqlStore {
             sqlx::query(
                 "UPDATE twostep_accounts SET secret_key_id = $2, secret_ciphertext = $3, \
                      totp_params = $4, last_accepted_step = $5, recovery_codes = $6, \
-                     enabled_at = $7, revision = revision + 1 \
+                     enabled_at = $7, revision = revision + 1, \
+                     security_revision = security_revision + 1 \
                  WHERE user_id = $1 AND secret_ciphertext IS NULL AND revision = $8",
             )
             .bind(user)
@@ -783,16 +799,20 @@ impl Store for SqlStore {
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
     ) -> Result<bool, StoreError> {
-        // Without `completed` (a re-issue) the column is written back as it is.
+        // Without `completed` (a re-issue) the column is written back as it is, and the
+        // security revision moves on.
+        let reissue = i64::from(completed.is_none());
         let result = sqlx::query(
             "UPDATE twostep_accounts SET recovery_codes = $3, \
-                 completed_states = COALESCE($4, completed_states), revision = revision + 1 \
+                 completed_states = COALESCE($4, completed_states), revision = revision + 1, \
+                 security_revision = security_revision + $5 \
              WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2",
         )
         .bind(user)
         .bind(to_db(revision, "revision")?)
         .bind(recovery_set_json(&new)?)
         .bind(completed.as_deref().map(encode_completed))
+        .bind(reissue)
         .execute(&self.writes)
         .await?;
         Ok(changed_one(&result))
@@ -803,7 +823,7 @@ impl Store for SqlStore {
         let result = sqlx::query(concat!(
             "UPDATE twostep_accounts SET ",
             no_credential!(),
-            ", revision = revision + 1 \
+            ", revision = revision + 1, security_revision = security_revision + 1 \
              WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2"
         ))
         .bind(user)
@@ -821,7 +841,7 @@ impl Store for SqlStore {
             no_credential!(),
             ", ",
             no_guards!(),
-            ", revision = revision + 1 \
+            ", revision = revision + 1, security_revision = security_revision + 1 \
              WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2"
         ))
         .bind(user)

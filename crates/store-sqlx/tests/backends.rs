@@ -430,7 +430,7 @@ async fn embedded_migrations_match_the_files() {
     let files = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let migrator = sqlx::migrate::Migrator::new(files).await.unwrap();
     let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5], "one file per migration");
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6], "one file per migration");
     let mut conn = store.pool().acquire().await.unwrap();
     migrator.run(&mut *conn).await.unwrap();
     drop(conn);
@@ -473,6 +473,14 @@ async fn moving_the_recovery_codes_keeps_every_account() {
         let mut conn = store.pool().acquire().await.unwrap();
         migrator.run(&mut *conn).await.unwrap();
         drop(conn);
+        // Today's writes set the security revision, which migration 6 adds: the column is
+        // there for them, and gone again before the migrations run.
+        let security_revision = "ALTER TABLE twostep_accounts \
+             ADD COLUMN security_revision BIGINT NOT NULL DEFAULT 0";
+        sqlx::query(security_revision)
+            .execute(store.pool())
+            .await
+            .unwrap();
         // An enrolled user who signed in, one with counters only, one forgotten.
         enroll(&store, "alice", NOW).await;
         let mut write = step(&store.account("alice").await.unwrap(), 7);
@@ -493,7 +501,11 @@ async fn moving_the_recovery_codes_keeps_every_account() {
         enroll(&store, "carol", NOW).await;
         assert!(store.forget_user("carol").await.unwrap(), "{name}");
         let users = ["alice", "bob", "carol", "nobody"];
-        let before = store.accounts(&users).await.unwrap();
+        let mut before = store.accounts(&users).await.unwrap();
+        // Accounts from before migration 6 start at security revision 0.
+        for account in &mut before {
+            account.security_revision = 0;
+        }
         let codes_of_alice = "SELECT recovery_codes FROM twostep_accounts WHERE user_id = 'alice'";
         let codes_before: String = sqlx::query_scalar(codes_of_alice)
             .fetch_one(store.pool())
@@ -504,6 +516,10 @@ async fn moving_the_recovery_codes_keeps_every_account() {
             "{name}: alice's sign-in is kept"
         );
 
+        sqlx::query("ALTER TABLE twostep_accounts DROP COLUMN security_revision")
+            .execute(store.pool())
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         assert_eq!(store.accounts(&users).await.unwrap(), before, "{name}");
         let codes_after: String = sqlx::query_scalar(codes_of_alice)
@@ -514,18 +530,24 @@ async fn moving_the_recovery_codes_keeps_every_account() {
             codes_after, codes_before,
             "{name}: the stored text, to the byte"
         );
-        let last_column = if files == "sqlite" {
-            "SELECT name FROM pragma_table_info('twostep_accounts') ORDER BY cid DESC LIMIT 1"
+        let columns = if files == "sqlite" {
+            "SELECT name FROM pragma_table_info('twostep_accounts') ORDER BY cid"
         } else {
             "SELECT column_name::text FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = 'twostep_accounts' \
-             ORDER BY ordinal_position DESC LIMIT 1"
+             ORDER BY ordinal_position"
         };
-        let last: String = sqlx::query_scalar(last_column)
-            .fetch_one(store.pool())
+        let columns: Vec<String> = sqlx::query_scalar(columns)
+            .fetch_all(store.pool())
             .await
             .unwrap();
-        assert_eq!(last, "recovery_codes", "{name}: the codes end the row");
+        let codes_at = columns.iter().position(|c| c == "recovery_codes");
+        let after_codes = codes_at.map(|at| &columns[at + 1..]);
+        assert_eq!(
+            after_codes,
+            Some(&["security_revision".to_owned()][..]),
+            "{name}: after the codes, only what a sign-in does not write either"
+        );
         let orphan = sqlx::query(
             "UPDATE twostep_accounts SET recovery_codes = NULL WHERE user_id = 'alice'",
         )

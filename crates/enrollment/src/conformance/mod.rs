@@ -81,6 +81,7 @@ where
     recovery_codes_are_replaced_only_at_the_revision_read(make().await).await;
     removal_is_conditional_on_the_revision(make().await).await;
     a_reset_clears_the_factor_and_its_guards_at_the_revision_read(make().await).await;
+    the_security_revision_moves_with_the_factor_alone(make().await).await;
     counters_leave_the_revision_alone(make().await).await;
     a_forgotten_id_reused_completes_nothing_from_before(make().await).await;
     states_are_consumed_once(make().await).await;
@@ -93,6 +94,10 @@ where
     let store = Arc::new(make().await);
     races_have_exactly_one_winner(&[Arc::clone(&store), store]).await;
     flows::run(make).await;
+}
+
+async fn security<S: Store>(store: &S) -> u64 {
+    store.account("u").await.expect("store").security_revision
 }
 
 async fn revision<S: Store>(store: &S, user: &str) -> u64 {
@@ -209,6 +214,7 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
             throttle: failed,
             revision: 1,
             completed: Vec::new(),
+            security_revision: 1,
         },
         "the account reads credential, counters and revision together"
     );
@@ -411,10 +417,11 @@ async fn a_reset_clears_the_factor_and_its_guards_at_the_revision_read<S: Store>
         account,
         StoredAccount {
             revision: 3,
+            security_revision: 2,
             ..StoredAccount::default()
         },
         "credential, counters (the lock with them) and completed states are gone at once; \
-         the revision moves on"
+         both revisions move on"
     );
     assert!(
         !store.reset_credential("u", 3).await.expect("store"),
@@ -434,6 +441,85 @@ async fn a_reset_clears_the_factor_and_its_guards_at_the_revision_read<S: Store>
             .expect("store"),
         "enrolling again starts from the revision the reset left"
     );
+}
+
+/// Sessions follow credentials: every change to the factor itself moves the security
+/// revision on — so an application's other sessions of the user end — and nothing a
+/// sign-in, a failed attempt or a lost race writes does.
+async fn the_security_revision_moves_with_the_factor_alone<S: Store>(store: S) {
+    let policy = ThrottlePolicy::default();
+    let (record, _) = sample_record_with_codes(1);
+    let mut expected = 0;
+    assert_eq!(security(&store).await, expected, "a fresh account");
+    let changes: [(&str, bool); 9] = [
+        ("enable", true),
+        ("sign in", false),
+        ("sign in with a recovery code", false),
+        ("fail", false),
+        ("lose a race", false),
+        ("re-issue", true),
+        ("disable", true),
+        ("enable again and reset", true),
+        ("forget", true),
+    ];
+    for (change, moves) in changes {
+        let read = store.account("u").await.expect("store");
+        let done = match change {
+            "enable" => {
+                store
+                    .create_credential("u", read.revision, record.clone())
+                    .await
+            }
+            "sign in" => {
+                store
+                    .accept_step("u", step_write(&read, 5, read.throttle))
+                    .await
+            }
+            "sign in with a recovery code" => {
+                let codes = record.recovery_codes.clone();
+                let completed = Some(read.completed.clone());
+                store
+                    .replace_recovery_codes("u", read.revision, codes, completed)
+                    .await
+            }
+            "fail" => {
+                let failed = read.throttle.record_failure(&policy, 10);
+                store
+                    .compare_and_set_throttle("u", read.throttle, failed)
+                    .await
+            }
+            "lose a race" => store
+                .remove_credential("u", read.revision - 1)
+                .await
+                .map(|won| !won),
+            "re-issue" => {
+                let codes = record.recovery_codes.clone();
+                store
+                    .replace_recovery_codes("u", read.revision, codes, None)
+                    .await
+            }
+            "disable" => store.remove_credential("u", read.revision).await,
+            "enable again and reset" => {
+                let created = store
+                    .create_credential("u", read.revision, record.clone())
+                    .await;
+                assert!(created.expect("store"), "enabled again");
+                expected += 1;
+                store.reset_credential("u", read.revision + 1).await
+            }
+            _ => store.forget_user("u").await.map(|_| true),
+        };
+        assert!(done.expect("store"), "{change}");
+        if moves {
+            expected += 1;
+        }
+        assert_eq!(
+            security(&store).await,
+            expected,
+            "{change}: the security revision {}",
+            if moves { "moves on once" } else { "stays" }
+        );
+    }
 }
 
 async fn counters_leave_the_revision_alone<S: Store>(store: S) {

@@ -454,6 +454,26 @@ pub struct Status {
     pub recovery_codes_low: bool,
     /// Whether checks are refused now, and until when.
     pub locked: Option<Locked>,
+    /// The security revision ([`StoredAccount::security_revision`]): it moves on when 2FA is
+    /// enabled, its recovery codes re-issued, or it is disabled or reset — never with a
+    /// sign-in. Keep the value a session signed in with, and sign the session out when it
+    /// differs: a reset or a disable then ends the user's other sessions at their next
+    /// request, on every server. With `axum-login`, mix it into
+    /// `AuthUser::session_auth_hash`.
+    ///
+    /// ```
+    /// # use twostep_enrollment::memory::{FixedPasswords, MemoryStore, RecordingMailer};
+    /// # async fn check(
+    /// #     service: &twostep_enrollment::Service<MemoryStore, RecordingMailer, FixedPasswords>,
+    /// # ) -> Result<(), twostep_enrollment::ServiceError> {
+    /// let signed_in_with = service.status("alice").await?.security_revision;
+    /// // … at each later request of that session:
+    /// if service.status("alice").await?.security_revision != signed_in_with {
+    ///     // sign the session out
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub security_revision: u64,
 }
 
 impl Status {
@@ -469,6 +489,7 @@ impl Status {
             recovery_codes_left: credential.map_or(0, |c| c.recovery_codes.remaining()),
             recovery_codes_low: credential.is_some_and(|c| c.recovery_codes.is_low()),
             locked: account.throttle.check(throttle, now).err(),
+            security_revision: account.security_revision,
         }
     }
 }
