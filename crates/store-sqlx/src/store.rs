@@ -347,6 +347,26 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// Runs `update` — the assignments that clear a credential — with both revisions moved
+    /// on, if the user has a credential and the revision is still `revision`.
+    async fn clear_credential(
+        &self,
+        update: &'static str,
+        user: &str,
+        revision: u64,
+    ) -> Result<bool, StoreError> {
+        let query = format!(
+            "{update}, revision = revision + 1, security_revision = security_revision + 1 \
+             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2"
+        );
+        let result = sqlx::query(&query)
+            .bind(user)
+            .bind(to_db(revision, "revision")?)
+            .execute(&self.writes)
+            .await?;
+        Ok(changed_one(&result))
+    }
+
     fn is_postgres(&self) -> bool {
         matches!(
             self.pool.connect_options().database_url.scheme(),
@@ -820,35 +840,28 @@ impl Store for SqlStore {
 
     async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, StoreError> {
         // Secret, codes and replay state go together; the counters stay.
-        let result = sqlx::query(concat!(
-            "UPDATE twostep_accounts SET ",
-            no_credential!(),
-            ", revision = revision + 1, security_revision = security_revision + 1 \
-             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2"
-        ))
-        .bind(user)
-        .bind(to_db(revision, "revision")?)
-        .execute(&self.writes)
-        .await?;
-        Ok(changed_one(&result))
+        self.clear_credential(
+            concat!("UPDATE twostep_accounts SET ", no_credential!()),
+            user,
+            revision,
+        )
+        .await
     }
 
     /// One conditional `UPDATE` of the account row: credential, counters and completed states
     /// go together.
     async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, StoreError> {
-        let result = sqlx::query(concat!(
-            "UPDATE twostep_accounts SET ",
-            no_credential!(),
-            ", ",
-            no_guards!(),
-            ", revision = revision + 1, security_revision = security_revision + 1 \
-             WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2"
-        ))
-        .bind(user)
-        .bind(to_db(revision, "revision")?)
-        .execute(&self.writes)
-        .await?;
-        Ok(changed_one(&result))
+        self.clear_credential(
+            concat!(
+                "UPDATE twostep_accounts SET ",
+                no_credential!(),
+                ", ",
+                no_guards!()
+            ),
+            user,
+            revision,
+        )
+        .await
     }
 
     async fn is_consumed(&self, user: &str, id: StateId, now: u64) -> Result<bool, StoreError> {
