@@ -8,7 +8,8 @@ mod common;
 use common::orgs::{PASSWORD, World, enable, world};
 use common::{acct, one_typo};
 use twostep_enrollment::{
-    AuditKind, Clock, LoginStep, Mail, Notice, ServiceError, Store, Throttle,
+    AuditKind, Clock, LoginChallenge, LoginStep, Mail, Notice, ServiceError, SignedIn, Store,
+    Throttle,
 };
 use twostep_otp::{Rejection, Totp};
 use twostep_policy::{Membership, Refusal, Role};
@@ -25,6 +26,27 @@ async fn reset(world: &World, actor: &str, member: &str, totp: &Totp) -> Result<
     world
         .service
         .reset_member(&acct(actor), "acme", &acct(member), PASSWORD, &code)
+        .await
+}
+
+#[allow(clippy::panic)] // an assertion
+/// `user` signs in with `input` at the second step.
+#[allow(clippy::unwrap_used)] // a failed setup is a failed test
+async fn sign_in(
+    world: &World,
+    user: &str,
+    input: &str,
+) -> Result<SignedIn, twostep_enrollment::Refusal<LoginChallenge>> {
+    let challenge = world
+        .service
+        .begin_login(&acct(user))
+        .await
+        .unwrap()
+        .into_challenge()
+        .unwrap();
+    world
+        .service
+        .verify_login(&acct(user), challenge, input)
         .await
 }
 
@@ -196,17 +218,7 @@ async fn a_reset_clears_the_member_and_tells_them() {
         .unwrap();
     // Bob locked himself out.
     for _ in 0..5 {
-        let challenge = world
-            .service
-            .begin_login(&acct("bob"))
-            .await
-            .unwrap()
-            .into_challenge()
-            .unwrap();
-        let _ = world
-            .service
-            .verify_login(&acct("bob"), challenge, "000000")
-            .await;
+        let _ = sign_in(&world, "bob", "000000").await;
     }
     assert_ne!(throttle(&world, "bob").await, Throttle::default());
     world.mailer.take();
@@ -255,18 +267,7 @@ async fn a_reset_clears_the_member_and_tells_them() {
         "the actor's code confirmed a reset; it signed nobody in"
     );
 
-    let challenge = world
-        .service
-        .begin_login(&acct("ada"))
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
-    let refused = world
-        .service
-        .verify_login(&acct("ada"), challenge, &used)
-        .await
-        .unwrap_err();
+    let refused = sign_in(&world, "ada", &used).await.unwrap_err();
     assert!(
         matches!(refused.error, ServiceError::Code(Rejection::Replayed)),
         "the code was spent: {}",
@@ -308,18 +309,7 @@ async fn a_reset_or_disable_moves_the_security_revision_a_sign_in_does_not() {
     };
     let enrolled = security("bob").await;
     world.clock.advance(30);
-    let challenge = world
-        .service
-        .begin_login(&acct("bob"))
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
-    world
-        .service
-        .verify_login(&acct("bob"), challenge, &code(&world, &bob))
-        .await
-        .unwrap();
+    sign_in(&world, "bob", &code(&world, &bob)).await.unwrap();
     assert_eq!(security("bob").await, enrolled, "a sign-in");
     reset(&world, "ada", "bob", &ada).await.unwrap();
     let after_reset = security("bob").await;
