@@ -6,8 +6,6 @@
 //! not a way to turn one's own 2FA off (that is [`Service::start_disable`], which a mandate
 //! can refuse).
 
-use twostep_policy::Refusal as PolicyRefusal;
-
 use super::mandate::two_factor;
 use super::{Purpose, Service, ServiceError, retry, rng};
 use crate::app::{AuditKind, Directory, Mailer, Notice, Reauthenticate, Store};
@@ -30,11 +28,11 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     ///
     /// # Errors
     /// In the order checked, none of them spending an attempt until the password:
-    /// [`ServiceError::Policy`] — [`NotAMember`](PolicyRefusal::NotAMember) (the actor or
-    /// the member outside `org`), [`NotOwnerOrAdmin`](PolicyRefusal::NotOwnerOrAdmin),
-    /// [`ActorWithoutTwoFactor`](PolicyRefusal::ActorWithoutTwoFactor),
-    /// [`OwnAccount`](PolicyRefusal::OwnAccount),
-    /// [`MemberIsOwner`](PolicyRefusal::MemberIsOwner) (an admin resetting an owner);
+    /// [`ServiceError::Policy`] — [`NotAMember`](twostep_policy::Refusal::NotAMember) (the actor or
+    /// the member outside `org`), [`NotOwnerOrAdmin`](twostep_policy::Refusal::NotOwnerOrAdmin),
+    /// [`ActorWithoutTwoFactor`](twostep_policy::Refusal::ActorWithoutTwoFactor),
+    /// [`OwnAccount`](twostep_policy::Refusal::OwnAccount),
+    /// [`MemberIsOwner`](twostep_policy::Refusal::MemberIsOwner) (an admin resetting an owner);
     /// [`ServiceError::NotEnabled`] (the member has nothing to reset);
     /// [`ServiceError::Locked`] (the actor's checks); [`ServiceError::WrongPassword`],
     /// [`ServiceError::Code`] or [`ServiceError::RecoveryCode`] (counted against the
@@ -71,12 +69,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let (admin, target) = (actor.user_id.as_str(), member.user_id.as_str());
         // The rules first: not guesses, so they cost the actor no attempt.
         let acting = self.membership(admin, org).await?;
-        let membership = self
-            .memberships(target)
-            .await?
-            .into_iter()
-            .find(|m| m.org_id == org)
-            .ok_or(PolicyRefusal::NotAMember)?;
+        let membership = self.membership(target, org).await?;
         let own = self.account(admin).await?;
         acting.may_reset(two_factor(own.credential.is_some()), &membership)?;
         self.enabled_account(target).await?;
