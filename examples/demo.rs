@@ -201,7 +201,7 @@ async fn run(database_url: Option<String>) -> Result<(), Box<dyn std::error::Err
     service.set_mandate(&account, ORG, 0).await?;
     println!("  [Require 2FA for all members] on");
     match service.begin_login(&member).await? {
-        LoginStep::EnrollmentRequired { org_id } => {
+        LoginStep::EnrollmentRequired { org_id, .. } => {
             println!(
                 "  {MEMBER} signs in: {org_id} requires two-step verification → the enable wizard"
             )

@@ -75,7 +75,7 @@ where
     ) -> Result<SignInStep, Error> {
         let user = User::from(account);
         let (stage, step) = match self.service.begin_login(account).await? {
-            LoginStep::SignedIn { reminder } => (
+            LoginStep::SignedIn { reminder, .. } => (
                 Stage::SignedIn { user },
                 SignInStep::SignedIn {
                     reminder: reminder.map(|reminder| Reminder {
@@ -92,7 +92,7 @@ where
                 },
                 SignInStep::SecondStep,
             ),
-            LoginStep::EnrollmentRequired { org_id } => (
+            LoginStep::EnrollmentRequired { org_id, .. } => (
                 Stage::EnrollmentRequired {
                     user,
                     org: org_id.clone(),

@@ -121,6 +121,7 @@ async fn login_tells_mandated_members_to_enroll_by_the_deadline_then_now() {
     match world.service.begin_login(&acct("bob")).await.unwrap() {
         LoginStep::SignedIn {
             reminder: Some(reminder),
+            ..
         } => assert_eq!(
             (reminder.org_id.as_str(), reminder.deadline),
             ("acme", T0 + 2 * DAY)
@@ -129,7 +130,7 @@ async fn login_tells_mandated_members_to_enroll_by_the_deadline_then_now() {
     }
     world.clock.advance(2 * DAY);
     assert!(
-        matches!(world.service.begin_login(&acct("bob")).await.unwrap(), LoginStep::EnrollmentRequired { org_id } if org_id == "acme")
+        matches!(world.service.begin_login(&acct("bob")).await.unwrap(), LoginStep::EnrollmentRequired { org_id, .. } if org_id == "acme")
     );
     // A started but unfinished enrollment changes nothing; finishing it does.
     let account = Account {
@@ -151,7 +152,7 @@ async fn login_tells_mandated_members_to_enroll_by_the_deadline_then_now() {
     world.directory.leave("acme", "cy");
     assert!(matches!(
         world.service.begin_login(&acct("cy")).await.unwrap(),
-        LoginStep::SignedIn { reminder: None }
+        LoginStep::SignedIn { reminder: None, .. }
     ));
 }
 
@@ -425,7 +426,7 @@ async fn a_sign_in_reads_its_organisations_policies_at_once() {
         .clock(SettableClock::at(T0))
         .build();
     let step = service.begin_login(&acct("bob")).await.unwrap();
-    assert!(matches!(step, LoginStep::SignedIn { reminder: None }));
+    assert!(matches!(step, LoginStep::SignedIn { reminder: None, .. }));
     assert_eq!(
         store.policy_reads.load(std::sync::atomic::Ordering::SeqCst),
         1

@@ -276,7 +276,7 @@ async fn a_reset_clears_the_member_and_tells_them() {
     assert!(
         matches!(
             world.service.begin_login(&acct("bob")).await.unwrap(),
-            LoginStep::EnrollmentRequired { org_id } if org_id == "acme"
+            LoginStep::EnrollmentRequired { org_id, .. } if org_id == "acme"
         ),
         "under the mandate bob enrolls again before anything else"
     );
@@ -296,24 +296,39 @@ async fn an_owner_resets_an_admin() {
     assert!(enabled(&world, "olga").await);
 }
 
-/// The value sessions are checked against: a sign-in leaves it, a reset and a disable move
-/// it on, so the member's other sessions end.
+/// The value sessions are checked against: a sign-in leaves it (and answers it, with a code,
+/// a recovery code or the password alone), a reset and a disable move it on, so the member's
+/// other sessions end.
 #[tokio::test]
+#[allow(clippy::panic)] // an assertion
 async fn a_reset_or_disable_moves_the_security_revision_a_sign_in_does_not() {
     let world = world();
     let (ada, _) = enable(&world, "ada").await;
-    let (bob, _) = enable(&world, "bob").await;
+    let (bob, bob_codes) = enable(&world, "bob").await;
     let security = |user: &'static str| {
         let service = &world.service;
         async move { service.status(user).await.unwrap().security_revision }
     };
     let enrolled = security("bob").await;
     world.clock.advance(30);
-    sign_in(&world, "bob", &code(&world, &bob)).await.unwrap();
+    let signed_in = sign_in(&world, "bob", &code(&world, &bob)).await.unwrap();
+    assert_eq!(signed_in.security_revision, enrolled, "answered");
     assert_eq!(security("bob").await, enrolled, "a sign-in");
+    let signed_in = sign_in(&world, "bob", &bob_codes[0]).await.unwrap();
+    assert_eq!(
+        signed_in.security_revision, enrolled,
+        "with a recovery code"
+    );
     reset(&world, "ada", "bob", &ada).await.unwrap();
     let after_reset = security("bob").await;
     assert!(after_reset > enrolled, "a reset");
+    let LoginStep::SignedIn {
+        security_revision, ..
+    } = world.service.begin_login(&acct("bob")).await.unwrap()
+    else {
+        panic!("2FA is off after the reset");
+    };
+    assert_eq!(security_revision, after_reset, "the password alone");
     let (bob, _) = enable(&world, "bob").await;
     let enrolled = security("bob").await;
     assert!(enrolled > after_reset, "enrolling again");

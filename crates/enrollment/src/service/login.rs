@@ -31,6 +31,11 @@ pub struct RecoveryCodesLeft {
 pub struct SignedIn {
     /// With a recovery code: how many are left (urge a re-issue when low).
     pub recovery_codes: Option<RecoveryCodesLeft>,
+    /// The security revision the user signed in at ([`Status::security_revision`]): keep
+    /// it in the session, and sign the session out once the user's differs.
+    ///
+    /// [`Status::security_revision`]: crate::Status::security_revision
+    pub security_revision: u64,
 }
 
 /// An organisation's 2FA mandate that applies from a deadline: show a reminder.
@@ -55,6 +60,10 @@ pub enum LoginStep {
     SignedIn {
         /// The earliest pending mandate, if any.
         reminder: Option<EnrollmentReminder>,
+        /// The security revision the user signed in at ([`Status::security_revision`]).
+        ///
+        /// [`Status::security_revision`]: crate::Status::security_revision
+        security_revision: u64,
     },
     /// Ask for a code: keep the challenge in the half-authenticated session.
     SecondStep(LoginChallenge),
@@ -63,6 +72,10 @@ pub enum LoginStep {
     EnrollmentRequired {
         /// The organisation requiring it.
         org_id: String,
+        /// The security revision the user signed in at ([`Status::security_revision`]).
+        ///
+        /// [`Status::security_revision`]: crate::Status::security_revision
+        security_revision: u64,
     },
 }
 
@@ -119,21 +132,31 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     pub async fn begin_login(&self, account: &Account) -> Result<LoginStep, ServiceError> {
         let now = self.clock.now();
         let user = account.user_id.as_str();
-        let credential = match self.account(user).await?.credential {
+        let stored = self.account(user).await?;
+        let credential = match stored.credential {
             Some(record) => Some(login::fingerprint(&self.open_secret(user, &record.secret)?)),
             None => None,
         };
+        // Read with the credential: a change after it makes the session stale, never valid.
+        let security_revision = stored.security_revision;
         let policy = &self.policies;
         if let Some(challenge) = login::begin(account, credential, &mut rng(), policy, now) {
             return Ok(LoginStep::SecondStep(challenge));
         }
         // Every requirement is named: one added later must not sign users in by default.
         Ok(match self.requirement(user, TwoFactor::None, now).await? {
-            Requirement::None => LoginStep::SignedIn { reminder: None },
+            Requirement::None => LoginStep::SignedIn {
+                reminder: None,
+                security_revision,
+            },
             Requirement::EnrollBy { org_id, deadline } => LoginStep::SignedIn {
                 reminder: Some(EnrollmentReminder { org_id, deadline }),
+                security_revision,
             },
-            Requirement::EnrollNow { org_id } => LoginStep::EnrollmentRequired { org_id },
+            Requirement::EnrollNow { org_id } => LoginStep::EnrollmentRequired {
+                org_id,
+                security_revision,
+            },
         })
     }
 
@@ -267,8 +290,11 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                     if purpose == Purpose::SignIn {
                         self.audit(user, AuditKind::LoginWithCode);
                     }
+                    // The write was conditional on the revision read with it, so the
+                    // security revision was the one read.
                     Ok(Some(SignedIn {
                         recovery_codes: None,
+                        security_revision: stored.security_revision,
                     }))
                 }
                 // Not counted (locked): nothing to record.
@@ -400,6 +426,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                 .map_err(|e| back(ServiceError::store(e)))?;
             Ok(replaced.then_some(SignedIn {
                 recovery_codes: Some(super::RecoveryCodesLeft { remaining, low }),
+                security_revision: stored.security_revision,
             }))
         })
         .await;
