@@ -283,7 +283,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(protected))
         .route_layer(login_required!(Backend, login_url = "/login"))
         // twostep ▼
-        .route_layer(Pages::default().require_signed_in())
+        .route_layer(Pages::default().require_signed_in(&twostep))
         .merge(twostep.pages(Pages::default()))
         // twostep ▲
         .route("/login", get(login_page).post(login))

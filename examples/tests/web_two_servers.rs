@@ -1,6 +1,7 @@
 //! Two console processes on one PostgreSQL database serve one user: sessions live in the
 //! database, pending states are sealed under the key both share, so the password passes on
-//! one and the code on the other, and one code raced against both signs in once.
+//! one and the code on the other, and one code raced against both signs in once; and a
+//! session ends on both when the user's second factor changes from another.
 //!
 //! Needs `DATABASE_URL` (a PostgreSQL server, as `.ci/run` starts); without it the test says
 //! it was skipped (under `CI=true` that is a failure). Plain HTTP/1.1 over TCP: no browser.
@@ -79,6 +80,8 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
         &[("code", &first), ("csrf", &csrf)],
     )
     .await;
+    let codes = recovery_codes(&user.get(&a, "/account/2fa/enable").await.body);
+    assert_eq!(codes.len(), 10, "{codes:?}");
     let done = user
         .post(
             &a,
@@ -116,6 +119,62 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
         assert_eq!(page.status, 200, "{page:?}");
         assert!(page.body.contains(&email));
     }
+
+    // A second session, on B. 2FA turned off from the first, on A, signs it out on both.
+    let mut other = Http::default();
+    let half = other
+        .post(&b, "/login", &[("email", &email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(half.location(), "/login/second-step", "{half:?}");
+    // Recovery codes: the app's next code would be too soon after the one just spent.
+    let csrf = other.get(&b, "/login/second-step").await.csrf();
+    let signed_in = other
+        .post(
+            &b,
+            "/login/second-step",
+            &[("code", &codes[0]), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(signed_in.location(), "/account", "{signed_in:?}");
+    let stolen = other.clone();
+    let csrf = winner.get(&a, "/account/2fa/disable").await.csrf();
+    winner
+        .post(
+            &a,
+            "/account/2fa/disable",
+            &[("password", PASSWORD), ("csrf", &csrf)],
+        )
+        .await;
+    let off = winner
+        .post(
+            &a,
+            "/account/2fa/disable/confirm",
+            &[("code", &codes[1]), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(off.location(), "/account/2fa", "{off:?}");
+    assert_eq!(
+        winner.get(&b, "/account").await.status,
+        200,
+        "its own goes on"
+    );
+    for (mut session, server) in [(other, &b), (stolen.clone(), &a), (stolen, &b)] {
+        let page = session.get(server, "/account").await;
+        assert_eq!(page.location(), "/login", "{page:?}");
+    }
+}
+
+/// The recovery codes a page shows.
+fn recovery_codes(page: &str) -> Vec<String> {
+    let Some((_, list)) = page.split_once("id=\"recovery-codes\">") else {
+        return Vec::new();
+    };
+    let list = list.split("</ol>").next().unwrap_or_default();
+    list.split("<code>")
+        .skip(1)
+        .filter_map(|item| item.split("</code>").next())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The code at the start of a mail's text after "code is ".

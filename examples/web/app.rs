@@ -45,7 +45,7 @@ pub(crate) fn router(app: Arc<App>, floor: Option<Router>) -> Router {
         .route("/account", get(profile))
         .route("/org", get(members))
         .route("/org/role", post(set_role))
-        .route_layer(app.pages.require_signed_in());
+        .route_layer(app.pages.require_signed_in(&app.twostep));
     Router::new()
         .route("/", get(home))
         .route("/login", get(sign_in_page).post(sign_in))

@@ -24,24 +24,6 @@ use crate::views::{
 };
 use crate::{Error, TwoStep};
 
-/// The session's user, if fully signed in.
-async fn signed_in(session: &Session) -> Result<User, Error> {
-    match session::stage(session).await? {
-        Some(Stage::SignedIn { user }) => Ok(user),
-        other => Err(Error::not_at(other.as_ref())),
-    }
-}
-
-/// The session's user, if it may use the enable wizard: fully signed in, or held to it by a
-/// mandate (with the organisation).
-async fn enrolling(session: &Session) -> Result<(User, Option<String>), Error> {
-    match session::stage(session).await? {
-        Some(Stage::SignedIn { user }) => Ok((user, None)),
-        Some(Stage::EnrollmentRequired { user, org }) => Ok((user, Some(org))),
-        other => Err(Error::not_at(other.as_ref())),
-    }
-}
-
 fn codes_view(codes: &IssuedCodes) -> RecoveryCodesView {
     RecoveryCodesView {
         codes: codes
@@ -59,6 +41,59 @@ where
     R: Reauthenticate + 'static,
     D: Directory + 'static,
 {
+    /// The session's stage, if it still holds ([`session::current`]).
+    async fn current(&self, session: &Session) -> Result<Option<Stage>, Error> {
+        session::current(session, &*self.service).await
+    }
+
+    /// The session's user and security revision, if fully signed in.
+    async fn signed_in(&self, session: &Session) -> Result<(User, u64), Error> {
+        match self.current(session).await? {
+            Some(Stage::SignedIn { user, revision }) => Ok((user, revision)),
+            other => Err(Error::not_at(other.as_ref())),
+        }
+    }
+
+    /// The session's user, if it may use the enable wizard: fully signed in, or held to it by
+    /// a mandate (with the organisation).
+    async fn enrolling(&self, session: &Session) -> Result<(User, u64, Option<String>), Error> {
+        match self.current(session).await? {
+            Some(Stage::SignedIn { user, revision }) => Ok((user, revision, None)),
+            Some(Stage::EnrollmentRequired {
+                user,
+                org,
+                revision,
+            }) => Ok((user, revision, Some(org))),
+            other => Err(Error::not_at(other.as_ref())),
+        }
+    }
+
+    /// After this session changed its user's second factor, which moved the security revision
+    /// from `before` by one: the session goes on, fully signed in, at the new revision (under
+    /// a new id with `new_id`). Had anything else changed it too — a reset, another
+    /// session's change — the session is signed out, as its next request would be; the answer
+    /// is then `false`.
+    async fn changed(
+        &self,
+        session: &Session,
+        user: User,
+        before: u64,
+        new_id: bool,
+    ) -> Result<bool, Error> {
+        let revision = self.service.status(&user.id).await?.security_revision;
+        if before.checked_add(1) != Some(revision) {
+            session.flush().await?;
+            return Ok(false);
+        }
+        let stage = Stage::SignedIn { user, revision };
+        if new_id {
+            session::enter(session, &stage).await?;
+        } else {
+            session::update(session, &stage).await?;
+        }
+        Ok(true)
+    }
+
     // ----------------------------------------------------------------------------------
     // Sign-in.
 
@@ -75,8 +110,14 @@ where
     ) -> Result<SignInStep, Error> {
         let user = User::from(account);
         let (stage, step) = match self.service.begin_login(account).await? {
-            LoginStep::SignedIn { reminder, .. } => (
-                Stage::SignedIn { user },
+            LoginStep::SignedIn {
+                reminder,
+                security_revision,
+            } => (
+                Stage::SignedIn {
+                    user,
+                    revision: security_revision,
+                },
                 SignInStep::SignedIn {
                     reminder: reminder.map(|reminder| Reminder {
                         org: reminder.org_id,
@@ -92,10 +133,14 @@ where
                 },
                 SignInStep::SecondStep,
             ),
-            LoginStep::EnrollmentRequired { org_id, .. } => (
+            LoginStep::EnrollmentRequired {
+                org_id,
+                security_revision,
+            } => (
                 Stage::EnrollmentRequired {
                     user,
                     org: org_id.clone(),
+                    revision: security_revision,
                 },
                 SignInStep::EnrollmentRequired { org: org_id },
             ),
@@ -115,7 +160,7 @@ where
         session: &Session,
         code: &str,
     ) -> Result<SignInStep, Error> {
-        let Some(Stage::SecondStep { user, challenge }) = session::stage(session).await? else {
+        let Some(Stage::SecondStep { user, challenge }) = self.current(session).await? else {
             return Err(Error::not_signed_in());
         };
         let challenge: LoginChallenge = match self.service.open(&user.id, &challenge) {
@@ -128,7 +173,8 @@ where
             .await
         {
             Ok(signed_in) => {
-                session::enter(session, &Stage::SignedIn { user }).await?;
+                let revision = signed_in.security_revision;
+                session::enter(session, &Stage::SignedIn { user, revision }).await?;
                 Ok(SignInStep::SignedIn {
                     reminder: None,
                     recovery_codes_left: signed_in.recovery_codes.map(|left| RecoveryCodesLeft {
@@ -175,12 +221,12 @@ where
     /// # Errors
     /// The session store failed.
     pub async fn stage(&self, session: &Session) -> Result<Option<(Account, SessionStage)>, Error> {
-        Ok(session::stage(session).await?.map(|stage| match stage {
+        Ok(self.current(session).await?.map(|stage| match stage {
             Stage::SecondStep { user, .. } => (user.account(), SessionStage::SecondStep),
-            Stage::EnrollmentRequired { user, org } => {
+            Stage::EnrollmentRequired { user, org, .. } => {
                 (user.account(), SessionStage::EnrollmentRequired { org })
             }
-            Stage::SignedIn { user } => (user.account(), SessionStage::SignedIn),
+            Stage::SignedIn { user, .. } => (user.account(), SessionStage::SignedIn),
         }))
     }
 
@@ -189,8 +235,8 @@ where
     /// # Errors
     /// The session store failed.
     pub async fn signed_in_account(&self, session: &Session) -> Result<Option<Account>, Error> {
-        Ok(match session::stage(session).await? {
-            Some(Stage::SignedIn { user }) => Some(user.account()),
+        Ok(match self.current(session).await? {
+            Some(Stage::SignedIn { user, .. }) => Some(user.account()),
             _ => None,
         })
     }
@@ -203,7 +249,7 @@ where
     /// # Errors
     /// `not_signed_in`, or a backend failure.
     pub async fn status(&self, session: &Session) -> Result<StatusView, Error> {
-        let user = signed_in(session).await?;
+        let (user, _) = self.signed_in(session).await?;
         let status = self.service.status(&user.id).await?;
         Ok(StatusView {
             email: user.email,
@@ -227,7 +273,7 @@ where
     /// # Errors
     /// `not_signed_in`, or a failure to render the setup.
     pub async fn wizard(&self, session: &Session) -> Result<WizardView, Error> {
-        let (user, required_by) = enrolling(session).await?;
+        let (user, _, required_by) = self.enrolling(session).await?;
         let pending = match session::pending(session, Flow::Enable).await? {
             Some(sealed) => self.service.open::<PendingEnable>(&user.id, &sealed).ok(),
             None => None,
@@ -300,7 +346,7 @@ where
     /// it by a mandate must now pass the second step, so it signs in again.
     async fn refusal_error(&self, session: &Session, error: ServiceError, restart: bool) -> Error {
         if matches!(error, ServiceError::AlreadyEnabled)
-            && let Ok(Some(Stage::EnrollmentRequired { .. })) = session::stage(session).await
+            && let Ok(Some(Stage::EnrollmentRequired { .. })) = self.current(session).await
         {
             return self.sign_in_again(session, error).await;
         }
@@ -345,7 +391,7 @@ where
     /// # Errors
     /// `not_signed_in`; `already_enabled`; `resend_too_soon`; a mail or store failure.
     pub async fn start_enable(&self, session: &Session) -> Result<WizardView, Error> {
-        let (user, required_by) = enrolling(session).await?;
+        let (user, _, required_by) = self.enrolling(session).await?;
         match self.service.start_enable(&user.account()).await {
             Ok(sent) => self.wizard_next(session, required_by, sent.into()).await,
             Err(error) => Err(self.refusal_error(session, error, false).await),
@@ -358,7 +404,7 @@ where
     /// `no_pending_step` unless the wizard waits for the email code; `resend_too_soon`; a
     /// mail failure (the old code still works).
     pub async fn resend_email_code(&self, session: &Session) -> Result<WizardView, Error> {
-        let (user, required_by) = enrolling(session).await?;
+        let (user, _, required_by) = self.enrolling(session).await?;
         let PendingEnable::EmailCodeSent(sent) = self.open(session, Flow::Enable, &user).await?
         else {
             return Err(Error::no_pending_step());
@@ -380,7 +426,7 @@ where
         session: &Session,
         code: &str,
     ) -> Result<WizardView, Error> {
-        let (user, required_by) = enrolling(session).await?;
+        let (user, _, required_by) = self.enrolling(session).await?;
         let PendingEnable::EmailCodeSent(sent) = self.open(session, Flow::Enable, &user).await?
         else {
             return Err(Error::no_pending_step());
@@ -402,7 +448,7 @@ where
         session: &Session,
         code: &str,
     ) -> Result<WizardView, Error> {
-        let (user, required_by) = enrolling(session).await?;
+        let (user, _, required_by) = self.enrolling(session).await?;
         let PendingEnable::AuthenticatorSetup(setup) =
             self.open(session, Flow::Enable, &user).await?
         else {
@@ -427,7 +473,7 @@ where
     /// `no_pending_step` unless the wizard shows the recovery codes; `not_saved` (the codes
     /// stay on screen); the service's refusal.
     pub async fn complete_enable(&self, session: &Session, saved: bool) -> Result<Finished, Error> {
-        let (user, required_by) = enrolling(session).await?;
+        let (user, revision, required_by) = self.enrolling(session).await?;
         let PendingEnable::SaveRecoveryCodes(save) =
             self.open(session, Flow::Enable, &user).await?
         else {
@@ -441,12 +487,12 @@ where
         {
             Ok(()) => {
                 session::keep(session, Flow::Enable, None).await?;
-                if required_by.is_some() {
-                    session::enter(session, &Stage::SignedIn { user }).await?;
-                }
+                let signed_in = self
+                    .changed(session, user, revision, required_by.is_some())
+                    .await?;
                 Ok(Finished {
                     done: Done::Enabled,
-                    signed_in: true,
+                    signed_in,
                 })
             }
             Err(refusal) => Err(self
@@ -461,7 +507,7 @@ where
     /// # Errors
     /// `not_signed_in`; `already_enabled` if 2FA is on; a backend failure.
     pub async fn cancel_enable(&self, session: &Session) -> Result<Finished, Error> {
-        let (user, required_by) = enrolling(session).await?;
+        let (user, _, required_by) = self.enrolling(session).await?;
         let pending = match session::pending(session, Flow::Enable).await? {
             Some(sealed) => self.service.open::<PendingEnable>(&user.id, &sealed).ok(),
             None => None,
@@ -494,13 +540,13 @@ where
         locale: Locale,
     ) -> Result<DownloadFile, Error> {
         let issuer = &self.service.policies().issuer;
-        if let Ok((user, _)) = enrolling(session).await
+        if let Ok((user, ..)) = self.enrolling(session).await
             && let Ok(PendingEnable::SaveRecoveryCodes(save)) =
                 self.open(session, Flow::Enable, &user).await
         {
             return Ok(save.download_file(issuer, locale));
         }
-        let user = signed_in(session).await?;
+        let (user, _) = self.signed_in(session).await?;
         let save: SaveNewCodes = self.open(session, Flow::Reissue, &user).await?;
         Ok(save.download_file(issuer, locale))
     }
@@ -513,7 +559,7 @@ where
     /// # Errors
     /// `not_signed_in`, or the session store failed.
     pub async fn reissue(&self, session: &Session) -> Result<ReissueView, Error> {
-        let user = signed_in(session).await?;
+        let (user, _) = self.signed_in(session).await?;
         Ok(
             match self
                 .open::<SaveNewCodes>(session, Flow::Reissue, &user)
@@ -534,7 +580,7 @@ where
         session: &Session,
         password: &str,
     ) -> Result<ReissueView, Error> {
-        let user = signed_in(session).await?;
+        let (user, _) = self.signed_in(session).await?;
         let save = self
             .service
             .start_reissue(&user.account(), password)
@@ -552,7 +598,7 @@ where
         session: &Session,
         saved: bool,
     ) -> Result<Finished, Error> {
-        let user = signed_in(session).await?;
+        let (user, revision) = self.signed_in(session).await?;
         let save: SaveNewCodes = self.open(session, Flow::Reissue, &user).await?;
         let saved = if saved { Saved::Yes } else { Saved::No };
         match self
@@ -564,7 +610,7 @@ where
                 session::keep(session, Flow::Reissue, None).await?;
                 Ok(Finished {
                     done: Done::Reissued,
-                    signed_in: true,
+                    signed_in: self.changed(session, user, revision, false).await?,
                 })
             }
             Err(refusal) => Err(self
@@ -578,7 +624,7 @@ where
     /// # Errors
     /// `not_signed_in`, or the session store failed.
     pub async fn cancel_reissue(&self, session: &Session) -> Result<Finished, Error> {
-        signed_in(session).await?;
+        self.signed_in(session).await?;
         session::keep(session, Flow::Reissue, None).await?;
         Ok(Finished {
             done: Done::ReissueCancelled,
@@ -594,7 +640,7 @@ where
     /// # Errors
     /// `not_signed_in`, or the session store failed.
     pub async fn disable(&self, session: &Session) -> Result<DisableView, Error> {
-        let user = signed_in(session).await?;
+        let (user, _) = self.signed_in(session).await?;
         Ok(
             match self
                 .open::<ConfirmWithCode>(session, Flow::Disable, &user)
@@ -616,7 +662,7 @@ where
         session: &Session,
         password: &str,
     ) -> Result<DisableView, Error> {
-        let user = signed_in(session).await?;
+        let (user, _) = self.signed_in(session).await?;
         let confirm = self
             .service
             .start_disable(&user.account(), password)
@@ -630,7 +676,7 @@ where
     /// # Errors
     /// `no_pending_step`; the service's refusal.
     pub async fn confirm_disable(&self, session: &Session, code: &str) -> Result<Finished, Error> {
-        let user = signed_in(session).await?;
+        let (user, revision) = self.signed_in(session).await?;
         let confirm: ConfirmWithCode = self.open(session, Flow::Disable, &user).await?;
         match self
             .service
@@ -641,7 +687,7 @@ where
                 session::keep(session, Flow::Disable, None).await?;
                 Ok(Finished {
                     done: Done::Disabled,
-                    signed_in: true,
+                    signed_in: self.changed(session, user, revision, false).await?,
                 })
             }
             Err(refusal) => Err(self
@@ -655,7 +701,7 @@ where
     /// # Errors
     /// `not_signed_in`, or the session store failed.
     pub async fn cancel_disable(&self, session: &Session) -> Result<Finished, Error> {
-        signed_in(session).await?;
+        self.signed_in(session).await?;
         session::keep(session, Flow::Disable, None).await?;
         Ok(Finished {
             done: Done::DisableCancelled,
@@ -676,7 +722,7 @@ where
         session: &Session,
         org: &str,
     ) -> Result<OrgSecurityView, Error> {
-        let user = signed_in(session).await?;
+        let (user, _) = self.signed_in(session).await?;
         let manages = self.membership(&user, org).await?;
         let mandate = self
             .service
@@ -716,7 +762,7 @@ where
         org: &str,
         required: bool,
     ) -> Result<Finished, Error> {
-        let user = signed_in(session).await?;
+        let (user, _) = self.signed_in(session).await?;
         self.membership(&user, org).await?;
         let actor = user.account();
         let done = if required {

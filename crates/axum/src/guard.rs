@@ -8,8 +8,14 @@
 //! `second_step_required`, `enrollment_required` or `not_signed_in`), or with a redirect to
 //! the application's pages ([`RequireSignedIn::redirect`]).
 //!
-//! The guard needs `tower-sessions`' `SessionManagerLayer` outside it. It reads the session;
-//! it never writes one, so a request without a cookie creates no session here.
+//! A signed-in session stays signed in only while its user's second factor is the one it
+//! signed in with: the guard reads the user's security revision on every request and signs
+//! out a session that predates a change — 2FA enabled, recovery codes re-issued, 2FA
+//! disabled or reset by an administrator — made from any session, on any server.
+//!
+//! The guard needs `tower-sessions`' `SessionManagerLayer` outside it. It reads the session,
+//! and writes it only to delete one signed out that way: a request without a cookie creates
+//! no session here.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,10 +29,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 use tower_sessions::Session;
-use twostep_enrollment::Account;
+use twostep_enrollment::{Account, Directory, Mailer, Reauthenticate, Store};
 
-use crate::Error;
-use crate::session::{self, Stage};
+use crate::session::{self, Revisions, Stage};
+use crate::{Error, TwoStep};
 
 /// Where an HTML application sends a session that may not reach a guarded group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,39 +65,70 @@ impl Answer {
     }
 }
 
-/// A layer that lets only fully signed-in sessions through to the routes it guards.
+/// A layer that lets only fully signed-in sessions through to the routes it guards, and
+/// hands them the user as [`SignedIn`]. Made by [`TwoStep::require_signed_in`], since it
+/// reads each user's security revision through the service.
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use twostep_axum::{RequireSignedIn, SignedIn};
+/// use twostep_axum::{SignedIn, TwoStep};
+/// use twostep_axum::twostep_enrollment::Service;
+/// use twostep_axum::twostep_enrollment::memory::{
+///     FixedPasswords, MemoryStore, PlaintextSealer, RecordingMailer,
+/// };
 ///
 /// async fn dashboard(SignedIn(account): SignedIn) -> String {
 ///     format!("Hello, {}", account.email)
 /// }
 ///
+/// let service = Service::builder(MemoryStore::default(), PlaintextSealer)
+///     .mailer(RecordingMailer::default())
+///     .reauthenticate(FixedPasswords::default())
+///     .build();
+/// let twostep = TwoStep::new(service);
 /// let app: Router = Router::new()
 ///     .route("/dashboard", get(dashboard))
-///     .route_layer(RequireSignedIn::json());
+///     .route_layer(twostep.require_signed_in());
 /// # let _ = app;
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RequireSignedIn {
     answer: Answer,
+    revisions: Arc<dyn Revisions>,
+}
+
+impl core::fmt::Debug for RequireSignedIn {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RequireSignedIn")
+            .field("answer", &self.answer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, M, R, D> TwoStep<S, M, R, D>
+where
+    S: Store + 'static,
+    M: Mailer + 'static,
+    R: Reauthenticate + 'static,
+    D: Directory + 'static,
+{
+    /// The guard for the application's signed-in routes. It answers the others with the JSON
+    /// [`Error`] (for single-page apps and mobile clients), or with redirects after
+    /// [`RequireSignedIn::redirect`].
+    pub fn require_signed_in(&self) -> RequireSignedIn {
+        RequireSignedIn {
+            answer: Answer::Json,
+            revisions: self.service.clone(),
+        }
+    }
 }
 
 impl RequireSignedIn {
-    /// Answers others with the JSON [`Error`]: for single-page apps and mobile clients.
-    pub fn json() -> Self {
-        Self {
-            answer: Answer::Json,
-        }
-    }
-
     /// Answers others with a redirect to the page where they must go.
-    pub fn redirect(to: Redirects) -> Self {
-        Self {
-            answer: Answer::Redirect(Arc::new(to)),
-        }
+    #[must_use]
+    pub fn redirect(mut self, to: Redirects) -> Self {
+        self.answer = Answer::Redirect(Arc::new(to));
+        self
     }
 }
 
@@ -102,15 +139,26 @@ impl<S> Layer<S> for RequireSignedIn {
         Guarded {
             inner,
             answer: self.answer.clone(),
+            revisions: Arc::clone(&self.revisions),
         }
     }
 }
 
 /// The service [`RequireSignedIn`] wraps around a route.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Guarded<S> {
     inner: S,
     answer: Answer,
+    revisions: Arc<dyn Revisions>,
+}
+
+impl<S: core::fmt::Debug> core::fmt::Debug for Guarded<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("inner", &self.inner)
+            .field("answer", &self.answer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S> Service<Request> for Guarded<S>
@@ -126,19 +174,23 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
         // The clone that was polled ready serves this request; the fresh one waits its turn.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let answer = self.answer.clone();
+        let revisions = Arc::clone(&self.revisions);
         let session = request.extensions().get::<Session>().cloned();
         Box::pin(async move {
             let Some(session) = session else {
                 tracing::error!("twostep: RequireSignedIn needs SessionManagerLayer outside it");
                 return Ok(Error::internal().into_response());
             };
-            match session::stage(&session).await {
-                Ok(Some(Stage::SignedIn { .. })) => inner.call(request).await,
+            match session::current(&session, &*revisions).await {
+                Ok(Some(Stage::SignedIn { user, .. })) => {
+                    request.extensions_mut().insert(SignedIn(user.account()));
+                    inner.call(request).await
+                }
                 Ok(stage) => Ok(answer.refuse(stage.as_ref())),
                 Err(error) => Ok(error.into_response()),
             }
@@ -146,22 +198,19 @@ where
     }
 }
 
-/// The fully signed-in user of the request's session; refused (the JSON [`Error`]) for
-/// anyone else. Behind [`RequireSignedIn`], it always is there.
+/// The fully signed-in user of the request, as [`RequireSignedIn`] found them: use it in
+/// the handlers of the routes it guards. Elsewhere there is no such user to extract; the
+/// answer is then an internal error (and an error in the log naming the missing guard).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedIn(pub Account);
 
 impl<St: Send + Sync> FromRequestParts<St> for SignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        match session::stage(&session).await {
-            Ok(Some(Stage::SignedIn { user })) => Ok(Self(user.account())),
-            Ok(stage) => Err(Error::not_at(stage.as_ref()).into_response()),
-            Err(error) => Err(error.into_response()),
-        }
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Self>().cloned().ok_or_else(|| {
+            tracing::error!("twostep: SignedIn is extracted behind RequireSignedIn only");
+            Error::internal().into_response()
+        })
     }
 }

@@ -8,10 +8,21 @@
 //! is as trusted as the session store, as a signed-in user id is in any session: whoever can
 //! write session rows can sign anyone in, sealed or not. This module does not decide what a
 //! stage may reach: that is [`guard`](crate::guard)'s.
+//!
+//! A stage past the password keeps the user's security revision from when it was reached
+//! ([`Status::security_revision`](twostep_enrollment::Status::security_revision)).
+//! [`current`] compares it with the stored one on every read that grants something, and
+//! signs out a session whose user's second factor changed since — enabled, re-issued,
+//! disabled or reset, from another session or another server.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
-use twostep_enrollment::{Account, SealedState};
+use twostep_enrollment::{
+    Account, Directory, Mailer, Reauthenticate, SealedState, Service, ServiceError, Store,
+};
 
 use crate::Error;
 
@@ -51,9 +62,49 @@ pub(crate) enum Stage {
     /// The password was right; the code is awaited.
     SecondStep { user: User, challenge: SealedState },
     /// The password was right, and an organisation requires 2FA now: the wizard only.
-    EnrollmentRequired { user: User, org: String },
+    EnrollmentRequired {
+        user: User,
+        org: String,
+        revision: u64,
+    },
     /// Fully signed in.
-    SignedIn { user: User },
+    SignedIn { user: User, revision: u64 },
+}
+
+impl Stage {
+    /// The user and the security revision the stage was reached at, past the password.
+    fn revision(&self) -> Option<(&User, u64)> {
+        match self {
+            Self::SignedIn { user, revision } | Self::EnrollmentRequired { user, revision, .. } => {
+                Some((user, *revision))
+            }
+            Self::SecondStep { .. } => None,
+        }
+    }
+}
+
+/// Where the stored security revision of a user is read: the service, behind a pointer
+/// that does not name its four type parameters (the guard holds one).
+pub(crate) trait Revisions: Send + Sync {
+    fn security_revision<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<u64, ServiceError>> + Send + 'a>>;
+}
+
+impl<S, M, R, D> Revisions for Service<S, M, R, D>
+where
+    S: Store + 'static,
+    M: Mailer + 'static,
+    R: Reauthenticate + 'static,
+    D: Directory + 'static,
+{
+    fn security_revision<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<u64, ServiceError>> + Send + 'a>> {
+        Box::pin(async move { Ok(self.status(user).await?.security_revision) })
+    }
 }
 
 /// A flow whose pending state the session may hold, each under its own key.
@@ -76,12 +127,31 @@ impl Flow {
     }
 }
 
+/// The session's stage as stored, unchecked: for what grants nothing (a page's wording, where
+/// to redirect). Whatever lets a user act reads [`current`].
 pub(crate) async fn stage(session: &Session) -> Result<Option<Stage>, Error> {
     // An entry that does not decode (another version's, or edited) counts as none.
     Ok(session
         .get_value(STAGE)
         .await?
         .and_then(|value| serde_json::from_value(value).ok()))
+}
+
+/// The session's stage, if it still holds: a stage past the password whose user's security
+/// revision moved on since is signed out — the whole session deleted, the application's
+/// entries too, as [`TwoStep::sign_out`](crate::TwoStep::sign_out) — and counts as none.
+pub(crate) async fn current(
+    session: &Session,
+    revisions: &dyn Revisions,
+) -> Result<Option<Stage>, Error> {
+    let stage = stage(session).await?;
+    if let Some((user, revision)) = stage.as_ref().and_then(Stage::revision)
+        && revisions.security_revision(&user.id).await? != revision
+    {
+        session.flush().await?;
+        return Ok(None);
+    }
+    Ok(stage)
 }
 
 /// Moves the session to `stage` under a new id, dropping every pending flow: a change of who

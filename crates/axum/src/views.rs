@@ -203,7 +203,9 @@ pub enum Done {
 pub struct Finished {
     /// What the step did.
     pub done: Done,
-    /// Whether the session is now fully signed in (after a wizard a mandate required).
+    /// Whether the session is now fully signed in: after a wizard a mandate required it is;
+    /// after a change to the second factor that something else changed at the same time (an
+    /// administrator's reset, another session's change) it is not — it was signed out.
     pub signed_in: bool,
 }
 

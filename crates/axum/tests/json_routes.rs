@@ -7,8 +7,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{PASSWORD, World};
+use common::{Client, PASSWORD, World, account};
 use serde_json::json;
+use twostep_otp::Totp;
 use twostep_policy::{Membership, Role};
 
 #[tokio::test]
@@ -428,4 +429,129 @@ async fn a_mandated_member_reaches_only_the_wizard_until_it_is_done() {
     mallory.sign_in("mallory").await;
     let answer = mallory.get("/2fa/orgs/acme/security").await;
     assert_eq!(answer.json["error"], "not_a_member");
+}
+
+/// Another session of `user`, signed in with a code on the other server.
+async fn on_the_other_server(w: &World, user: &str, totp: &Totp) -> Client {
+    let mut other = w.client().on(&w.b);
+    other.sign_in(user).await;
+    let code = w.next_code(totp);
+    let signed_in = other
+        .post("/2fa/second-step", json!({ "code": code }))
+        .await;
+    assert_eq!(
+        signed_in.json,
+        json!({ "next": "signed_in" }),
+        "{signed_in:?}"
+    );
+    other
+}
+
+/// Whether a session was signed out for good: refused at the guard and at every step, its
+/// cookie cleared, and a copy of the old cookie worth nothing either.
+async fn assert_signed_out(session: &mut Client) {
+    let copy = session.clone();
+    let refused = session.get("/me").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{refused:?}");
+    assert_eq!(refused.json["error"], "not_signed_in");
+    assert_eq!(session.cookie, None, "the session was deleted");
+    for mut replayed in [session.clone(), copy] {
+        assert_eq!(
+            replayed.get("/dashboard").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        // Not even a new authenticator: a stolen session must not enroll its own.
+        let started = replayed.post("/2fa/enable/start", json!({})).await;
+        assert_eq!(started.json["error"], "not_signed_in", "{started:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_disable_signs_the_other_sessions_out_and_keeps_its_own() {
+    let w = World::new();
+    let (mut here, totp, codes) = w.enabled("alice").await;
+    let mut there = on_the_other_server(&w, "alice", &totp).await;
+    assert_eq!(there.get("/me").await.status, StatusCode::OK);
+
+    here.post("/2fa/disable/start", json!({ "password": PASSWORD }))
+        .await;
+    let off = here
+        .post("/2fa/disable/confirm", json!({ "code": codes[0] }))
+        .await;
+    assert_eq!(off.json, json!({ "done": "disabled", "signed_in": true }));
+    assert_eq!(here.on(&w.b).get("/me").await.status, StatusCode::OK);
+    assert_signed_out(&mut there).await;
+}
+
+#[tokio::test]
+async fn a_reissue_signs_the_other_sessions_out_and_keeps_its_own() {
+    let w = World::new();
+    let (mut here, totp, _) = w.enabled("alice").await;
+    let mut there = on_the_other_server(&w, "alice", &totp).await;
+
+    here.post("/2fa/reissue/start", json!({ "password": PASSWORD }))
+        .await;
+    let done = here
+        .post("/2fa/reissue/done", json!({ "saved": true }))
+        .await;
+    assert_eq!(done.json, json!({ "done": "reissued", "signed_in": true }));
+    assert_eq!(here.get("/me").await.status, StatusCode::OK);
+    assert_signed_out(&mut there).await;
+}
+
+#[tokio::test]
+async fn an_enable_signs_the_password_only_sessions_out() {
+    let w = World::new();
+    let mut there = w.client().on(&w.b);
+    there.sign_in("alice").await;
+    let (mut here, _, _) = w.enabled("alice").await;
+    assert_eq!(here.get("/me").await.status, StatusCode::OK);
+    assert_signed_out(&mut there).await;
+}
+
+#[tokio::test]
+async fn a_reset_signs_every_session_of_the_member_out() {
+    let w = World::new();
+    w.directory
+        .join(Membership::new("acme", "bob", Role::Admin, 0));
+    w.directory
+        .join(Membership::new("acme", "alice", Role::Member, 0));
+    let (mut alice, totp, _) = w.enabled("alice").await;
+    let mut alice_there = on_the_other_server(&w, "alice", &totp).await;
+    let (mut bob, bob_totp, _) = w.enabled("bob").await;
+    let code = w.next_code(&bob_totp);
+    w.twostep
+        .service()
+        .reset_member(&account("bob"), "acme", &account("alice"), PASSWORD, &code)
+        .await
+        .unwrap();
+
+    assert_signed_out(&mut alice).await;
+    assert_signed_out(&mut alice_there).await;
+    assert_eq!(
+        bob.get("/me").await.status,
+        StatusCode::OK,
+        "the admin's own"
+    );
+    // The member signs in again with the password alone, 2FA off.
+    let mut again = w.client();
+    assert_eq!(again.sign_in("alice").await.json["next"], "signed_in");
+}
+
+#[tokio::test]
+async fn a_failed_change_signs_nobody_out() {
+    let w = World::new();
+    let (mut here, totp, _) = w.enabled("alice").await;
+    let mut there = on_the_other_server(&w, "alice", &totp).await;
+    here.post("/2fa/disable/start", json!({ "password": PASSWORD }))
+        .await;
+    let wrong = here
+        .post("/2fa/disable/confirm", json!({ "code": "000000" }))
+        .await;
+    assert_eq!(wrong.json["error"], "wrong_code", "{wrong:?}");
+    here.post("/2fa/second-step", json!({ "code": "000000" }))
+        .await;
+    for session in [&mut here, &mut there] {
+        assert_eq!(session.get("/me").await.status, StatusCode::OK);
+    }
 }

@@ -153,7 +153,7 @@ where
         let csrf = super::csrf_token(session).await.ok().flatten();
         let user = match session::stage(session).await {
             Ok(Some(
-                Stage::SignedIn { user }
+                Stage::SignedIn { user, .. }
                 | Stage::SecondStep { user, .. }
                 | Stage::EnrollmentRequired { user, .. },
             )) => Some(user.email),

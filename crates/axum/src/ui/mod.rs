@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 use tower_sessions::Session;
+use twostep_enrollment::{Directory, Mailer, Reauthenticate, Store};
 
 use crate::{Error, SignInStep};
 
@@ -388,10 +389,22 @@ impl Pages {
         self
     }
 
-    /// The guard for the application's signed-in routes, sending the others to these pages:
-    /// the sign-in page, the second step, or the wizard an organisation requires.
-    pub fn require_signed_in(&self) -> crate::RequireSignedIn {
-        crate::RequireSignedIn::redirect(crate::Redirects {
+    /// The guard for the application's signed-in routes ([`TwoStep::require_signed_in`]),
+    /// sending the others to these pages: the sign-in page, the second step, or the wizard an
+    /// organisation requires.
+    ///
+    /// [`TwoStep::require_signed_in`]: crate::TwoStep::require_signed_in
+    pub fn require_signed_in<S, M, R, D>(
+        &self,
+        twostep: &crate::TwoStep<S, M, R, D>,
+    ) -> crate::RequireSignedIn
+    where
+        S: Store + 'static,
+        M: Mailer + 'static,
+        R: Reauthenticate + 'static,
+        D: Directory + 'static,
+    {
+        twostep.require_signed_in().redirect(crate::Redirects {
             sign_in: self.paths.sign_in.clone(),
             second_step: self.paths.second_step.clone(),
             enroll: format!("{}/enable", self.paths.account),

@@ -22,7 +22,7 @@ use tower::ServiceExt as _;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Session, SessionManagerLayer};
-use twostep_axum::{RequireSignedIn, SignedIn, TwoStep};
+use twostep_axum::{SignedIn, TwoStep};
 use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingMailer, SettableClock,
 };
@@ -238,7 +238,7 @@ fn app(twostep: Wired, sessions: Sessions) -> Router {
                 "/dashboard",
                 get(|| async { Json(json!({ "page": "dashboard" })) }),
             )
-            .route_layer(RequireSignedIn::json())
+            .route_layer(twostep.require_signed_in())
             .route("/sign-in", sign_in)
             // The application's own use of a visitor's session (a cart, a language).
             .route(
