@@ -49,7 +49,7 @@ async fn enroll(store: &SqlStore, user: &str) -> Totp {
         recovery_codes,
         enabled_at: BASE_TIME,
     };
-    assert!(store.create_credential(user, 0, record).await.unwrap());
+    assert!(store.create_credential(user, 0, record, &[]).await.unwrap());
     Totp::new(&secret, TotpParams::default())
 }
 

@@ -164,7 +164,7 @@ async fn enroll(store: &SqlStore, users: Vec<(String, CredentialRecord)>) -> Res
         let store = store.clone();
         tasks.spawn(async move {
             for (email, record) in chunk {
-                if !store.create_credential(&email, 0, record).await? {
+                if !store.create_credential(&email, 0, record, &[]).await? {
                     return Err(format!("{email} was enrolled already").into());
                 }
             }

@@ -209,6 +209,12 @@ pub struct StoredOrgPolicy {
 ///   organisations cost one read, whatever their number.
 /// - **Any id.** User and organisation ids are the application's strings: any of them reads
 ///   (as nothing stored, where the store cannot hold it), and one odd id fails no batch.
+/// - **Security log.** Each write that changes a second factor or an organisation's policy
+///   carries the events of its change (`events`). A store that keeps a security log
+///   ([`Store::events`]) stores them in the same transaction as the change, and only if the
+///   write is made: a process killed right after the write loses no event, and a write that
+///   lost its race leaves none. [`Store::record_events`] appends the events no write carries.
+///   A store without a log ignores them all and answers no events.
 /// - **Failures.** A failed call (`Err`) leaves the previous state intact.
 /// - **Independence.** Counters of different users are independent; a user without counters
 ///   has `Throttle::default()`.
@@ -219,7 +225,7 @@ pub struct StoredOrgPolicy {
 /// ```
 /// use std::collections::{HashMap, HashSet};
 /// use std::sync::Mutex;
-/// use twostep_enrollment::{AcceptStep, ConsumedState, CredentialRecord, StateId, Store, StoredAccount, StoredOrgPolicy, Throttle};
+/// use twostep_enrollment::{AcceptStep, AuditEvent, ConsumedState, CredentialRecord, StateId, Store, StoredAccount, StoredOrgPolicy, Throttle};
 /// use twostep_policy::OrgPolicy;
 /// use twostep_recovery::RecoveryCodeSet;
 ///
@@ -256,14 +262,14 @@ pub struct StoredOrgPolicy {
 ///     async fn account(&self, user: &str) -> Result<StoredAccount, Self::Error> {
 ///         Ok(self.0.lock().unwrap().accounts.get(user).cloned().unwrap_or_default())
 ///     }
-///     async fn create_credential(&self, user: &str, revision: u64, record: CredentialRecord) -> Result<bool, Self::Error> {
+///     async fn create_credential(&self, user: &str, revision: u64, record: CredentialRecord, _: &[AuditEvent]) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.credential.is_none() && a.revision == revision, |a| {
 ///             a.credential = Some(record);
 ///             a.revision += 1;
 ///             a.security_revision += 1;
 ///         }))
 ///     }
-///     async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
+///     async fn accept_step(&self, user: &str, write: AcceptStep, _: &[AuditEvent]) -> Result<bool, Self::Error> {
 ///         let newer = |a: &StoredAccount| {
 ///             a.credential.as_ref().is_some_and(|c| c.last_accepted_step.is_none_or(|last| last < write.step))
 ///         };
@@ -275,7 +281,7 @@ pub struct StoredOrgPolicy {
 ///             a.revision += 1;
 ///         }))
 ///     }
-///     async fn replace_recovery_codes(&self, user: &str, revision: u64, new: RecoveryCodeSet, completed: Option<Vec<ConsumedState>>) -> Result<bool, Self::Error> {
+///     async fn replace_recovery_codes(&self, user: &str, revision: u64, new: RecoveryCodeSet, completed: Option<Vec<ConsumedState>>, _: &[AuditEvent]) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
 ///             if let Some(c) = a.credential.as_mut() { c.recovery_codes = new }
 ///             match completed {
@@ -285,14 +291,14 @@ pub struct StoredOrgPolicy {
 ///             a.revision += 1;
 ///         }))
 ///     }
-///     async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+///     async fn remove_credential(&self, user: &str, revision: u64, _: &[AuditEvent]) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
 ///             a.credential = None;
 ///             a.revision += 1;
 ///             a.security_revision += 1;
 ///         }))
 ///     }
-///     async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+///     async fn reset_credential(&self, user: &str, revision: u64, _: &[AuditEvent]) -> Result<bool, Self::Error> {
 ///         Ok(self.write(user, |a| a.credential.is_some() && a.revision == revision, |a| {
 ///             *a = StoredAccount {
 ///                 revision: a.revision + 1,
@@ -325,7 +331,7 @@ pub struct StoredOrgPolicy {
 ///     async fn org_policy(&self, org: &str) -> Result<StoredOrgPolicy, Self::Error> {
 ///         Ok(self.0.lock().unwrap().policies.get(org).cloned().unwrap_or_default())
 ///     }
-///     async fn compare_and_set_org_policy(&self, org: &str, revision: u64, new: OrgPolicy) -> Result<bool, Self::Error> {
+///     async fn compare_and_set_org_policy(&self, org: &str, revision: u64, new: OrgPolicy, _: &[AuditEvent]) -> Result<bool, Self::Error> {
 ///         let mut tables = self.0.lock().unwrap();
 ///         let stored = tables.policies.entry(org.to_owned()).or_default();
 ///         if stored.revision != revision { return Ok(false) }
@@ -375,6 +381,7 @@ pub trait Store: Send + Sync {
         user: &str,
         revision: u64,
         record: CredentialRecord,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Signs in with a TOTP code: sets the last accepted step to `write.step`, the counters to
@@ -386,6 +393,7 @@ pub trait Store: Send + Sync {
         &self,
         user: &str,
         write: AcceptStep,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Replaces the recovery codes with `new` — and, for a sign-in with a recovery code, the
@@ -398,6 +406,7 @@ pub trait Store: Send + Sync {
         revision: u64,
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Removes the credential — secret, recovery codes and replay state at once — if the
@@ -407,6 +416,7 @@ pub trait Store: Send + Sync {
         &self,
         user: &str,
         revision: u64,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Resets the user's second factor for an organisation's owner or admin: removes the
@@ -420,6 +430,7 @@ pub trait Store: Send + Sync {
         &self,
         user: &str,
         revision: u64,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Forgets everything stored for `user` — credential, counters and completed states — as
@@ -492,7 +503,115 @@ pub trait Store: Send + Sync {
         org: &str,
         revision: u64,
         new: OrgPolicy,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Appends to the security log the events no write carries: an enable started, a failed
+    /// attempt, a lock, an unlock. The provided method keeps nothing, as a store without a
+    /// log does.
+    fn record_events(
+        &self,
+        events: &[AuditEvent],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = events;
+        async { Ok(()) }
+    }
+
+    /// A page of the security log, newest first: a user's events (those of their factor and
+    /// those they made as an actor) or an organisation's. The provided method answers none,
+    /// as a store without a log does.
+    fn events(
+        &self,
+        query: &EventQuery,
+    ) -> impl Future<Output = Result<Vec<LoggedEvent>, Self::Error>> + Send {
+        let _ = query;
+        async { Ok(Vec::new()) }
+    }
+}
+
+/// Whose events a page of the security log holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventsOf {
+    /// A user's: their factor's, and the changes they made to others' (as the actor).
+    User(String),
+    /// An organisation's: its policy's changes and the resets made in it.
+    Org(String),
+}
+
+/// A page of the security log to read ([`Store::events`]): newest first, at most `limit`
+/// events, older than the event `before` (an id from the previous page) when set.
+///
+/// ```
+/// use twostep_enrollment::EventQuery;
+/// let first = EventQuery::user("alice", 20);
+/// let next = EventQuery::user("alice", 20).before(118);
+/// # let _ = (first, next);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventQuery {
+    /// Whose events.
+    pub of: EventsOf,
+    /// Only events older than this one: the next page.
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+impl EventQuery {
+    /// The first page of `user`'s events.
+    pub fn user(user: impl Into<String>, limit: u32) -> Self {
+        Self {
+            of: EventsOf::User(user.into()),
+            before: None,
+            limit,
+        }
+    }
+
+    /// The first page of `org`'s events.
+    pub fn org(org: impl Into<String>, limit: u32) -> Self {
+        Self {
+            of: EventsOf::Org(org.into()),
+            before: None,
+            limit,
+        }
+    }
+
+    /// The page after the one that ended with the event `id`.
+    #[must_use]
+    pub fn before(mut self, id: u64) -> Self {
+        self.before = Some(id);
+        self
+    }
+
+    /// Whether `event` belongs on this query's pages (not counting `before` and `limit`).
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        match &self.of {
+            EventsOf::User(user) => {
+                event.user_id == *user || event.actor.as_deref() == Some(user.as_str())
+            }
+            EventsOf::Org(org) => event.org.as_deref() == Some(org.as_str()),
+        }
+    }
+}
+
+/// An event as the security log keeps it: with its id, which orders the log (a later event
+/// has a greater id) and pages it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoggedEvent {
+    /// The event's place in the log.
+    pub id: u64,
+    /// The event.
+    pub event: AuditEvent,
+}
+
+impl LoggedEvent {
+    /// `event` at `id`.
+    pub fn new(id: u64, event: AuditEvent) -> Self {
+        Self { id, event }
+    }
 }
 
 /// Where users' organisation memberships come from: the application's own tables.
@@ -703,6 +822,83 @@ pub struct AuditEvent {
     pub actor: Option<String>,
     /// The organisation the change was made in: a mandate's changes, a reset.
     pub org: Option<String>,
+    /// The client's address, where the application passed it ([`Client`]).
+    pub ip: Option<std::net::IpAddr>,
+    /// The client's user agent, where the application passed it ([`Client`]), at most
+    /// [`Client::MAX_USER_AGENT`] bytes.
+    pub user_agent: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event of `kind` for `user_id` at `at`, with no actor, organisation or client: what a
+    /// store reading its log starts from.
+    pub fn new(user_id: impl Into<String>, kind: AuditKind, at: u64) -> Self {
+        Self {
+            user_id: user_id.into(),
+            at,
+            kind,
+            actor: None,
+            org: None,
+            ip: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// The client of the request under way, as the security log keeps it: its address and user
+/// agent. The application sets it around one request's calls with [`Client::scope`]; the
+/// events the service records inside carry it ([`AuditEvent::ip`],
+/// [`AuditEvent::user_agent`]). Outside a scope, events carry neither.
+///
+/// ```
+/// # async fn handle() {}
+/// # async fn request() {
+/// use twostep_enrollment::Client;
+/// let client = Client::new(Some([203, 0, 113, 7].into()), Some("Mozilla/5.0"));
+/// client.scope(handle()).await;
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Client {
+    /// The client's address, as the application determined it (behind a proxy, from the
+    /// header the proxy sets — never one a client could forge).
+    pub ip: Option<std::net::IpAddr>,
+    /// The `User-Agent` header, cut to [`Client::MAX_USER_AGENT`] bytes.
+    pub user_agent: Option<String>,
+}
+
+tokio::task_local! {
+    static CLIENT: Client;
+}
+
+impl Client {
+    /// The longest user agent kept, in bytes: a header of any length costs the log no more.
+    pub const MAX_USER_AGENT: usize = 256;
+
+    /// A client at `ip` with `user_agent`, cut at a character boundary to
+    /// [`Client::MAX_USER_AGENT`] bytes.
+    pub fn new(ip: Option<std::net::IpAddr>, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent.map(|agent| {
+            let mut end = agent.len().min(Self::MAX_USER_AGENT);
+            while !agent.is_char_boundary(end) {
+                end -= 1;
+            }
+            agent.get(..end).unwrap_or_default().to_owned()
+        });
+        Self { ip, user_agent }
+    }
+
+    /// Runs `work` — the service calls of one request — with this client as the one its
+    /// events carry.
+    pub async fn scope<F: Future>(self, work: F) -> F::Output {
+        CLIENT.scope(self, work).await
+    }
+
+    /// The client of the scope under way, if any.
+    pub(crate) fn current() -> Self {
+        CLIENT.try_with(Self::clone).unwrap_or_default()
+    }
 }
 
 /// What an [`AuditEvent`] records.
@@ -741,6 +937,73 @@ pub enum AuditKind {
     /// An organisation's 2FA mandate was switched off (`user_id` is the actor, `org` the
     /// organisation).
     MandateCleared,
+}
+impl AuditKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 14] = [
+        Self::EnableStarted,
+        Self::Enabled,
+        Self::LoginWithCode,
+        Self::LoginWithRecoveryCode,
+        Self::SecondStepFailed,
+        Self::ReplayDetected,
+        Self::Locked,
+        Self::Unlocked,
+        Self::RecoveryCodesReissued,
+        Self::Disabled,
+        Self::Reset,
+        Self::MandateSet,
+        Self::MandateGraceChanged,
+        Self::MandateCleared,
+    ];
+
+    /// The kind's stable name, in `snake_case`: what a stored log keeps and a JSON view shows.
+    ///
+    /// ```
+    /// use twostep_enrollment::AuditKind;
+    /// assert_eq!(AuditKind::LoginWithRecoveryCode.name(), "login_with_recovery_code");
+    /// assert_eq!(AuditKind::from_name("reset"), Some(AuditKind::Reset));
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EnableStarted => "enable_started",
+            Self::Enabled => "enabled",
+            Self::LoginWithCode => "login_with_code",
+            Self::LoginWithRecoveryCode => "login_with_recovery_code",
+            Self::SecondStepFailed => "second_step_failed",
+            Self::ReplayDetected => "replay_detected",
+            Self::Locked => "locked",
+            Self::Unlocked => "unlocked",
+            Self::RecoveryCodesReissued => "recovery_codes_reissued",
+            Self::Disabled => "disabled",
+            Self::Reset => "reset",
+            Self::MandateSet => "mandate_set",
+            Self::MandateGraceChanged => "mandate_grace_changed",
+            Self::MandateCleared => "mandate_cleared",
+        }
+    }
+
+    /// The kind named `name` ([`AuditKind::name`]); `None` for a name this version does not
+    /// know.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "enable_started" => Self::EnableStarted,
+            "enabled" => Self::Enabled,
+            "login_with_code" => Self::LoginWithCode,
+            "login_with_recovery_code" => Self::LoginWithRecoveryCode,
+            "second_step_failed" => Self::SecondStepFailed,
+            "replay_detected" => Self::ReplayDetected,
+            "locked" => Self::Locked,
+            "unlocked" => Self::Unlocked,
+            "recovery_codes_reissued" => Self::RecoveryCodesReissued,
+            "disabled" => Self::Disabled,
+            "reset" => Self::Reset,
+            "mandate_set" => Self::MandateSet,
+            "mandate_grace_changed" => Self::MandateGraceChanged,
+            "mandate_cleared" => Self::MandateCleared,
+            _ => return None,
+        })
+    }
 }
 
 /// Where audit events go.
@@ -822,16 +1085,18 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         user: &str,
         revision: u64,
         record: CredentialRecord,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).create_credential(user, revision, record)
+        (**self).create_credential(user, revision, record, events)
     }
 
     fn accept_step(
         &self,
         user: &str,
         write: AcceptStep,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).accept_step(user, write)
+        (**self).accept_step(user, write, events)
     }
 
     fn replace_recovery_codes(
@@ -840,28 +1105,45 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         revision: u64,
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).replace_recovery_codes(user, revision, new, completed)
+        (**self).replace_recovery_codes(user, revision, new, completed, events)
     }
 
     fn remove_credential(
         &self,
         user: &str,
         revision: u64,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).remove_credential(user, revision)
+        (**self).remove_credential(user, revision, events)
     }
 
     fn reset_credential(
         &self,
         user: &str,
         revision: u64,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).reset_credential(user, revision)
+        (**self).reset_credential(user, revision, events)
     }
 
     fn forget_user(&self, user: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         (**self).forget_user(user)
+    }
+
+    fn record_events(
+        &self,
+        events: &[AuditEvent],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        (**self).record_events(events)
+    }
+
+    fn events(
+        &self,
+        query: &EventQuery,
+    ) -> impl Future<Output = Result<Vec<LoggedEvent>, Self::Error>> + Send {
+        (**self).events(query)
     }
 
     fn is_consumed(
@@ -914,8 +1196,9 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
         org: &str,
         revision: u64,
         new: OrgPolicy,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        (**self).compare_and_set_org_policy(org, revision, new)
+        (**self).compare_and_set_org_policy(org, revision, new, events)
     }
 }
 

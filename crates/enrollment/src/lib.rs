@@ -23,9 +23,10 @@ mod throttle;
 mod tests;
 
 pub use app::{
-    AcceptStep, AuditEvent, AuditKind, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord,
-    Directory, FORGET_CONSUMED_AFTER_SECONDS, Mail, Mailer, Notice, Reauthenticate, SealedSecret,
-    Sealer, StateId, Store, StoredAccount, StoredOrgPolicy, SystemClock,
+    AcceptStep, AuditEvent, AuditKind, AuditLog, BoxError, Client, Clock, ConsumedState,
+    CredentialRecord, Directory, EventQuery, EventsOf, FORGET_CONSUMED_AFTER_SECONDS, LoggedEvent,
+    Mail, Mailer, Notice, Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount,
+    StoredOrgPolicy, SystemClock,
 };
 pub use disable::ConfirmWithCode;
 pub use email_code::EmailCode;

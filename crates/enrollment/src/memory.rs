@@ -13,8 +13,8 @@ use twostep_recovery::RecoveryCodeSet;
 
 use crate::app::{
     AcceptStep, AuditEvent, AuditLog, BoxError, Clock, ConsumedState, CredentialRecord, Directory,
-    Mail, Mailer, Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount,
-    StoredOrgPolicy,
+    EventQuery, LoggedEvent, Mail, Mailer, Reauthenticate, SealedSecret, Sealer, StateId, Store,
+    StoredAccount, StoredOrgPolicy,
 };
 use crate::email_code::EmailCode;
 use crate::throttle::Throttle;
@@ -29,6 +29,17 @@ struct Tables {
     accounts: HashMap<String, StoredAccount>,
     consumed: HashMap<(String, StateId), ConsumedState>,
     policies: HashMap<String, StoredOrgPolicy>,
+    /// The security log, oldest first; an event's id is its place plus one.
+    events: Vec<LoggedEvent>,
+}
+
+impl Tables {
+    fn log(&mut self, events: &[AuditEvent]) {
+        for event in events {
+            let id = self.events.len() as u64 + 1;
+            self.events.push(LoggedEvent::new(id, event.clone()));
+        }
+    }
 }
 
 /// A [`Store`] in `HashMap`s behind one mutex.
@@ -43,18 +54,21 @@ impl MemoryStore {
         Ok(f(&mut tables))
     }
 
-    /// Applies `write` to the user's account if `condition` holds on it; says whether it did.
+    /// Applies `write` to the user's account and logs `events` if `condition` holds on it;
+    /// says whether it did.
     fn write_if(
         &self,
         user: &str,
         condition: impl FnOnce(&StoredAccount) -> bool,
         write: impl FnOnce(&mut StoredAccount),
+        events: &[AuditEvent],
     ) -> Result<bool, Poisoned> {
         self.with(|t| {
             let account = t.accounts.entry(user.to_owned()).or_default();
             let holds = condition(account);
             if holds {
                 write(account);
+                t.log(events);
             }
             holds
         })
@@ -73,6 +87,7 @@ impl Store for MemoryStore {
         user: &str,
         revision: u64,
         record: CredentialRecord,
+        events: &[AuditEvent],
     ) -> Result<bool, Poisoned> {
         self.write_if(
             user,
@@ -82,10 +97,16 @@ impl Store for MemoryStore {
                 account.revision += 1;
                 account.security_revision += 1;
             },
+            events,
         )
     }
 
-    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Poisoned> {
+    async fn accept_step(
+        &self,
+        user: &str,
+        write: AcceptStep,
+        events: &[AuditEvent],
+    ) -> Result<bool, Poisoned> {
         let step = write.step;
         self.write_if(
             user,
@@ -104,6 +125,7 @@ impl Store for MemoryStore {
                 account.completed = write.completed;
                 account.revision += 1;
             },
+            events,
         )
     }
 
@@ -113,6 +135,7 @@ impl Store for MemoryStore {
         revision: u64,
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
+        events: &[AuditEvent],
     ) -> Result<bool, Poisoned> {
         self.write_if(
             user,
@@ -128,10 +151,16 @@ impl Store for MemoryStore {
                 }
                 account.revision += 1;
             },
+            events,
         )
     }
 
-    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Poisoned> {
+    async fn remove_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        events: &[AuditEvent],
+    ) -> Result<bool, Poisoned> {
         self.write_if(
             user,
             |account| account.credential.is_some() && account.revision == revision,
@@ -140,10 +169,16 @@ impl Store for MemoryStore {
                 account.revision += 1;
                 account.security_revision += 1;
             },
+            events,
         )
     }
 
-    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Poisoned> {
+    async fn reset_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        events: &[AuditEvent],
+    ) -> Result<bool, Poisoned> {
         self.write_if(
             user,
             |account| account.credential.is_some() && account.revision == revision,
@@ -154,6 +189,7 @@ impl Store for MemoryStore {
                     ..StoredAccount::default()
                 };
             },
+            events,
         )
     }
 
@@ -207,6 +243,7 @@ impl Store for MemoryStore {
             user,
             |account| account.throttle == expected,
             |account| account.throttle = new,
+            &[],
         )
     }
 
@@ -227,6 +264,7 @@ impl Store for MemoryStore {
         org: &str,
         revision: u64,
         new: OrgPolicy,
+        events: &[AuditEvent],
     ) -> Result<bool, Poisoned> {
         self.with(|t| {
             let stored = t.policies.entry(org.to_owned()).or_default();
@@ -237,7 +275,26 @@ impl Store for MemoryStore {
                 policy: Some(new),
                 revision: revision.saturating_add(1),
             };
+            t.log(events);
             true
+        })
+    }
+
+    async fn record_events(&self, events: &[AuditEvent]) -> Result<(), Poisoned> {
+        self.with(|t| t.log(events))
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<LoggedEvent>, Poisoned> {
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        self.with(|t| {
+            t.events
+                .iter()
+                .rev()
+                .filter(|logged| query.before.is_none_or(|before| logged.id < before))
+                .filter(|logged| query.matches(&logged.event))
+                .take(limit)
+                .cloned()
+                .collect()
         })
     }
 }

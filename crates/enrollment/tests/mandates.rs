@@ -12,7 +12,7 @@ use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingMailer, SettableClock,
 };
 use twostep_enrollment::{
-    AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Service,
+    AcceptStep, AuditEvent, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Service,
     ServiceError, Store, StoredAccount, StoredOrgPolicy, Throttle,
 };
 use twostep_policy::{Affected, DisableRefused, Membership, OrgPolicy, Refusal, Role};
@@ -328,11 +328,19 @@ impl Store for Counting {
         user: &str,
         revision: u64,
         record: CredentialRecord,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
-        self.inner.create_credential(user, revision, record).await
+        self.inner
+            .create_credential(user, revision, record, events)
+            .await
     }
-    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
-        self.inner.accept_step(user, write).await
+    async fn accept_step(
+        &self,
+        user: &str,
+        write: AcceptStep,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
+        self.inner.accept_step(user, write, events).await
     }
     async fn replace_recovery_codes(
         &self,
@@ -340,17 +348,28 @@ impl Store for Counting {
         revision: u64,
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
         let inner = &self.inner;
         inner
-            .replace_recovery_codes(user, revision, new, completed)
+            .replace_recovery_codes(user, revision, new, completed, events)
             .await
     }
-    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
-        self.inner.remove_credential(user, revision).await
+    async fn remove_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
+        self.inner.remove_credential(user, revision, events).await
     }
-    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
-        self.inner.reset_credential(user, revision).await
+    async fn reset_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
+        self.inner.reset_credential(user, revision, events).await
     }
     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
         self.inner.forget_user(user).await
@@ -398,9 +417,10 @@ impl Store for Counting {
         org: &str,
         revision: u64,
         new: OrgPolicy,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
         self.inner
-            .compare_and_set_org_policy(org, revision, new)
+            .compare_and_set_org_policy(org, revision, new, events)
             .await
     }
 }
@@ -481,7 +501,7 @@ async fn a_short_batch_answer_fails_the_sign_in_instead_of_dropping_a_mandate() 
     });
     assert!(
         store
-            .compare_and_set_org_policy("acme", 0, policy)
+            .compare_and_set_org_policy("acme", 0, policy, &[])
             .await
             .unwrap()
     );

@@ -17,9 +17,9 @@ use twostep_enrollment::memory::{
     SettableClock,
 };
 use twostep_enrollment::{
-    AcceptStep, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Mail, Notice,
-    PendingEnable, Policies, SaveRecoveryCodes, Saved, Service, ServiceError, Store, StoredAccount,
-    StoredOrgPolicy, Throttle,
+    AcceptStep, AuditEvent, AuditKind, Clock, ConsumedState, CredentialRecord, LoginStep, Mail,
+    Notice, PendingEnable, Policies, SaveRecoveryCodes, Saved, Service, ServiceError, Store,
+    StoredAccount, StoredOrgPolicy, Throttle,
 };
 use twostep_otp::Totp;
 use twostep_policy::{Membership, OrgPolicy, Role};
@@ -370,12 +370,20 @@ impl Store for TwoAtOnce {
         user: &str,
         revision: u64,
         record: CredentialRecord,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
-        self.inner.create_credential(user, revision, record).await
+        self.inner
+            .create_credential(user, revision, record, events)
+            .await
     }
 
-    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
-        self.inner.accept_step(user, write).await
+    async fn accept_step(
+        &self,
+        user: &str,
+        write: AcceptStep,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
+        self.inner.accept_step(user, write, events).await
     }
 
     async fn replace_recovery_codes(
@@ -384,21 +392,32 @@ impl Store for TwoAtOnce {
         revision: u64,
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
         if self.arrivals.fetch_add(1, Ordering::SeqCst) < 2 {
             self.gate.wait().await;
         }
         self.inner
-            .replace_recovery_codes(user, revision, new, completed)
+            .replace_recovery_codes(user, revision, new, completed, events)
             .await
     }
 
-    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
-        self.inner.remove_credential(user, revision).await
+    async fn remove_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
+        self.inner.remove_credential(user, revision, events).await
     }
 
-    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
-        self.inner.reset_credential(user, revision).await
+    async fn reset_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
+        self.inner.reset_credential(user, revision, events).await
     }
     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
         self.inner.forget_user(user).await
@@ -441,9 +460,10 @@ impl Store for TwoAtOnce {
         org: &str,
         revision: u64,
         new: OrgPolicy,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
         self.inner
-            .compare_and_set_org_policy(org, revision, new)
+            .compare_and_set_org_policy(org, revision, new, events)
             .await
     }
 }

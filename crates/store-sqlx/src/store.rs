@@ -8,8 +8,9 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Row};
 
 use twostep_enrollment::{
-    AcceptStep, BoxError, ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS,
-    SealedSecret, Sealer, StateId, Store, StoredAccount, StoredOrgPolicy, Throttle,
+    AcceptStep, AuditEvent, BoxError, ConsumedState, CredentialRecord,
+    FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, Sealer, StateId, Store, StoredAccount,
+    StoredOrgPolicy, Throttle,
 };
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
@@ -759,6 +760,7 @@ impl Store for SqlStore {
         user: &str,
         revision: u64,
         record: CredentialRecord,
+        _events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let columns = RecordColumns::new(&record)?;
         let result = if revision == 0 {
@@ -803,7 +805,12 @@ impl Store for SqlStore {
     }
 
     /// One conditional `UPDATE`: a sign-in with a TOTP code is one read and one write.
-    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, StoreError> {
+    async fn accept_step(
+        &self,
+        user: &str,
+        write: AcceptStep,
+        _events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let result = sqlx::query(ACCEPT_STEP)
             .bind(user)
             .bind_step(&write)?
@@ -818,6 +825,7 @@ impl Store for SqlStore {
         revision: u64,
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
+        _events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         // Without `completed` (a re-issue) the column is written back as it is, and the
         // security revision moves on.
@@ -838,7 +846,12 @@ impl Store for SqlStore {
         Ok(changed_one(&result))
     }
 
-    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, StoreError> {
+    async fn remove_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        _events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         // Secret, codes and replay state go together; the counters stay.
         self.clear_credential(
             concat!("UPDATE twostep_accounts SET ", no_credential!()),
@@ -850,7 +863,12 @@ impl Store for SqlStore {
 
     /// One conditional `UPDATE` of the account row: credential, counters and completed states
     /// go together.
-    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, StoreError> {
+    async fn reset_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        _events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         self.clear_credential(
             concat!(
                 "UPDATE twostep_accounts SET ",
@@ -968,6 +986,7 @@ impl Store for SqlStore {
         org: &str,
         revision: u64,
         new: OrgPolicy,
+        _events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let new =
             serde_json::to_string(&new).map_err(|_| StoreError::Encode("organisation policy"))?;

@@ -244,11 +244,11 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
             .recovery_codes;
         // Each of these writes' conditions holds, so each reaches the row and the trigger.
         let writes = [
-            store.accept_step("doomed", step(&before, 5)).await,
+            store.accept_step("doomed", step(&before, 5), &[]).await,
             store
-                .replace_recovery_codes("doomed", revision, other_set, None)
+                .replace_recovery_codes("doomed", revision, other_set, None, &[])
                 .await,
-            store.remove_credential("doomed", revision).await,
+            store.remove_credential("doomed", revision, &[]).await,
             store
                 .compare_and_set_throttle("doomed", failed, Throttle::default())
                 .await,
@@ -261,7 +261,7 @@ async fn a_write_that_fails_midway_leaves_the_previous_state() {
         }
         assert!(
             !store
-                .create_credential("doomed", revision, enrolled.record.clone())
+                .create_credential("doomed", revision, enrolled.record.clone(), &[])
                 .await
                 .unwrap(),
             "{name}: a second credential is refused by its condition, before any write"
@@ -306,7 +306,7 @@ async fn a_connection_dropped_inside_a_write_leaves_the_previous_state() {
         .unwrap();
     let writer = {
         let (store, write) = (store.clone(), step(&before, 99));
-        tokio::spawn(async move { store.accept_step("alice", write).await })
+        tokio::spawn(async move { store.accept_step("alice", write, &[]).await })
     };
     let mut killed = false;
     for _ in 0..200 {
@@ -337,7 +337,10 @@ async fn a_connection_dropped_inside_a_write_leaves_the_previous_state() {
     holder.rollback().await.unwrap();
     assert_eq!(store.account("alice").await.unwrap(), before);
     assert!(
-        store.accept_step("alice", step(&before, 99)).await.unwrap(),
+        store
+            .accept_step("alice", step(&before, 99), &[])
+            .await
+            .unwrap(),
         "the pool recovers and the step is still free"
     );
 }
@@ -488,7 +491,10 @@ async fn moving_the_recovery_codes_keeps_every_account() {
             id: StateId::from_bytes([9; 16]),
             expires_at: NOW + 300,
         });
-        assert!(store.accept_step("alice", write).await.unwrap(), "{name}");
+        assert!(
+            store.accept_step("alice", write, &[]).await.unwrap(),
+            "{name}"
+        );
         let policy = ThrottlePolicy::default();
         let failed = Throttle::default().record_failure(&policy, NOW);
         assert!(
@@ -581,7 +587,7 @@ async fn a_forgotten_user_keeps_only_a_revision_nothing_before_can_complete() {
         assert!(account.revision > 1, "{name}: the revision moved on");
         assert!(
             !store
-                .create_credential("alice", wizard_began_at, enrolled.record.clone())
+                .create_credential("alice", wizard_began_at, enrolled.record.clone(), &[])
                 .await
                 .unwrap(),
             "{name}: a wizard from before the deletion cannot complete"
@@ -609,7 +615,10 @@ async fn sqlite_writes_queue_on_one_connection_and_reads_go_on() {
         writers.spawn(async move {
             let user = format!("user-{i}");
             let read = store.account(&user).await.unwrap();
-            store.accept_step(&user, step(&read, 99)).await.unwrap()
+            store
+                .accept_step(&user, step(&read, 99), &[])
+                .await
+                .unwrap()
         });
     }
     while let Some(accepted) = writers.join_next().await {
@@ -629,7 +638,7 @@ async fn sqlite_writes_queue_on_one_connection_and_reads_go_on() {
     let before = store.account("user-1").await.unwrap();
     let waiting = {
         let store = store.clone();
-        tokio::spawn(async move { store.accept_step("user-1", step(&before, 100)).await })
+        tokio::spawn(async move { store.accept_step("user-1", step(&before, 100), &[]).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert!(!waiting.is_finished(), "the write waits for the writer");

@@ -9,8 +9,8 @@ use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
 
 use crate::app::{
-    AcceptStep, BoxError, ConsumedState, CredentialRecord, StateId, Store, StoredAccount,
-    StoredOrgPolicy,
+    AcceptStep, AuditEvent, BoxError, ConsumedState, CredentialRecord, EventQuery, LoggedEvent,
+    StateId, Store, StoredAccount, StoredOrgPolicy,
 };
 use crate::throttle::Throttle;
 
@@ -68,15 +68,24 @@ impl<S: Store> Store for Failing<S> {
         user: &str,
         revision: u64,
         record: CredentialRecord,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
         self.call()?;
-        let created = self.inner.create_credential(user, revision, record).await;
+        let created = self
+            .inner
+            .create_credential(user, revision, record, events)
+            .await;
         created.map_err(Into::into)
     }
 
-    async fn accept_step(&self, user: &str, write: AcceptStep) -> Result<bool, Self::Error> {
+    async fn accept_step(
+        &self,
+        user: &str,
+        write: AcceptStep,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
         self.call()?;
-        let accepted = self.inner.accept_step(user, write).await;
+        let accepted = self.inner.accept_step(user, write, events).await;
         accepted.map_err(Into::into)
     }
 
@@ -86,25 +95,46 @@ impl<S: Store> Store for Failing<S> {
         revision: u64,
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
         self.call()?;
         let replaced = self
             .inner
-            .replace_recovery_codes(user, revision, new, completed)
+            .replace_recovery_codes(user, revision, new, completed, events)
             .await;
         replaced.map_err(Into::into)
     }
 
-    async fn remove_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+    async fn remove_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
         self.call()?;
-        let removed = self.inner.remove_credential(user, revision).await;
+        let removed = self.inner.remove_credential(user, revision, events).await;
         removed.map_err(Into::into)
     }
 
-    async fn reset_credential(&self, user: &str, revision: u64) -> Result<bool, Self::Error> {
+    async fn reset_credential(
+        &self,
+        user: &str,
+        revision: u64,
+        events: &[AuditEvent],
+    ) -> Result<bool, Self::Error> {
         self.call()?;
-        let reset = self.inner.reset_credential(user, revision).await;
+        let reset = self.inner.reset_credential(user, revision, events).await;
         reset.map_err(Into::into)
+    }
+
+    async fn record_events(&self, events: &[AuditEvent]) -> Result<(), Self::Error> {
+        self.call()?;
+        self.inner.record_events(events).await.map_err(Into::into)
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<LoggedEvent>, Self::Error> {
+        self.call()?;
+        self.inner.events(query).await.map_err(Into::into)
     }
 
     async fn forget_user(&self, user: &str) -> Result<bool, Self::Error> {
@@ -165,11 +195,12 @@ impl<S: Store> Store for Failing<S> {
         org: &str,
         revision: u64,
         new: OrgPolicy,
+        events: &[AuditEvent],
     ) -> Result<bool, Self::Error> {
         self.call()?;
         let set = self
             .inner
-            .compare_and_set_org_policy(org, revision, new)
+            .compare_and_set_org_policy(org, revision, new, events)
             .await;
         set.map_err(Into::into)
     }

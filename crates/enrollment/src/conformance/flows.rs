@@ -650,7 +650,7 @@ async fn enabled_admin<S: Store + 'static>(w: &World<S>) -> Totp {
     assert!(
         w.service
             .store()
-            .create_credential(ADMIN, 0, record)
+            .create_credential(ADMIN, 0, record, &[])
             .await
             .expect("store"),
         "the admin enrolls"

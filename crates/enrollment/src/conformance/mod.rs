@@ -30,6 +30,7 @@ use twostep_recovery::{HashParams, RecoveryCodeSet};
 
 mod failing;
 mod flows;
+mod log;
 
 use crate::app::{
     AcceptStep, ConsumedState, CredentialRecord, FORGET_CONSUMED_AFTER_SECONDS, SealedSecret,
@@ -91,6 +92,8 @@ where
     throttle_is_compare_and_set(make().await).await;
     org_policies_are_compare_and_set(make().await).await;
     org_policies_are_read_together_in_order(make().await).await;
+    log::a_write_logs_its_events_exactly_when_it_wins(make().await).await;
+    log::the_log_reads_newest_first_page_by_page(make().await).await;
     let store = Arc::new(make().await);
     races_have_exactly_one_winner(&[Arc::clone(&store), store]).await;
     flows::run(make).await;
@@ -113,14 +116,14 @@ async fn credentials_are_created_once_at_the_revision_read<S: Store>(store: S) {
     );
     assert!(
         !store
-            .create_credential("u", 1, record.clone())
+            .create_credential("u", 1, record.clone(), &[])
             .await
             .expect("store"),
         "a create at a revision the account never had loses"
     );
     assert!(
         store
-            .create_credential("u", 0, record.clone())
+            .create_credential("u", 0, record.clone(), &[])
             .await
             .expect("store"),
         "the first create at the revision read wins"
@@ -132,7 +135,7 @@ async fn credentials_are_created_once_at_the_revision_read<S: Store>(store: S) {
     );
     assert!(
         !store
-            .create_credential("u", 1, sample_record(2))
+            .create_credential("u", 1, sample_record(2), &[])
             .await
             .expect("store"),
         "a second create loses while a credential exists"
@@ -152,7 +155,7 @@ async fn credentials_are_created_once_at_the_revision_read<S: Store>(store: S) {
 async fn steps_only_move_forward<S: Store>(store: S) {
     assert!(!accept(&store, "u", 5).await, "no credential, no step");
     store
-        .create_credential("u", 0, sample_record(1))
+        .create_credential("u", 0, sample_record(1), &[])
         .await
         .expect("store");
     assert!(accept(&store, "u", 5).await, "the first step is accepted");
@@ -176,7 +179,7 @@ async fn steps_only_move_forward<S: Store>(store: S) {
 async fn accept<S: Store>(store: &S, user: &str, step: u64) -> bool {
     let account = store.account(user).await.expect("store");
     store
-        .accept_step(user, step_write(&account, step, account.throttle))
+        .accept_step(user, step_write(&account, step, account.throttle), &[])
         .await
         .expect("store")
 }
@@ -197,7 +200,7 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
     let policy = ThrottlePolicy::default();
     let record = sample_record(1);
     store
-        .create_credential("u", 0, record.clone())
+        .create_credential("u", 0, record.clone(), &[])
         .await
         .expect("store");
     let failed = Throttle::default().record_failure(&policy, 50);
@@ -221,7 +224,7 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
     let read = store.account("u").await.expect("store");
     assert!(
         !store
-            .accept_step("u", step_write(&read, 7, Throttle::default()))
+            .accept_step("u", step_write(&read, 7, Throttle::default()), &[])
             .await
             .expect("store"),
         "counters that changed since they were read refuse the step"
@@ -237,7 +240,7 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
     );
     assert!(
         store
-            .accept_step("u", step_write(&read, 7, failed))
+            .accept_step("u", step_write(&read, 7, failed), &[])
             .await
             .expect("store")
     );
@@ -255,14 +258,14 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
     );
     assert!(
         !store
-            .accept_step("u", step_write(&account, 7, account.throttle))
+            .accept_step("u", step_write(&account, 7, account.throttle), &[])
             .await
             .expect("store"),
         "a replayed step leaves the counters alone"
     );
     assert!(
         !store
-            .accept_step("u", step_write(&read, 8, failed.record_success()))
+            .accept_step("u", step_write(&read, 8, failed.record_success()), &[])
             .await
             .expect("store"),
         "a revision that moved since it was read refuses a newer step too"
@@ -276,14 +279,14 @@ async fn accepting_a_step_settles_the_counters<S: Store>(store: S) {
 async fn recovery_codes_are_replaced_only_at_the_revision_read<S: Store>(store: S) {
     assert!(
         !store
-            .replace_recovery_codes("u", 0, sample_record(1).recovery_codes, None)
+            .replace_recovery_codes("u", 0, sample_record(1).recovery_codes, None, &[])
             .await
             .expect("store"),
         "no credential, no replacement"
     );
     let (record, codes) = sample_record_with_codes(7);
     store
-        .create_credential("u", 0, record.clone())
+        .create_credential("u", 0, record.clone(), &[])
         .await
         .expect("store");
     let first = codes.first().expect("three codes");
@@ -294,7 +297,7 @@ async fn recovery_codes_are_replaced_only_at_the_revision_read<S: Store>(store: 
         .set;
     assert!(
         store
-            .replace_recovery_codes("u", 1, used.clone(), None)
+            .replace_recovery_codes("u", 1, used.clone(), None, &[])
             .await
             .expect("store"),
         "a replacement at the revision read wins"
@@ -307,7 +310,7 @@ async fn recovery_codes_are_replaced_only_at_the_revision_read<S: Store>(store: 
         .set;
     assert!(
         !store
-            .replace_recovery_codes("u", 1, twice, None)
+            .replace_recovery_codes("u", 1, twice, None, &[])
             .await
             .expect("store"),
         "codes read before a code was used must not replace the codes after"
@@ -325,20 +328,20 @@ async fn recovery_codes_are_replaced_only_at_the_revision_read<S: Store>(store: 
 
 async fn removal_is_conditional_on_the_revision<S: Store>(store: S) {
     assert!(
-        !store.remove_credential("u", 0).await.expect("store"),
+        !store.remove_credential("u", 0, &[]).await.expect("store"),
         "nothing to remove"
     );
     let record = sample_record(1);
     store
-        .create_credential("u", 0, record.clone())
+        .create_credential("u", 0, record.clone(), &[])
         .await
         .expect("store");
     accept(&store, "u", 9).await;
     assert!(
-        !store.remove_credential("u", 1).await.expect("store"),
+        !store.remove_credential("u", 1, &[]).await.expect("store"),
         "a credential changed since the revision read is not removed"
     );
-    assert!(store.remove_credential("u", 2).await.expect("store"));
+    assert!(store.remove_credential("u", 2, &[]).await.expect("store"));
     let account = store.account("u").await.expect("store");
     assert!(
         account.credential.is_none(),
@@ -347,19 +350,19 @@ async fn removal_is_conditional_on_the_revision<S: Store>(store: S) {
     assert_eq!(account.revision, 3, "the revision never goes back");
     assert!(!accept(&store, "u", 10).await);
     assert!(
-        !store.remove_credential("u", 3).await.expect("store"),
+        !store.remove_credential("u", 3, &[]).await.expect("store"),
         "removed once"
     );
     assert!(
         !store
-            .create_credential("u", 0, record.clone())
+            .create_credential("u", 0, record.clone(), &[])
             .await
             .expect("store"),
         "a create from before the removal loses"
     );
     assert!(
         store
-            .create_credential("u", 3, record)
+            .create_credential("u", 3, record, &[])
             .await
             .expect("store"),
         "enabling again starts from the revision the removal left"
@@ -369,11 +372,11 @@ async fn removal_is_conditional_on_the_revision<S: Store>(store: S) {
 async fn a_reset_clears_the_factor_and_its_guards_at_the_revision_read<S: Store>(store: S) {
     let policy = ThrottlePolicy::default();
     assert!(
-        !store.reset_credential("u", 0).await.expect("store"),
+        !store.reset_credential("u", 0, &[]).await.expect("store"),
         "nothing to reset"
     );
     store
-        .create_credential("u", 0, sample_record(1))
+        .create_credential("u", 0, sample_record(1), &[])
         .await
         .expect("store");
     let read = store.account("u").await.expect("store");
@@ -382,7 +385,7 @@ async fn a_reset_clears_the_factor_and_its_guards_at_the_revision_read<S: Store>
         id: StateId::from_bytes([4; 16]),
         expires_at: u64::MAX,
     });
-    assert!(store.accept_step("u", write).await.expect("store"));
+    assert!(store.accept_step("u", write, &[]).await.expect("store"));
     // A hard lock: more consecutive failures than any window allows.
     let mut locked = Throttle::default();
     for at in 0..policy.hard_lock_after {
@@ -404,14 +407,17 @@ async fn a_reset_clears_the_factor_and_its_guards_at_the_revision_read<S: Store>
         .await
         .expect("store");
     assert!(
-        !store.reset_credential("u", 1).await.expect("store"),
+        !store.reset_credential("u", 1, &[]).await.expect("store"),
         "a reset read before the sign-in loses to it"
     );
     assert!(
-        !store.reset_credential("other", 0).await.expect("store"),
+        !store
+            .reset_credential("other", 0, &[])
+            .await
+            .expect("store"),
         "counters alone are no credential to reset"
     );
-    assert!(store.reset_credential("u", 2).await.expect("store"));
+    assert!(store.reset_credential("u", 2, &[]).await.expect("store"));
     let account = store.account("u").await.expect("store");
     assert_eq!(
         account,
@@ -424,19 +430,19 @@ async fn a_reset_clears_the_factor_and_its_guards_at_the_revision_read<S: Store>
          both revisions move on"
     );
     assert!(
-        !store.reset_credential("u", 3).await.expect("store"),
+        !store.reset_credential("u", 3, &[]).await.expect("store"),
         "reset once"
     );
     assert!(
         !store
-            .create_credential("u", 2, sample_record(2))
+            .create_credential("u", 2, sample_record(2), &[])
             .await
             .expect("store"),
         "a wizard begun before the reset does not complete after it"
     );
     assert!(
         store
-            .create_credential("u", 3, sample_record(2))
+            .create_credential("u", 3, sample_record(2), &[])
             .await
             .expect("store"),
         "enrolling again starts from the revision the reset left"
@@ -467,19 +473,19 @@ async fn the_security_revision_moves_with_the_factor_alone<S: Store>(store: S) {
         let done = match change {
             "enable" => {
                 store
-                    .create_credential("u", read.revision, record.clone())
+                    .create_credential("u", read.revision, record.clone(), &[])
                     .await
             }
             "sign in" => {
                 store
-                    .accept_step("u", step_write(&read, 5, read.throttle))
+                    .accept_step("u", step_write(&read, 5, read.throttle), &[])
                     .await
             }
             "sign in with a recovery code" => {
                 let codes = record.recovery_codes.clone();
                 let completed = Some(read.completed.clone());
                 store
-                    .replace_recovery_codes("u", read.revision, codes, completed)
+                    .replace_recovery_codes("u", read.revision, codes, completed, &[])
                     .await
             }
             "fail" => {
@@ -489,23 +495,23 @@ async fn the_security_revision_moves_with_the_factor_alone<S: Store>(store: S) {
                     .await
             }
             "lose a race" => store
-                .remove_credential("u", read.revision - 1)
+                .remove_credential("u", read.revision - 1, &[])
                 .await
                 .map(|won| !won),
             "re-issue" => {
                 let codes = record.recovery_codes.clone();
                 store
-                    .replace_recovery_codes("u", read.revision, codes, None)
+                    .replace_recovery_codes("u", read.revision, codes, None, &[])
                     .await
             }
-            "disable" => store.remove_credential("u", read.revision).await,
+            "disable" => store.remove_credential("u", read.revision, &[]).await,
             "enable again and reset" => {
                 let created = store
-                    .create_credential("u", read.revision, record.clone())
+                    .create_credential("u", read.revision, record.clone(), &[])
                     .await;
                 assert!(created.expect("store"), "enabled again");
                 expected += 1;
-                store.reset_credential("u", read.revision + 1).await
+                store.reset_credential("u", read.revision + 1, &[]).await
             }
             _ => store.forget_user("u").await.map(|_| true),
         };
@@ -525,7 +531,7 @@ async fn the_security_revision_moves_with_the_factor_alone<S: Store>(store: S) {
 async fn counters_leave_the_revision_alone<S: Store>(store: S) {
     let policy = ThrottlePolicy::default();
     store
-        .create_credential("u", 0, sample_record(1))
+        .create_credential("u", 0, sample_record(1), &[])
         .await
         .expect("store");
     let failed = Throttle::default().record_failure(&policy, 10);
@@ -562,7 +568,7 @@ async fn a_forgotten_id_reused_completes_nothing_from_before<S: Store>(store: S)
         .await
         .expect("store");
     store
-        .create_credential("enabled", 0, sample_record(1))
+        .create_credential("enabled", 0, sample_record(1), &[])
         .await
         .expect("store");
     for (user, had) in [
@@ -586,14 +592,14 @@ async fn a_forgotten_id_reused_completes_nothing_from_before<S: Store>(store: S)
         assert!(account.revision > before, "{user}: the revision moved on");
         assert!(
             !store
-                .create_credential(user, before, sample_record(2))
+                .create_credential(user, before, sample_record(2), &[])
                 .await
                 .expect("store"),
             "{user}: a wizard from before the account was forgotten does not complete"
         );
         assert!(
             store
-                .create_credential(user, account.revision, sample_record(2))
+                .create_credential(user, account.revision, sample_record(2), &[])
                 .await
                 .expect("store"),
             "{user}: the new account enrolls from the revision the forgetting left"
@@ -652,7 +658,7 @@ async fn states_are_consumed_once<S: Store>(store: S) {
 async fn a_sign_in_records_its_challenge_with_its_write<S: Store>(store: S) {
     let (record, codes) = sample_record_with_codes(1);
     store
-        .create_credential("u", 0, record.clone())
+        .create_credential("u", 0, record.clone(), &[])
         .await
         .expect("store");
     let challenge = |byte| ConsumedState {
@@ -662,7 +668,12 @@ async fn a_sign_in_records_its_challenge_with_its_write<S: Store>(store: S) {
     let read = store.account("u").await.expect("store");
     let mut write = step_write(&read, 5, read.throttle);
     write.completed = vec![challenge(1)];
-    assert!(store.accept_step("u", write.clone()).await.expect("store"));
+    assert!(
+        store
+            .accept_step("u", write.clone(), &[])
+            .await
+            .expect("store")
+    );
     let account = store.account("u").await.expect("store");
     assert_eq!(
         account.completed,
@@ -673,7 +684,7 @@ async fn a_sign_in_records_its_challenge_with_its_write<S: Store>(store: S) {
     write.step = 6;
     write.completed = vec![challenge(1), challenge(2)];
     assert!(
-        !store.accept_step("u", write).await.expect("store"),
+        !store.accept_step("u", write, &[]).await.expect("store"),
         "a write over a revision that moved records nothing"
     );
     assert_eq!(
@@ -689,7 +700,7 @@ async fn a_sign_in_records_its_challenge_with_its_write<S: Store>(store: S) {
     let completed = vec![challenge(1), challenge(3)];
     assert!(
         store
-            .replace_recovery_codes("u", 2, used, Some(completed.clone()))
+            .replace_recovery_codes("u", 2, used, Some(completed.clone()), &[])
             .await
             .expect("store")
     );
@@ -698,7 +709,7 @@ async fn a_sign_in_records_its_challenge_with_its_write<S: Store>(store: S) {
     let reissued = sample_record(3).recovery_codes;
     assert!(
         store
-            .replace_recovery_codes("u", 3, reissued, None)
+            .replace_recovery_codes("u", 3, reissued, None, &[])
             .await
             .expect("store")
     );
@@ -711,7 +722,7 @@ async fn a_sign_in_records_its_challenge_with_its_write<S: Store>(store: S) {
 
 async fn accounts_are_read_together_in_order<S: Store>(store: S) {
     store
-        .create_credential("b", 0, sample_record(1))
+        .create_credential("b", 0, sample_record(1), &[])
         .await
         .expect("store");
     let users = ["b", "a", "missing", "b"];
@@ -741,7 +752,7 @@ async fn accounts_are_read_together_in_order<S: Store>(store: S) {
 /// cannot hold it (PostgreSQL's text holds no NUL) — and one odd member never fails a batch.
 async fn any_id_reads<S: Store>(store: S) {
     store
-        .create_credential("b", 0, sample_record(1))
+        .create_credential("b", 0, sample_record(1), &[])
         .await
         .expect("store");
     let odd = ["nul\0inside", "line\nbreak", "\u{202e}override", ""];
@@ -808,26 +819,26 @@ async fn org_policies_are_compare_and_set<S: Store>(store: S) {
     assert_eq!(store.org_policy("acme").await.expect("store"), none);
     assert!(
         store
-            .compare_and_set_org_policy("acme", 0, first.clone())
+            .compare_and_set_org_policy("acme", 0, first.clone(), &[])
             .await
             .expect("store")
     );
     assert!(
         !store
-            .compare_and_set_org_policy("acme", 0, second.clone())
+            .compare_and_set_org_policy("acme", 0, second.clone(), &[])
             .await
             .expect("store"),
         "stale: one exists"
     );
     assert!(
         store
-            .compare_and_set_org_policy("acme", 1, second.clone())
+            .compare_and_set_org_policy("acme", 1, second.clone(), &[])
             .await
             .expect("store")
     );
     assert!(
         !store
-            .compare_and_set_org_policy("acme", 1, first.clone())
+            .compare_and_set_org_policy("acme", 1, first.clone(), &[])
             .await
             .expect("store"),
         "stale: the revision moved on"
@@ -842,7 +853,7 @@ async fn org_policies_are_compare_and_set<S: Store>(store: S) {
     );
     assert!(
         store
-            .compare_and_set_org_policy("acme", 2, second.clone())
+            .compare_and_set_org_policy("acme", 2, second.clone(), &[])
             .await
             .expect("store"),
         "writing the same policy again is a write: the revision moves on"
@@ -854,7 +865,7 @@ async fn org_policies_are_compare_and_set<S: Store>(store: S) {
 async fn org_policies_are_read_together_in_order<S: Store>(store: S) {
     let policy = OrgPolicy::new("b");
     store
-        .compare_and_set_org_policy("b", 0, policy.clone())
+        .compare_and_set_org_policy("b", 0, policy.clone(), &[])
         .await
         .expect("store");
     let orgs = ["b", "a", "nul\0inside", "b"];
@@ -905,7 +916,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
     let record = sample_record(1);
     let winners = race(handles, |store, _| {
         let record = record.clone();
-        async move { store.create_credential("u", 0, record).await }
+        async move { store.create_credential("u", 0, record, &[]).await }
     })
     .await;
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent creates wins");
@@ -913,7 +924,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
     let read = store.account("u").await.expect("store");
     let winners = race(handles, |store, _| {
         let write = step_write(&read, 42, read.throttle);
-        async move { store.accept_step("u", write).await }
+        async move { store.accept_step("u", write, &[]).await }
     })
     .await;
     assert_eq!(
@@ -933,7 +944,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
     let read = store.account("u").await.expect("store");
     let winners = race(handles, |store, i| {
         let write = step_write(&read, 100 + i as u64, failed);
-        async move { store.accept_step("u", write).await }
+        async move { store.accept_step("u", write, &[]).await }
     })
     .await;
     assert_eq!(
@@ -950,7 +961,9 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
         let sets = Arc::clone(&sets);
         async move {
             let new = sets.get(i % sets.len()).cloned().expect("non-empty");
-            store.replace_recovery_codes("u", read, new, None).await
+            store
+                .replace_recovery_codes("u", read, new, None, &[])
+                .await
         }
     })
     .await;
@@ -992,7 +1005,7 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
             id: StateId::from_bytes([2; 16]),
             expires_at: u64::MAX,
         });
-        async move { store.accept_step("u", write).await }
+        async move { store.accept_step("u", write, &[]).await }
     })
     .await;
     assert_eq!(
@@ -1002,14 +1015,14 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
 
     let read = store.account("u").await.expect("store").revision;
     let winners = race(handles, |store, _| async move {
-        store.remove_credential("u", read).await
+        store.remove_credential("u", read, &[]).await
     })
     .await;
     assert_eq!(winners, 1, "one of {CONTENDERS} concurrent removals wins");
 
     let removed = store.account("u").await.expect("store").revision;
     store
-        .create_credential("u", removed, record.clone())
+        .create_credential("u", removed, record.clone(), &[])
         .await
         .expect("store");
     let read = store.account("u").await.expect("store");
@@ -1019,9 +1032,9 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
         let revision = read.revision;
         async move {
             if i % 2 == 0 {
-                store.reset_credential("u", revision).await
+                store.reset_credential("u", revision, &[]).await
             } else {
-                store.accept_step("u", write).await
+                store.accept_step("u", write, &[]).await
             }
         }
     })
@@ -1038,7 +1051,9 @@ async fn races_have_exactly_one_winner<S: Store + 'static>(handles: &[Arc<S>]) {
             set_by: format!("admin{i}"),
             grace: Vec::new(),
         });
-        store.compare_and_set_org_policy("race", 0, policy).await
+        store
+            .compare_and_set_org_policy("race", 0, policy, &[])
+            .await
     })
     .await;
     assert_eq!(

@@ -85,6 +85,8 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let reservation = &reservation;
         let input = &Zeroizing::new(input.to_owned());
         let state = &state;
+        let event = self.event(user, AuditKind::Disabled, None, None);
+        let events = std::slice::from_ref(&event);
         let removed = retry(move |_| async move {
             let back = |error| Refusal::new(state.clone(), error);
             let stale = || Refusal::end(ServiceError::Replayed);
@@ -124,7 +126,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             // then the code is checked again against what that left.
             let removed = self
                 .store
-                .remove_credential(user, revision)
+                .remove_credential(user, revision, events)
                 .await
                 .map_err(|e| back(ServiceError::store(e)))?;
             Ok(removed.then_some(()))
@@ -139,8 +141,8 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                 _ => refusal,
             });
         }
-        // Audited at once, before any other await: a dropped request cannot lose it.
-        self.audit(user, AuditKind::Disabled);
+        // Logged with the write; to the audit sink at once, before any other await.
+        self.audit.record(event);
         let _ = self.refund(reservation, true).await;
         self.notify(&account.email, Notice::Disabled).await;
         Ok(())

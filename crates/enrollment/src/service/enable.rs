@@ -46,7 +46,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             now,
         );
         self.send_email_code(mail).await?;
-        self.audit(&account.user_id, AuditKind::EnableStarted);
+        self.audit(&account.user_id, AuditKind::EnableStarted).await;
         Ok(state)
     }
 
@@ -282,16 +282,22 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             recovery_codes: credential.recovery_codes,
             enabled_at: credential.enabled_at,
         };
+        let event = self.event(&user, AuditKind::Enabled, None, None);
         let created = self
             .store
-            .create_credential(&user, enabled.revision, record)
+            .create_credential(
+                &user,
+                enabled.revision,
+                record,
+                std::slice::from_ref(&event),
+            )
             .await;
         match created {
             Ok(true) => {}
             Ok(false) => return Err(self.enable_lost(&user, state).await),
             Err(error) => return Err(Refusal::new(state, ServiceError::store(error))),
         }
-        self.audit(&user, AuditKind::Enabled);
+        self.audit.record(event);
         self.notify(&enabled.notify, Notice::Enabled).await;
         Ok(())
     }

@@ -113,6 +113,19 @@ pub(super) enum Purpose {
     Confirm,
 }
 
+impl Purpose {
+    /// The events a successful check writes with it: a sign-in's, or none (the change it
+    /// confirms has its own).
+    fn events<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory>(
+        self,
+        service: &Service<S, M, R, D>,
+        user: &str,
+        kind: AuditKind,
+    ) -> Option<crate::app::AuditEvent> {
+        (self == Self::SignIn).then(|| service.event(user, kind, None, None))
+    }
+}
+
 /// The audit event for a counted failure at the second step.
 fn failure_kind(error: LoginError) -> AuditKind {
     match error {
@@ -242,7 +255,9 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let user = account.user_id.as_str();
         let policy = &*self.policies;
         let challenge = &challenge;
-        retry(move |_| async move {
+        let event = purpose.events(self, user, AuditKind::LoginWithCode);
+        let events = event.as_slice();
+        let signed_in = retry(move |_| async move {
             let back = |error| Refusal::new(challenge.clone(), error);
             let stored = self.account(user).await.map_err(back)?;
             if spent(&stored, challenge.id()) {
@@ -279,16 +294,13 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                     };
                     let accepted = self
                         .store
-                        .accept_step(user, write)
+                        .accept_step(user, write, events)
                         .await
                         .map_err(|e| back(ServiceError::store(e)))?;
                     if !accepted {
                         // A concurrent request changed the account (a copy of this challenge
                         // signed in, the step was taken, the counters moved): read again.
                         return Ok(None);
-                    }
-                    if purpose == Purpose::SignIn {
-                        self.audit(user, AuditKind::LoginWithCode);
                     }
                     // The write was conditional on the revision read with it, so the
                     // security revision was the one read.
@@ -310,7 +322,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                     if !counted {
                         return Ok(None);
                     }
-                    self.audit(user, failure_kind(refused.error));
+                    self.audit(user, failure_kind(refused.error)).await;
                     let policy = &policy.throttle;
                     self.failed(user, refused.throttle, policy, now, Some(&account.email))
                         .await;
@@ -319,7 +331,12 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             }
         })
         .await
-        .map_err(|refusal| keep_on_conflict(refusal, challenge))
+        .map_err(|refusal| keep_on_conflict(refusal, challenge))?;
+        // Logged with the write; to the audit sink at once, before any other await.
+        if let Some(event) = event {
+            self.audit.record(event);
+        }
+        Ok(signed_in)
     }
 
     /// The second step with a recovery code. Each check costs an Argon2 evaluation, too much
@@ -361,6 +378,8 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         let input = &Zeroizing::new(input.to_owned());
         let challenge = &challenge;
         let first = &first;
+        let event = purpose.events(self, user, AuditKind::LoginWithRecoveryCode);
+        let events = event.as_slice();
         let outcome = retry(move |attempt| async move {
             let back = |error| Refusal::new(challenge.clone(), error);
             // The account read before the reservation serves the first check: the write is
@@ -421,7 +440,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             // The one-time write, conditional on the revision read with the codes.
             let replaced = self
                 .store
-                .replace_recovery_codes(user, stored.revision, set, Some(completed))
+                .replace_recovery_codes(user, stored.revision, set, Some(completed), events)
                 .await
                 .map_err(|e| back(ServiceError::store(e)))?;
             Ok(replaced.then_some(SignedIn {
@@ -438,11 +457,11 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
                 return Err(keep_on_conflict(refusal, challenge));
             }
         };
-        // The login counts from here, audited at once (before any other await, so a dropped
-        // request cannot lose the record); giving the reservation back and the notice are best
+        // The login counts from here, logged with its write and to the audit sink at once
+        // (before any other await); giving the reservation back and the notice are best
         // effort and cannot turn it into a failure.
-        if purpose == Purpose::SignIn {
-            self.audit(user, AuditKind::LoginWithRecoveryCode);
+        if let Some(event) = event {
+            self.audit.record(event);
         }
         let _ = self.refund(reservation, true).await;
         if let Some(left) = signed_in.recovery_codes {

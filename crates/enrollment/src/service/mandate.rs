@@ -124,19 +124,21 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         ) -> Result<OrgPolicy, twostep_policy::Refusal>,
     ) -> Result<OrgPolicy, ServiceError> {
         let change = &change;
+        let event = self.event(actor, kind, Some(org), None);
+        let events = std::slice::from_ref(&event);
         let next = retry(move |_| async move {
             let (membership, two_factor, stored) = self.mandate_context(actor, org).await?;
             let current = stored.policy.unwrap_or_else(|| OrgPolicy::new(org));
             let next = change(&current, &membership, two_factor)?;
             let written = self
                 .store
-                .compare_and_set_org_policy(org, stored.revision, next.clone())
+                .compare_and_set_org_policy(org, stored.revision, next.clone(), events)
                 .await
                 .map_err(ServiceError::store)?;
             Ok::<_, ServiceError>(written.then_some(next))
         })
         .await?;
-        self.audit_in(actor, kind, Some(org), None);
+        self.audit.record(event);
         Ok(next)
     }
 

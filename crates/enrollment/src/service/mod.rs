@@ -52,9 +52,9 @@ use twostep_otp::{Rejection, Secret, UriError};
 use twostep_recovery::{RedeemError, SetError};
 
 use crate::app::{
-    AuditEvent, AuditKind, AuditLog, Clock, ConsumedState, CredentialRecord, Directory, Mail,
-    Mailer, Notice, Reauthenticate, SealedSecret, Sealer, StateId, Store, StoredAccount,
-    SystemClock,
+    AuditEvent, AuditKind, AuditLog, BoxError, Client, Clock, ConsumedState, CredentialRecord,
+    Directory, Mail, Mailer, Notice, Reauthenticate, SealedSecret, Sealer, StateId, Store,
+    StoredAccount, SystemClock,
 };
 use crate::disable::DisableError;
 use crate::email_code::EmailCodeError;
@@ -783,19 +783,36 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .collect())
     }
 
-    fn audit(&self, user_id: &str, kind: AuditKind) {
-        self.audit_in(user_id, kind, None, None);
-    }
-
-    /// An event of a change made in the organisation `org`, by `actor` when not the user.
-    fn audit_in(&self, user_id: &str, kind: AuditKind, org: Option<&str>, actor: Option<&str>) {
-        self.audit.record(AuditEvent {
+    /// The event of `kind` for `user_id`, now, from the request's [`Client`]: made in the
+    /// organisation `org`, by `actor` when not the user.
+    fn event(
+        &self,
+        user_id: &str,
+        kind: AuditKind,
+        org: Option<&str>,
+        actor: Option<&str>,
+    ) -> AuditEvent {
+        let client = Client::current();
+        AuditEvent {
             user_id: user_id.to_owned(),
             at: self.clock.now(),
             kind,
             actor: actor.map(str::to_owned),
             org: org.map(str::to_owned),
-        });
+            ip: client.ip,
+            user_agent: client.user_agent,
+        }
+    }
+
+    /// Records an event no write carries — in the store's log, then to the [`AuditLog`].
+    /// A log that fails does not fail the flow: the failure is reported, as a warning.
+    async fn audit(&self, user_id: &str, kind: AuditKind) {
+        let event = self.event(user_id, kind, None, None);
+        if let Err(error) = self.store.record_events(std::slice::from_ref(&event)).await {
+            let error: BoxError = error.into();
+            tracing::warn!(user = %user_id.escape_debug(), ?kind, %error, "twostep: an event was not logged");
+        }
+        self.audit.record(event);
     }
 
     /// Sends a security notice after the write it reports. Best effort: the write stands,
@@ -974,7 +991,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             return refund(&*self.store, user, reservation, false).await;
         }
         if let Some(kind) = kind {
-            self.audit(user, kind);
+            self.audit(user, kind).await;
         }
         self.failed(
             user,
@@ -998,7 +1015,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         email: Option<&str>,
     ) {
         if after.check(policy, now).is_err() {
-            self.audit(user, AuditKind::Locked);
+            self.audit(user, AuditKind::Locked).await;
             if let Some(email) = email {
                 // The refusal stands whether or not the notice goes out.
                 self.notify(email, Notice::LockedOut).await;
@@ -1059,7 +1076,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
     pub async fn unlock(&self, user: &str) -> Result<(), ServiceError> {
         self.update_throttle(user, None, |current| Ok(current.unlocked()))
             .await?;
-        self.audit(user, AuditKind::Unlocked);
+        self.audit(user, AuditKind::Unlocked).await;
         Ok(())
     }
 }

@@ -72,6 +72,8 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         };
         let replacing = reissued.replacing;
         let new = &reissued.recovery_codes;
+        let event = self.event(user, AuditKind::RecoveryCodesReissued, None, None);
+        let events = std::slice::from_ref(&event);
         // First at the revision the re-issue began at; if something changed the credential
         // since (a sign-in, a code used), at the current one — while the codes in place are
         // still the issue this re-issue replaces.
@@ -90,7 +92,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             };
             let replaced = self
                 .store
-                .replace_recovery_codes(user, revision, new.clone(), None)
+                .replace_recovery_codes(user, revision, new.clone(), None, events)
                 .await
                 .map_err(ServiceError::store)?;
             Ok(replaced.then_some(()))
@@ -101,7 +103,7 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
         if let Err(error) = replaced {
             return Err(Refusal::new(state, error));
         }
-        self.audit(user, AuditKind::RecoveryCodesReissued);
+        self.audit.record(event);
         self.notify(&account.email, Notice::RecoveryCodesReissued)
             .await;
         Ok(())

@@ -95,18 +95,20 @@ impl<S: Store + 'static, M: Mailer, R: Reauthenticate, D: Directory> Service<S, 
             .await
             .map_err(|refusal| refusal.error)?;
 
+        let event = self.event(target, AuditKind::Reset, Some(org), Some(admin));
+        let events = std::slice::from_ref(&event);
         retry(|_| async {
             let (_, revision) = self.enabled_account(target).await?;
             let reset = self
                 .store
-                .reset_credential(target, revision)
+                .reset_credential(target, revision, events)
                 .await
                 .map_err(ServiceError::store)?;
             Ok::<_, ServiceError>(reset.then_some(()))
         })
         .await?;
-        // Audited at once, before any other await: a dropped request cannot lose it.
-        self.audit_in(target, AuditKind::Reset, Some(org), Some(admin));
+        // Logged with the write; to the audit sink at once, before any other await.
+        self.audit.record(event);
         self.notify(&member.email, Notice::Reset).await;
         Ok(())
     }

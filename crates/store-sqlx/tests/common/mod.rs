@@ -203,7 +203,7 @@ pub async fn enroll(store: &SqlStore, user: &str, now: u64) -> Enrolled {
     let revision = store.account(user).await.unwrap().revision;
     assert!(
         store
-            .create_credential(user, revision, record.clone())
+            .create_credential(user, revision, record.clone(), &[])
             .await
             .unwrap()
     );
