@@ -8,9 +8,9 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Row};
 
 use twostep_enrollment::{
-    AcceptStep, AuditEvent, BoxError, ConsumedState, CredentialRecord,
-    FORGET_CONSUMED_AFTER_SECONDS, SealedSecret, Sealer, StateId, Store, StoredAccount,
-    StoredOrgPolicy, Throttle,
+    AcceptStep, AuditEvent, AuditKind, BoxError, ConsumedState, CredentialRecord, EventQuery,
+    EventsOf, FORGET_CONSUMED_AFTER_SECONDS, LoggedEvent, SealedSecret, Sealer, StateId, Store,
+    StoredAccount, StoredOrgPolicy, Throttle,
 };
 use twostep_policy::OrgPolicy;
 use twostep_recovery::RecoveryCodeSet;
@@ -53,6 +53,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "security revision",
         include_str!("../migrations/sqlite/0006_security_revision.sql"),
     ),
+    (
+        7,
+        "security events",
+        include_str!("../migrations/sqlite/0007_security_events.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -85,6 +90,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         6,
         "security revision",
         include_str!("../migrations/postgres/0006_security_revision.sql"),
+    ),
+    (
+        7,
+        "security events",
+        include_str!("../migrations/postgres/0007_security_events.sql"),
     ),
 ]);
 
@@ -160,6 +170,8 @@ pub struct SqlStore {
     pool: AnyPool,
     /// Writes: on a SQLite file one connection, elsewhere `pool` again.
     writes: AnyPool,
+    /// How long the security log keeps an event.
+    event_retention: std::time::Duration,
 }
 
 impl core::fmt::Debug for SqlStore {
@@ -219,7 +231,7 @@ impl SqlStore {
             Some(writes) => writes.connect_with(options).await?,
             None => pool.clone(),
         };
-        Ok(Self { pool, writes })
+        Ok(Self::from_pools(pool, writes))
     }
 
     /// A store over an existing pool (whose drivers must be installed:
@@ -227,10 +239,7 @@ impl SqlStore {
     /// [`SqlStore::from_pools`] with a one-connection pool for the writes serves writers
     /// better.
     pub fn from_pool(pool: AnyPool) -> Self {
-        Self {
-            writes: pool.clone(),
-            pool,
-        }
+        Self::from_pools(pool.clone(), pool)
     }
 
     /// A store reading through `reads` and writing through `writes` (on a SQLite file, a
@@ -239,7 +248,27 @@ impl SqlStore {
         Self {
             pool: reads,
             writes,
+            event_retention: DEFAULT_EVENT_RETENTION,
         }
+    }
+
+    /// Keeps the security log's events for `retention` (a year by default): older ones are
+    /// deleted as new events without a write of their own arrive
+    /// ([`Store::record_events`](twostep_enrollment::Store::record_events)).
+    ///
+    /// ```no_run
+    /// # async fn open() -> Result<(), twostep_store_sqlx::StoreError> {
+    /// use std::time::Duration;
+    /// use twostep_store_sqlx::SqlStore;
+    /// let store = SqlStore::connect("sqlite://twostep.db?mode=rwc")
+    ///     .await?
+    ///     .retain_events_for(Duration::from_secs(90 * 24 * 3600));
+    /// # let _ = store; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn retain_events_for(mut self, retention: std::time::Duration) -> Self {
+        self.event_retention = retention;
+        self
     }
 
     /// The pool the store reads through, for your own queries.
@@ -355,17 +384,65 @@ impl SqlStore {
         update: &'static str,
         user: &str,
         revision: u64,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let query = format!(
             "{update}, revision = revision + 1, security_revision = security_revision + 1 \
              WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2"
         );
-        let result = sqlx::query(&query)
-            .bind(user)
-            .bind(to_db(revision, "revision")?)
-            .execute(&self.writes)
-            .await?;
-        Ok(changed_one(&result))
+        let revision = to_db(revision, "revision")?;
+        self.write_logged(
+            &query,
+            |q| Ok(q.bind(user.to_owned()).bind(revision)),
+            events,
+        )
+        .await
+    }
+
+    /// Runs `write` — one conditional statement on one row, its parameters bound by `bind` —
+    /// and, if it changed the row, logs `events` with it, all or nothing: on PostgreSQL in
+    /// the same statement (`WITH changed AS (… RETURNING 1) INSERT … FROM changed`), so a
+    /// sign-in stays one round trip; elsewhere in one transaction.
+    async fn write_logged(
+        &self,
+        write: &str,
+        bind: impl for<'q> FnOnce(AnyQuery<'q>) -> Result<AnyQuery<'q>, StoreError>,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        match events {
+            [] => {
+                let result = bind(sqlx::query(write))?.execute(&self.writes).await?;
+                Ok(changed_one(&result))
+            }
+            [event] if self.is_postgres() => {
+                let first = parameters(write) + 1;
+                let values: Vec<String> = (first..first + EVENT_COLUMNS_COUNT)
+                    .map(|n| format!("${n}"))
+                    .collect();
+                let sql = format!(
+                    "WITH changed AS ({write} RETURNING 1) \
+                     INSERT INTO twostep_security_events ({EVENT_COLUMNS}) \
+                     SELECT {} FROM changed",
+                    values.join(", ")
+                );
+                let query = bind(sqlx::query(&sql))?.bind_event(event)?;
+                Ok(changed_one(&query.execute(&self.writes).await?))
+            }
+            events => {
+                let mut tx = self.writes.begin().await?;
+                let changed = changed_one(&bind(sqlx::query(write))?.execute(&mut *tx).await?);
+                if changed {
+                    for event in events {
+                        sqlx::query(INSERT_EVENT)
+                            .bind_event(event)?
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+        }
     }
 
     fn is_postgres(&self) -> bool {
@@ -473,6 +550,10 @@ trait BindColumns {
     fn bind_step(self, write: &AcceptStep) -> Result<Self, StoreError>
     where
         Self: Sized;
+    /// An event's columns ([`EVENT_COLUMNS`]).
+    fn bind_event(self, event: &AuditEvent) -> Result<Self, StoreError>
+    where
+        Self: Sized;
 }
 
 impl BindColumns for AnyQuery<'_> {
@@ -494,6 +575,17 @@ impl BindColumns for AnyQuery<'_> {
             // Beyond SQL's integers is as good as never.
             .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
             .bind(forget_before)
+    }
+
+    fn bind_event(self, event: &AuditEvent) -> Result<Self, StoreError> {
+        Ok(self
+            .bind(event.user_id.clone())
+            .bind(to_db(event.at, "event time")?)
+            .bind(event.kind.name())
+            .bind(event.actor.clone())
+            .bind(event.org.clone())
+            .bind(event.ip.map(|ip| ip.to_string()))
+            .bind(event.user_agent.clone()))
     }
 
     fn bind_step(self, write: &AcceptStep) -> Result<Self, StoreError> {
@@ -760,16 +852,15 @@ impl Store for SqlStore {
         user: &str,
         revision: u64,
         record: CredentialRecord,
-        _events: &[AuditEvent],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let columns = RecordColumns::new(&record)?;
-        let result = if revision == 0 {
+        if revision == 0 {
             // No row reads as revision 0; a row may exist holding only counters: fill it
             // unless it has a secret or was ever written.
-            sqlx::query(
-                "INSERT INTO twostep_accounts (user_id, secret_key_id, secret_ciphertext, \
-                     totp_params, last_accepted_step, recovery_codes, enabled_at, revision, \
-                     security_revision) \
+            let insert = "INSERT INTO twostep_accounts (user_id, secret_key_id, \
+                     secret_ciphertext, totp_params, last_accepted_step, recovery_codes, \
+                     enabled_at, revision, security_revision) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 1) \
                  ON CONFLICT (user_id) DO UPDATE SET \
                      secret_key_id = excluded.secret_key_id, \
@@ -781,27 +872,19 @@ impl Store for SqlStore {
                      revision = 1, \
                      security_revision = twostep_accounts.security_revision + 1 \
                  WHERE twostep_accounts.secret_ciphertext IS NULL \
-                   AND twostep_accounts.revision = 0",
-            )
-            .bind(user)
-            .bind_record(columns)
-            .execute(&self.writes)
-            .await?
+                   AND twostep_accounts.revision = 0";
+            let bind = binder(|q| Ok(q.bind(user.to_owned()).bind_record(columns)));
+            self.write_logged(insert, bind, events).await
         } else {
-            sqlx::query(
-                "UPDATE twostep_accounts SET secret_key_id = $2, secret_ciphertext = $3, \
-                     totp_params = $4, last_accepted_step = $5, recovery_codes = $6, \
-                     enabled_at = $7, revision = revision + 1, \
+            let update = "UPDATE twostep_accounts SET secret_key_id = $2, \
+                     secret_ciphertext = $3, totp_params = $4, last_accepted_step = $5, \
+                     recovery_codes = $6, enabled_at = $7, revision = revision + 1, \
                      security_revision = security_revision + 1 \
-                 WHERE user_id = $1 AND secret_ciphertext IS NULL AND revision = $8",
-            )
-            .bind(user)
-            .bind_record(columns)
-            .bind(to_db(revision, "revision")?)
-            .execute(&self.writes)
-            .await?
-        };
-        Ok(changed_one(&result))
+                 WHERE user_id = $1 AND secret_ciphertext IS NULL AND revision = $8";
+            let revision = to_db(revision, "revision")?;
+            let bind = binder(|q| Ok(q.bind(user.to_owned()).bind_record(columns).bind(revision)));
+            self.write_logged(update, bind, events).await
+        }
     }
 
     /// One conditional `UPDATE`: a sign-in with a TOTP code is one read and one write.
@@ -809,14 +892,10 @@ impl Store for SqlStore {
         &self,
         user: &str,
         write: AcceptStep,
-        _events: &[AuditEvent],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(ACCEPT_STEP)
-            .bind(user)
-            .bind_step(&write)?
-            .execute(&self.writes)
-            .await?;
-        Ok(changed_one(&result))
+        let bind = binder(|q| q.bind(user.to_owned()).bind_step(&write));
+        self.write_logged(ACCEPT_STEP, bind, events).await
     }
 
     async fn replace_recovery_codes(
@@ -825,38 +904,44 @@ impl Store for SqlStore {
         revision: u64,
         new: RecoveryCodeSet,
         completed: Option<Vec<ConsumedState>>,
-        _events: &[AuditEvent],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         // Without `completed` (a re-issue) the column is written back as it is, and the
         // security revision moves on.
         let reissue = i64::from(completed.is_none());
-        let result = sqlx::query(
+        let revision = to_db(revision, "revision")?;
+        let codes = recovery_set_json(&new)?;
+        let completed = completed.as_deref().map(encode_completed);
+        let bind = binder(|q| {
+            Ok(q.bind(user.to_owned())
+                .bind(revision)
+                .bind(codes)
+                .bind(completed)
+                .bind(reissue))
+        });
+        self.write_logged(
             "UPDATE twostep_accounts SET recovery_codes = $3, \
                  completed_states = COALESCE($4, completed_states), revision = revision + 1, \
                  security_revision = security_revision + $5 \
              WHERE user_id = $1 AND secret_ciphertext IS NOT NULL AND revision = $2",
+            bind,
+            events,
         )
-        .bind(user)
-        .bind(to_db(revision, "revision")?)
-        .bind(recovery_set_json(&new)?)
-        .bind(completed.as_deref().map(encode_completed))
-        .bind(reissue)
-        .execute(&self.writes)
-        .await?;
-        Ok(changed_one(&result))
+        .await
     }
 
     async fn remove_credential(
         &self,
         user: &str,
         revision: u64,
-        _events: &[AuditEvent],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         // Secret, codes and replay state go together; the counters stay.
         self.clear_credential(
             concat!("UPDATE twostep_accounts SET ", no_credential!()),
             user,
             revision,
+            events,
         )
         .await
     }
@@ -867,7 +952,7 @@ impl Store for SqlStore {
         &self,
         user: &str,
         revision: u64,
-        _events: &[AuditEvent],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         self.clear_credential(
             concat!(
@@ -878,6 +963,7 @@ impl Store for SqlStore {
             ),
             user,
             revision,
+            events,
         )
         .await
     }
@@ -986,32 +1072,124 @@ impl Store for SqlStore {
         org: &str,
         revision: u64,
         new: OrgPolicy,
-        _events: &[AuditEvent],
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let new =
             serde_json::to_string(&new).map_err(|_| StoreError::Encode("organisation policy"))?;
-        let result = if revision == 0 {
-            sqlx::query(
-                "INSERT INTO twostep_org_policies (org_id, policy, revision) VALUES ($1, $2, 1) \
-                 ON CONFLICT (org_id) DO NOTHING",
-            )
-            .bind(org)
-            .bind(new)
-            .execute(&self.writes)
-            .await?
+        if revision == 0 {
+            let bind = binder(|q| Ok(q.bind(org.to_owned()).bind(new)));
+            let insert = "INSERT INTO twostep_org_policies (org_id, policy, revision) \
+                 VALUES ($1, $2, 1) ON CONFLICT (org_id) DO NOTHING";
+            self.write_logged(insert, bind, events).await
         } else {
-            sqlx::query(
-                "UPDATE twostep_org_policies SET policy = $3, revision = revision + 1 \
-                 WHERE org_id = $1 AND revision = $2",
-            )
-            .bind(org)
-            .bind(to_db(revision, "policy revision")?)
-            .bind(new)
-            .execute(&self.writes)
-            .await?
-        };
-        Ok(changed_one(&result))
+            let revision = to_db(revision, "policy revision")?;
+            let bind = binder(|q| Ok(q.bind(org.to_owned()).bind(revision).bind(new)));
+            let update = "UPDATE twostep_org_policies SET policy = $3, revision = revision + 1 \
+                 WHERE org_id = $1 AND revision = $2";
+            self.write_logged(update, bind, events).await
+        }
     }
+
+    /// Appends `events` in one transaction, and deletes those older than the retention
+    /// ([`SqlStore::retain_events_for`]) before the newest of them.
+    async fn record_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let Some(newest) = events.iter().map(|event| event.at).max() else {
+            return Ok(());
+        };
+        let mut tx = self.writes.begin().await?;
+        for event in events {
+            sqlx::query(INSERT_EVENT)
+                .bind_event(event)?
+                .execute(&mut *tx)
+                .await?;
+        }
+        let forget_before = newest.saturating_sub(self.event_retention.as_secs());
+        sqlx::query("DELETE FROM twostep_security_events WHERE at < $1")
+            .bind(i64::try_from(forget_before).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One indexed query: the user's events and those they made as an actor, or the
+    /// organisation's, newest first.
+    async fn events(&self, query: &EventQuery) -> Result<Vec<LoggedEvent>, StoreError> {
+        let (filter, id) = match &query.of {
+            EventsOf::User(user) => ("(user_id = $1 OR actor = $1)", user),
+            EventsOf::Org(org) => ("org = $1", org),
+            _ => return Ok(Vec::new()),
+        };
+        if !self.could_hold(id) || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let before = query
+            .before
+            .map_or(Ok(i64::MAX), |id| to_db(id, "event id"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT id, {EVENT_COLUMNS} FROM twostep_security_events \
+             WHERE {filter} AND id < $2 ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(id.as_str())
+        .bind(before)
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_event).collect()
+    }
+}
+
+/// `bind` as [`SqlStore::write_logged`] takes it: a closure in a `let` is not inferred to
+/// bind for every lifetime unless it is passed where one is expected.
+fn binder<F>(bind: F) -> F
+where
+    F: for<'q> FnOnce(AnyQuery<'q>) -> Result<AnyQuery<'q>, StoreError>,
+{
+    bind
+}
+
+/// How long the security log keeps an event unless told otherwise: a year, as the longest of
+/// the large consoles' security logs.
+const DEFAULT_EVENT_RETENTION: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
+/// The security log's columns after the id, in the order [`BindColumns::bind_event`] binds
+/// them.
+const EVENT_COLUMNS: &str = "user_id, at, kind, actor, org, ip, user_agent";
+const EVENT_COLUMNS_COUNT: usize = 7;
+const INSERT_EVENT: &str = "INSERT INTO twostep_security_events \
+     (user_id, at, kind, actor, org, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// The highest `$n` in `sql`: the next parameter of a statement wrapped around it is one
+/// more.
+fn parameters(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            rest.get(..digits)?.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn decode_event(row: &AnyRow) -> Result<LoggedEvent, StoreError> {
+    let id: i64 = row.try_get(0)?;
+    let user_id: String = row.try_get(1)?;
+    let at: i64 = row.try_get(2)?;
+    let kind: String = row.try_get(3)?;
+    let ip: Option<String> = row.try_get(6)?;
+    let mut event = AuditEvent::new(
+        user_id,
+        AuditKind::from_name(&kind).ok_or(StoreError::Corrupt("event kind"))?,
+        from_db(at, "event time")?,
+    );
+    event.actor = row.try_get(4)?;
+    event.org = row.try_get(5)?;
+    event.ip = ip
+        .map(|ip| ip.parse().map_err(|_| StoreError::Corrupt("event address")))
+        .transpose()?;
+    event.user_agent = row.try_get(7)?;
+    Ok(LoggedEvent::new(from_db(id, "event id")?, event))
 }
 
 #[cfg(test)]

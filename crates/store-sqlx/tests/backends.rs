@@ -4,10 +4,13 @@
 
 mod common;
 
-use common::{Db, account, enroll, sealer, service};
+use std::sync::Arc;
+
+use common::{Db, PASSWORD, account, enroll, sealer, service};
+use twostep_enrollment::memory::{FixedPasswords, RecordingMailer, SettableClock};
 use twostep_enrollment::{
-    AcceptStep, ConsumedState, LoginStep, ServiceError, StateId, Store, StoredAccount, Throttle,
-    ThrottlePolicy,
+    AcceptStep, ConsumedState, LoginStep, Saved, Service, ServiceError, StateId, Store,
+    StoredAccount, Throttle, ThrottlePolicy,
 };
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::RedeemError;
@@ -189,6 +192,92 @@ async fn no_plaintext_secret_or_recovery_code_in_the_database() {
                     db.name()
                 );
             }
+        }
+    }
+}
+
+/// The security log as text, every column an event could leak through (its id and time
+/// apart, whose digits a code could match by chance).
+#[allow(clippy::unwrap_used)] // a failed read is a failed test
+async fn logged_text(store: &SqlStore) -> String {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT user_id || ' ' || kind || ' ' || COALESCE(actor, '') || ' ' || \
+             COALESCE(org, '') || ' ' || COALESCE(ip, '') || ' ' || COALESCE(user_agent, '') \
+         FROM twostep_security_events",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    rows.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_security_log_holds_no_secret_or_code() {
+    for db in Db::all().await {
+        let name = db.name();
+        let alice = enroll(db.store(), "alice", NOW).await;
+        let bob = enroll(db.store(), "bob", NOW).await;
+        let clock = Arc::new(SettableClock::at(NOW + 60));
+        let service = Service::builder(db.store().clone(), sealer())
+            .mailer(RecordingMailer::default())
+            .reauthenticate(FixedPasswords::default().with("alice", PASSWORD))
+            .clock(Arc::clone(&clock))
+            .build();
+        let me = account("alice");
+        let totp = Totp::new(&alice.secret, alice.record.params);
+        let mut typed = Vec::new();
+        // Every kind of input the log sees: right and wrong, codes and recovery codes.
+        for input in [
+            "000000".to_owned(),
+            bob.codes[0].clone(),
+            totp.generate(NOW + 60).unwrap().to_string(),
+            alice.codes[0].clone(),
+        ] {
+            let LoginStep::SecondStep(challenge) = service.begin_login(&me).await.unwrap() else {
+                panic!("{name}: alice has 2FA")
+            };
+            let _ = service.verify_login(&me, challenge, &input).await;
+            typed.push(input);
+        }
+        let save = service.start_reissue(&me, PASSWORD).await.unwrap();
+        let new: Vec<String> = save
+            .codes()
+            .codes()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        service
+            .complete_reissue(&me, save, Saved::Yes)
+            .await
+            .unwrap();
+        clock.advance(60);
+        let confirm = service.start_disable(&me, PASSWORD).await.unwrap();
+        service
+            .confirm_disable(&me, confirm, &new[0])
+            .await
+            .unwrap();
+
+        let log = logged_text(db.store()).await;
+        // The scan reads real content: every kind of event is there.
+        for kind in [
+            "second_step_failed",
+            "login_with_code",
+            "login_with_recovery_code",
+            "recovery_codes_reissued",
+            "disabled",
+        ] {
+            assert!(log.contains(kind), "{name}: {kind} is logged: {log}");
+        }
+        let mut needles = spellings(&alice);
+        needles.extend(spellings(&bob));
+        for code in typed.iter().chain(&new) {
+            needles.push((format!("the input {code}"), code.clone().into_bytes()));
+            let compact = code.replace('-', "");
+            needles.push((format!("the input {code}, compact"), compact.into_bytes()));
+        }
+        for (what, needle) in needles {
+            let needle = String::from_utf8_lossy(&needle).into_owned();
+            assert!(!log.contains(&needle), "{name}: {what} is in the log");
         }
     }
 }
@@ -433,7 +522,7 @@ async fn embedded_migrations_match_the_files() {
     let files = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let migrator = sqlx::migrate::Migrator::new(files).await.unwrap();
     let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6], "one file per migration");
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7], "one file per migration");
     let mut conn = store.pool().acquire().await.unwrap();
     migrator.run(&mut *conn).await.unwrap();
     drop(conn);

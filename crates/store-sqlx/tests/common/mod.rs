@@ -165,6 +165,7 @@ impl Db {
                     "twostep_accounts",
                     "twostep_org_policies",
                     "twostep_consumed_states",
+                    "twostep_security_events",
                 ] {
                     let rows: Vec<String> =
                         sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
