@@ -39,6 +39,7 @@
 mod disable;
 mod enable;
 mod hashing;
+mod log;
 mod login;
 mod mandate;
 mod reissue;
