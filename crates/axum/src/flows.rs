@@ -19,10 +19,13 @@ use zeroize::Zeroizing;
 use crate::session::{self, Flow, Stage, User};
 use crate::views::{
     AuthenticatorView, DisableView, Done, Finished, MandateView, OrgSecurityView,
-    RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SessionStage, SignInStep,
-    StatusView, WizardStep, WizardView,
+    RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SecurityLogView, SessionStage,
+    SignInStep, StatusView, WizardStep, WizardView,
 };
 use crate::{Error, TwoStep};
+
+/// Events per page of a security log.
+const LOG_PAGE: u32 = 20;
 
 fn codes_view(codes: &IssuedCodes) -> RecoveryCodesView {
     RecoveryCodesView {
@@ -774,6 +777,71 @@ where
         };
         Ok(Finished {
             done,
+            signed_in: true,
+        })
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Security logs and resets.
+
+    /// A page of the signed-in user's security log, newest first, older than the event
+    /// `before` when set.
+    ///
+    /// # Errors
+    /// `not_signed_in`, or a backend failure.
+    pub async fn security_log(
+        &self,
+        session: &Session,
+        before: Option<u64>,
+    ) -> Result<SecurityLogView, Error> {
+        let (user, _) = self.signed_in(session).await?;
+        let page = self
+            .service
+            .security_log(&user.id, before, LOG_PAGE)
+            .await?;
+        Ok(SecurityLogView::of(page, LOG_PAGE))
+    }
+
+    /// A page of `org`'s security log, for its owners and admins.
+    ///
+    /// # Errors
+    /// `not_signed_in`; `not_allowed` for anyone else; a backend failure.
+    pub async fn org_security_log(
+        &self,
+        session: &Session,
+        org: &str,
+        before: Option<u64>,
+    ) -> Result<SecurityLogView, Error> {
+        let (user, _) = self.signed_in(session).await?;
+        let page = self
+            .service
+            .org_security_log(&user.id, org, before, LOG_PAGE)
+            .await?;
+        Ok(SecurityLogView::of(page, LOG_PAGE))
+    }
+
+    /// Resets `member`'s second factor in `org`, for the signed-in user — an owner or admin
+    /// of `org` with 2FA — confirmed with their password and a code of their own. The
+    /// member's sessions end at their next request; the member is told by mail.
+    ///
+    /// # Errors
+    /// `not_signed_in`; `not_allowed` saying why not (not a member, not owner or admin, no
+    /// 2FA of their own, the member is an owner, their own account); `wrong_password`,
+    /// `wrong_code`, `locked`; `not_enabled` for a member without 2FA; a backend failure.
+    pub async fn reset_member(
+        &self,
+        session: &Session,
+        org: &str,
+        member: &Account,
+        password: &str,
+        code: &str,
+    ) -> Result<Finished, Error> {
+        let (user, _) = self.signed_in(session).await?;
+        self.service
+            .reset_member(&user.account(), org, member, password, code)
+            .await?;
+        Ok(Finished {
+            done: Done::MemberReset,
             signed_in: true,
         })
     }

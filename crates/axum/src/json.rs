@@ -40,6 +40,12 @@ struct SavedBody {
 #[derive(Deserialize)]
 struct Empty {}
 
+/// Which page of a security log: older than the event `before`.
+#[derive(Deserialize)]
+struct LogPage {
+    before: Option<u64>,
+}
+
 /// An organisation's requirement, on or off.
 #[derive(Deserialize)]
 struct MandateBody {
@@ -117,6 +123,8 @@ where
     /// | `POST /disable/cancel` | `{}` | [`Finished`](crate::Finished) |
     /// | `GET /orgs/{org}/security` | | [`OrgSecurityView`](crate::OrgSecurityView) |
     /// | `PUT /orgs/{org}/security` | `{"required"}` | [`Finished`](crate::Finished) |
+    /// | `GET /security-log?before=` | | [`SecurityLogView`](crate::SecurityLogView) |
+    /// | `GET /orgs/{org}/security-log?before=` | | [`SecurityLogView`](crate::SecurityLogView) |
     ///
     /// Each step checks the session's stage itself: the second step only half-way through a
     /// sign-in, the wizard also for a session an organisation holds to it, the rest only
@@ -254,7 +262,25 @@ where
                     },
                 ),
             )
+            .route(
+                "/security-log",
+                get(|State(t): State<Self>, session: Session, Query(page): Query<LogPage>| async move {
+                    t.security_log(&session, page.before).await.map(Json)
+                }),
+            )
+            .route(
+                "/orgs/{org}/security-log",
+                get(
+                    |State(t): State<Self>,
+                     session: Session,
+                     Path(org): Path<String>,
+                     Query(page): Query<LogPage>| async move {
+                        t.org_security_log(&session, &org, page.before).await.map(Json)
+                    },
+                ),
+            )
             .layer(axum::middleware::map_response(no_store))
+            .layer(axum::middleware::from_fn(crate::record_client))
             .with_state(self.clone())
     }
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod client;
 mod error;
 mod flows;
 mod guard;
@@ -16,13 +17,14 @@ use std::sync::Arc;
 
 use twostep_enrollment::{Clock as _, NoOrganizations, Service, SystemClock};
 
+pub use client::record_client;
 pub use error::Error;
 pub use guard::{Guarded, Redirects, RequireSignedIn, SignedIn};
 pub use passwords::{PasswordError, Passwords};
 pub use views::{
     AuthenticatorView, DisableView, Done, Finished, MandateView, OrgSecurityView,
-    RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SessionStage, SignInStep,
-    StatusView, WizardStep, WizardView,
+    RecoveryCodesLeft, RecoveryCodesView, ReissueView, Reminder, SecurityEventView,
+    SecurityLogView, SessionStage, SignInStep, StatusView, WizardStep, WizardView,
 };
 
 /// Re-exported so that an application names the same versions.

@@ -196,6 +196,64 @@ pub enum Done {
     MandateSet,
     /// The organisation no longer requires 2FA.
     MandateCleared,
+    /// A member's 2FA was reset by the session's user, an owner or admin.
+    MemberReset,
+}
+
+/// One event of a security log, as the pages and the JSON routes show it: what happened to
+/// whose second factor, when, by whom and from where. Never a secret or a code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecurityEventView {
+    /// The event's place in the log (a page's last one is where the next page starts).
+    pub id: u64,
+    /// When (Unix time).
+    pub at: u64,
+    /// What happened: the [`AuditKind::name`](twostep_enrollment::AuditKind::name).
+    pub kind: &'static str,
+    /// Whose factor — or, for an organisation's requirement, who changed it.
+    pub user: String,
+    /// Who made the change when not `user`: the owner or admin of a reset.
+    pub actor: Option<String>,
+    /// The organisation it was made in.
+    pub org: Option<String>,
+    /// The client's address, where the application passed it.
+    pub ip: Option<String>,
+    /// The client's user agent, where the application passed it.
+    pub user_agent: Option<String>,
+}
+
+/// A page of a security log, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecurityLogView {
+    /// The events.
+    pub events: Vec<SecurityEventView>,
+    /// Where the next, older page starts (`?before=`), if there may be one.
+    pub older: Option<u64>,
+}
+
+impl SecurityLogView {
+    /// The page of `limit` events the service answered.
+    pub(crate) fn of(page: Vec<twostep_enrollment::LoggedEvent>, limit: u32) -> Self {
+        let full = page.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+        let older = page.last().filter(|_| full).map(|last| last.id);
+        let events = page
+            .into_iter()
+            .map(|logged| {
+                let event = logged.event;
+                SecurityEventView {
+                    id: logged.id,
+                    at: event.at,
+                    kind: event.kind.name(),
+                    user: event.user_id,
+                    actor: event.actor,
+                    org: event.org,
+                    ip: event.ip.map(|ip| ip.to_string()),
+                    user_agent: event.user_agent,
+                }
+            })
+            .collect();
+        Self { events, older }
+    }
 }
 
 /// What finishing a step answers: what it did, and where the session stands now.

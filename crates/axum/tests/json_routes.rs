@@ -555,3 +555,41 @@ async fn a_failed_change_signs_nobody_out() {
         assert_eq!(session.get("/me").await.status, StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn the_security_log_pages_a_users_events_and_an_organisations_to_its_managers() {
+    let w = World::new();
+    w.directory
+        .join(Membership::new("acme", "bob", Role::Owner, 0));
+    w.directory
+        .join(Membership::new("acme", "alice", Role::Member, 0));
+    let (mut alice, _, _) = w.enabled("alice").await;
+    let (mut bob, _, _) = w.enabled("bob").await;
+    let set = bob
+        .json(
+            "PUT",
+            "/2fa/orgs/acme/security",
+            json!({ "required": true }),
+        )
+        .await;
+    assert_eq!(set.json["done"], "mandate_set");
+
+    let log = alice.get("/2fa/security-log").await;
+    let kinds: Vec<&str> = log.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["enabled", "enable_started"], "{log:?}");
+    assert_eq!(log.json["events"][0]["user"], "alice");
+    assert!(log.json["older"].is_null(), "one page");
+
+    let org = bob.get("/2fa/orgs/acme/security-log").await;
+    assert_eq!(org.json["events"][0]["kind"], "mandate_set", "{org:?}");
+    assert_eq!(org.json["events"][0]["org"], "acme");
+    let refused = alice.get("/2fa/orgs/acme/security-log").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    let signed_out = w.client().get("/2fa/security-log").await;
+    assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
+}

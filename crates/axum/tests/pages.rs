@@ -264,3 +264,120 @@ async fn the_token_changes_when_the_sign_in_stage_does() {
         .await;
     assert_eq!(stale.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_owner_resets_a_member_from_the_reset_page_in_korean() {
+    let w = World::new();
+    w.directory
+        .join(Membership::new("acme", "bob", Role::Owner, 0));
+    w.directory
+        .join(Membership::new("acme", "alice", Role::Member, 0));
+    let (mut alice, _, _) = w.enabled("alice").await;
+    let (mut bob, bob_totp, _) = w.enabled("bob").await;
+    let form = bob
+        .send(page("/org/security/reset?member=alice&lang=ko", "en"))
+        .await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.text.contains("2단계 인증을 초기화할까요"),
+        "{}",
+        form.text
+    );
+    let csrf = form.csrf();
+
+    // A wrong code: back to the form, nothing reset.
+    let wrong = bob
+        .form(
+            "/org/security/reset",
+            &[
+                ("member", "alice"),
+                ("password", PASSWORD),
+                ("code", "000000"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(
+        wrong.location(),
+        Some("/org/security/reset?org=acme&member=alice")
+    );
+    assert_eq!(alice.get("/me").await.status, StatusCode::OK);
+
+    let code = w.next_code(&bob_totp);
+    let reset = bob
+        .form(
+            "/org/security/reset",
+            &[
+                ("member", "alice"),
+                ("password", PASSWORD),
+                ("code", &code),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(reset.location(), Some("/org/security"), "{reset:?}");
+    let org = bob.send(page("/org/security", "ko")).await;
+    assert!(
+        org.text.contains("2단계 인증을 초기화했습니다"),
+        "{}",
+        org.text
+    );
+    assert!(
+        org.text.contains("관리자가 2단계 인증 초기화"),
+        "{}",
+        org.text
+    );
+    // The member's sessions end; the member's own tab tells the reset, by whom.
+    assert_eq!(alice.get("/me").await.status, StatusCode::UNAUTHORIZED);
+    let mut again = w.client();
+    again.sign_in("alice").await;
+    let tab = again.send(page("/account/2fa", "en")).await;
+    assert!(
+        tab.text.contains("2FA reset by an administrator"),
+        "{}",
+        tab.text
+    );
+    assert!(tab.text.contains("bob"), "{}", tab.text);
+}
+
+#[tokio::test]
+async fn a_member_neither_sees_the_organisations_log_nor_resets() {
+    let w = World::new();
+    w.directory
+        .join(Membership::new("acme", "bob", Role::Owner, 0));
+    w.directory
+        .join(Membership::new("acme", "alice", Role::Member, 0));
+    let (mut alice, alice_totp, _) = w.enabled("alice").await;
+    w.enabled("bob").await;
+    let org = alice.send(page("/org/security", "en")).await;
+    assert!(!org.text.contains("security-log"), "{}", org.text);
+    let form = alice
+        .send(page("/org/security/reset?member=bob", "en"))
+        .await;
+    let code = w.next_code(&alice_totp);
+    let refused = alice
+        .form(
+            "/org/security/reset",
+            &[
+                ("member", "bob"),
+                ("password", PASSWORD),
+                ("code", &code),
+                ("csrf", &form.csrf()),
+            ],
+        )
+        .await;
+    let back = alice.get(refused.location().unwrap()).await;
+    assert!(
+        back.text.contains("Only owners and admins"),
+        "{}",
+        back.text
+    );
+    assert!(
+        w.twostep
+            .service()
+            .status("bob")
+            .await
+            .unwrap()
+            .is_enabled()
+    );
+}

@@ -136,6 +136,30 @@ struct MethodQuery {
 #[derive(Deserialize)]
 struct OrgQuery {
     org: Option<String>,
+    before: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct BeforeQuery {
+    before: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct MemberQuery {
+    org: Option<String>,
+    #[serde(default)]
+    member: String,
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    org: Option<String>,
+    #[serde(default)]
+    member: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
 }
 
 fn to(path: &str) -> Response {
@@ -269,12 +293,23 @@ where
     // ---------------------------------------------------------------------------------
     // The 2FA tab and the wizard.
 
-    async fn status_page(&self, session: Session, lang: Lang) -> Response {
-        match self.twostep.status(&session).await {
-            Ok(status) => {
-                let title = Text::of(lang).title_status;
-                self.page(&session, lang, title, Area::Account, |ctx| {
-                    html::status(ctx, &status)
+    async fn status_page(&self, session: Session, lang: Lang, before: Option<u64>) -> Response {
+        let shown = match self.twostep.status(&session).await {
+            Ok(status) => match self.twostep.security_log(&session, before).await {
+                Ok(log) => Ok((status, log)),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
+        match shown {
+            Ok((status, log)) => {
+                let t = Text::of(lang);
+                let older = format!("{}?", self.pages.paths.account);
+                self.page(&session, lang, t.title_status, Area::Account, |ctx| {
+                    maud::html! {
+                        (html::status(ctx, &status))
+                        (html::security_log(ctx, t.log_heading, &log, &older))
+                    }
                 })
                 .await
             }
@@ -341,6 +376,7 @@ where
                 Done::DisableCancelled => (t.disable_cancelled, account),
                 Done::MandateSet => (t.mandate_set, self.pages.paths.org_security.clone()),
                 Done::MandateCleared => (t.mandate_cleared, self.pages.paths.org_security.clone()),
+                Done::MemberReset => (t.member_reset, self.pages.paths.org_security.clone()),
             },
             Err(error) if error.code() == "already_enabled" => {
                 let mut text = t.already_on.to_owned();
@@ -428,10 +464,89 @@ where
             .ok_or_else(|| ServiceError::from(twostep_policy::Refusal::NotAMember).into())
     }
 
-    async fn org_page(&self, session: Session, lang: Lang, org: Option<String>) -> Response {
+    /// The reset page of `member` in `org` (the user's first, if not named).
+    async fn reset_page(&self, session: Session, lang: Lang, query: MemberQuery) -> Response {
+        if self.pages.member_accounts.is_none() {
+            return StatusCode::NOT_FOUND.into_response();
+        }
+        let org = match self.twostep.signed_in_account(&session).await {
+            Ok(Some(_)) => self.org_of(&session, query.org).await,
+            Ok(None) => Err(Error::not_at(
+                session::stage(&session).await.ok().flatten().as_ref(),
+            )),
+            Err(error) => Err(error),
+        };
+        match org {
+            Ok(org) => {
+                let title = Text::of(lang).title_reset;
+                self.page(&session, lang, title, Area::Org, |ctx| {
+                    html::reset(ctx, &org, &query.member)
+                })
+                .await
+            }
+            Err(error) => {
+                let path = self.pages.paths.org_security.clone();
+                self.fail(&session, lang, error, &path).await
+            }
+        }
+    }
+
+    /// Resets the member's second factor, with the actor's password and code.
+    async fn reset(&self, session: Session, lang: Lang, form: ResetForm) -> Response {
+        let Some(find) = self.pages.member_accounts.clone() else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        let paths = &self.pages.paths;
+        let org = match self.org_of(&session, form.org).await {
+            Ok(org) => org,
+            Err(error) => return self.fail(&session, lang, error, &paths.org_security).await,
+        };
+        let result = match find(form.member.clone()).await {
+            Some(member) => {
+                let (password, code) = (&form.password, &form.code);
+                self.twostep
+                    .reset_member(&session, &org, &member, password, code)
+                    .await
+            }
+            None => Err(ServiceError::from(twostep_policy::Refusal::NotAMember).into()),
+        };
+        // A refusal goes back to the form: the password and code are asked again.
+        let path = format!("{}/reset?", paths.org_security);
+        let query_at = path.len();
+        let again = form_urlencoded::Serializer::for_suffix(path, query_at)
+            .append_pair("org", &org)
+            .append_pair("member", &form.member)
+            .finish();
+        self.finished(session, lang, result, &again).await
+    }
+
+    async fn org_page(
+        &self,
+        session: Session,
+        lang: Lang,
+        org: Option<String>,
+        before: Option<u64>,
+    ) -> Response {
         let view = match self.org_of(&session, org).await {
             Ok(org) => self.twostep.org_security(&session, &org).await,
             Err(error) => Err(error),
+        };
+        // The organisation's log, to those who manage its security.
+        let log = match &view {
+            Ok(view) if view.manages => {
+                match self
+                    .twostep
+                    .org_security_log(&session, &view.org, before)
+                    .await
+                {
+                    Ok(log) => Some(log),
+                    Err(error) => {
+                        let path = self.pages.paths.signed_in.clone();
+                        return self.fail(&session, lang, error, &path).await;
+                    }
+                }
+            }
+            _ => None,
         };
         match view {
             Ok(view) => {
@@ -440,9 +555,15 @@ where
                         Error::from(ServiceError::from(twostep_policy::Refusal::NotOwnerOrAdmin));
                     text::error(lang, &error, crate::now())
                 });
-                let title = Text::of(lang).title_org_security;
-                self.page(&session, lang, title, Area::Org, |ctx| {
-                    html::org_security(ctx, &view, refused.as_deref())
+                let t = Text::of(lang);
+                let older = format!("{}?org={}&", self.pages.paths.org_security, view.org);
+                self.page(&session, lang, t.title_org_security, Area::Org, |ctx| {
+                    maud::html! {
+                        (html::org_security(ctx, &view, refused.as_deref()))
+                        @if let Some(log) = &log {
+                            (html::security_log(ctx, t.org_log_heading, log, &older))
+                        }
+                    }
                 })
                 .await
             }
@@ -467,10 +588,11 @@ where
     /// | path | page |
     /// | --- | --- |
     /// | second step (`/login/second-step`) | the code, or a recovery code (`?method=recovery`) |
-    /// | account (`/account/2fa`) | the 2FA tab: status, enable, re-issue, disable |
+    /// | account (`/account/2fa`) | the 2FA tab: status, enable, re-issue, disable, the user's security log |
     /// | `…/enable` | the wizard: email code, QR code and key, first code, recovery codes |
     /// | `…/reissue`, `…/disable` | re-issue and disable, each after the password |
-    /// | org security (`/org/security`) | the requirement, and a preview to who manages it |
+    /// | org security (`/org/security`) | the requirement, a preview and the organisation's security log to who manages it |
+    /// | `…/reset?member=` | an owner or admin resets a member's 2FA (with [`Pages::member_accounts`]) |
     /// | assets (`/assets/twostep`) | `twostep.css`, `twostep.js` |
     ///
     /// A page the session's stage may not see sends it where it must go (sign-in, second
@@ -520,8 +642,11 @@ where
             .route(
                 &paths.account,
                 get(
-                    |State(ui): St<S, M, R, D>, session: Session, lang: Lang| async move {
-                        ui.status_page(session, lang).await
+                    |State(ui): St<S, M, R, D>,
+                     session: Session,
+                     lang: Lang,
+                     Query(q): Query<BeforeQuery>| async move {
+                        ui.status_page(session, lang, q.before).await
                     },
                 ),
             )
@@ -732,7 +857,7 @@ where
                      session: Session,
                      lang: Lang,
                      Query(q): Query<OrgQuery>| async move {
-                        ui.org_page(session, lang, q.org).await
+                        ui.org_page(session, lang, q.org, q.before).await
                     },
                 )
                 .post(
@@ -747,6 +872,25 @@ where
                         };
                         let back = ui.pages.paths.org_security.clone();
                         ui.finished(session, lang, result, &back).await
+                    },
+                ),
+            )
+            .route(
+                &format!("{}/reset", paths.org_security),
+                get(
+                    |State(ui): St<S, M, R, D>,
+                     session: Session,
+                     lang: Lang,
+                     Query(query): Query<MemberQuery>| async move {
+                        ui.reset_page(session, lang, query).await
+                    },
+                )
+                .post(
+                    |State(ui): St<S, M, R, D>,
+                     session: Session,
+                     lang: Lang,
+                     Checked(form): Checked<ResetForm>| async move {
+                        ui.reset(session, lang, form).await
                     },
                 ),
             )
@@ -769,6 +913,7 @@ where
                 }),
             )
             .layer(axum::middleware::map_response(super::security_headers))
+            .layer(axum::middleware::from_fn(crate::record_client))
             .with_state(ui)
     }
 }

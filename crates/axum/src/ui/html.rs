@@ -7,7 +7,8 @@ use maud::{DOCTYPE, Markup, html};
 use crate::ui::text::{self, Text};
 use crate::ui::{Frame, Lang, Paths};
 use crate::views::{
-    AuthenticatorView, DisableView, OrgSecurityView, ReissueView, StatusView, WizardStep,
+    AuthenticatorView, DisableView, OrgSecurityView, ReissueView, SecurityLogView, StatusView,
+    WizardStep,
 };
 
 /// What every form of a page needs: its language, its anti-CSRF token, where things are.
@@ -362,3 +363,57 @@ pub(crate) const CSS: &str = include_str!("twostep.css");
 
 /// The script: copy to clipboard, and the checkbox that enables its button.
 pub(crate) const JS: &str = include_str!("twostep.js");
+
+/// A page of a security log, newest first; `older` links the next page.
+pub(crate) fn security_log(
+    ctx: &Ctx<'_>,
+    heading: &str,
+    log: &SecurityLogView,
+    older: &str,
+) -> Markup {
+    let t = ctx.text();
+    html! {
+        h3 { (heading) }
+        @if log.events.is_empty() {
+            p.dim id="security-log-empty" { (t.log_empty) }
+        } @else {
+            table.log id="security-log" {
+                tr { th { (t.log_time) } th { (t.log_event) } th { (t.log_account) } th { (t.log_by) } th { (t.log_from) } }
+                @for event in &log.events {
+                    tr data-kind=(event.kind) {
+                        td.when { (date(event.at)) }
+                        td { (text::event_kind(ctx.lang, event.kind)) }
+                        td { (event.user) }
+                        td { (event.actor.as_deref().unwrap_or("")) }
+                        td.dim { (event.ip.as_deref().unwrap_or(""))
+                            @if let Some(agent) = &event.user_agent { small title=(agent) { (agent) } } }
+                    }
+                }
+            }
+            @if let Some(before) = log.older {
+                p { a href=(format!("{older}before={before}")) id="security-log-older" { (t.log_older) } }
+            }
+        }
+    }
+}
+
+/// The reset of a member's second factor: who, and the actor's password and code.
+pub(crate) fn reset(ctx: &Ctx<'_>, org: &str, member: &str) -> Markup {
+    let t = ctx.text();
+    html! {
+        p id="reset-intro" { (text::reset_intro(ctx.lang, member, org)) }
+        form method="post" action=(format!("{}/reset", ctx.paths.org_security)) {
+            (ctx.csrf_field())
+            input type="hidden" name="org" value=(org);
+            input type="hidden" name="member" value=(member);
+            label for="password" { (t.password) }
+            input type="password" name="password" id="password"
+                autocomplete="current-password" autofocus required;
+            label for="code" { (t.label_app_code) }
+            input type="text" name="code" id="code" autocomplete="one-time-code"
+                required maxlength="64";
+            button.danger type="submit" id="reset" { (t.button_reset) }
+        }
+        p { a href=(ctx.paths.org_security) { (t.cancel) } }
+    }
+}

@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 use tower_sessions::Session;
-use twostep_enrollment::{Directory, Mailer, Reauthenticate, Store};
+use twostep_enrollment::{Account, Directory, Mailer, Reauthenticate, Store};
 
 use crate::{Error, SignInStep};
 
@@ -302,7 +302,15 @@ pub struct Frame<'a> {
 pub struct Pages {
     paths: Paths,
     layout: Arc<dyn Fn(Frame<'_>) -> maud::Markup + Send + Sync>,
+    pub(crate) member_accounts: Option<MemberAccounts>,
 }
+
+/// The application's lookup of a member's account by user id.
+pub(crate) type MemberAccounts = Arc<
+    dyn Fn(String) -> core::pin::Pin<Box<dyn Future<Output = Option<Account>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// The paths of the pages and of the application's pages they lead to.
 #[derive(Clone, Debug)]
@@ -327,6 +335,7 @@ impl Default for Pages {
                 assets: "/assets/twostep".to_owned(),
             },
             layout: Arc::new(html::default_layout),
+            member_accounts: None,
         }
     }
 }
@@ -409,6 +418,19 @@ impl Pages {
             second_step: self.paths.second_step.clone(),
             enroll: format!("{}/enable", self.paths.account),
         })
+    }
+
+    /// How the reset page finds a member's account — the email the notice goes to — from their
+    /// user id: the application's own lookup (`None` for an unknown id). Without it, the
+    /// reset page is not served (`404`); the application can still call
+    /// [`TwoStep::reset_member`](crate::TwoStep::reset_member) itself.
+    pub fn member_accounts<F, Fut>(mut self, find: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<Account>> + Send + 'static,
+    {
+        self.member_accounts = Some(Arc::new(move |user| Box::pin(find(user))));
+        self
     }
 
     /// The stylesheet and script links, for the `<head>` of the application's own pages.

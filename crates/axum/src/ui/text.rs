@@ -96,6 +96,18 @@ pub(crate) struct Text {
     pub mandate_cleared: &'static str,
     pub form_refused: &'static str,
     pub back: &'static str,
+    pub title_reset: &'static str,
+    pub button_reset: &'static str,
+    pub member_reset: &'static str,
+    pub log_heading: &'static str,
+    pub org_log_heading: &'static str,
+    pub log_empty: &'static str,
+    pub log_older: &'static str,
+    pub log_time: &'static str,
+    pub log_event: &'static str,
+    pub log_account: &'static str,
+    pub log_by: &'static str,
+    pub log_from: &'static str,
 }
 
 impl Text {
@@ -199,6 +211,18 @@ static EN: Text = Text {
     mandate_cleared: "Two-step verification is no longer required.",
     form_refused: "This form was refused: it expired or did not come from this site. Go back, reload the page and try again.",
     back: "Back",
+    title_reset: "Reset two-step verification",
+    button_reset: "Reset 2FA",
+    member_reset: "Two-step verification was reset; the member was told by email.",
+    log_heading: "Recent security events",
+    org_log_heading: "Security events",
+    log_empty: "No security events yet.",
+    log_older: "Older events",
+    log_time: "Time",
+    log_event: "Event",
+    log_account: "Account",
+    log_by: "By",
+    log_from: "From",
 };
 
 static KO: Text = Text {
@@ -292,6 +316,18 @@ static KO: Text = Text {
     mandate_cleared: "더 이상 2단계 인증이 필요하지 않습니다.",
     form_refused: "요청이 거부되었습니다. 만료되었거나 이 사이트에서 보낸 양식이 아닙니다. 이전 페이지로 돌아가 새로고침한 뒤 다시 시도하세요.",
     back: "돌아가기",
+    title_reset: "2단계 인증 초기화",
+    button_reset: "2단계 인증 초기화",
+    member_reset: "2단계 인증을 초기화했습니다. 구성원에게 메일로 알렸습니다.",
+    log_heading: "최근 보안 이벤트",
+    org_log_heading: "보안 이벤트",
+    log_empty: "아직 보안 이벤트가 없습니다.",
+    log_older: "이전 이벤트",
+    log_time: "시각",
+    log_event: "이벤트",
+    log_account: "계정",
+    log_by: "수행자",
+    log_from: "접속 정보",
 };
 
 /// "We sent a verification code to …".
@@ -425,6 +461,58 @@ pub(crate) fn error(lang: Lang, error: &Error, now: u64) -> String {
     }
 }
 
+/// What the reset page asks, of `member` in `org`.
+pub(crate) fn reset_intro(lang: Lang, member: &str, org: &str) -> String {
+    match lang {
+        Lang::En => format!(
+            "Reset the two-step verification of {member} in {org}? Their authenticator app and \
+             recovery codes stop working, their sessions end, and they sign in with the password \
+             alone — or set 2FA up again, where {org} requires it. Confirm with your password and \
+             a code from your own authenticator app."
+        ),
+        Lang::Ko => format!(
+            "{org}의 {member} 님의 2단계 인증을 초기화할까요? 인증 앱과 복구 코드가 더 이상 \
+             작동하지 않고, 로그인된 세션이 모두 끝나며, 비밀번호만으로 로그인하게 됩니다. \
+             {org}에서 요구하는 경우 2단계 인증을 다시 설정해야 합니다. 비밀번호와 본인 인증 앱의 \
+             코드로 확인하세요."
+        ),
+    }
+}
+
+/// An event of the security log, by its kind's name ([`AuditKind::name`]), in `lang`; a kind
+/// this version does not know reads as its name.
+///
+/// [`AuditKind::name`]: twostep_enrollment::AuditKind::name
+pub(crate) fn event_kind(lang: Lang, kind: &str) -> &str {
+    let (en, ko) = match kind {
+        "enable_started" => ("2FA setup started", "2단계 인증 설정 시작"),
+        "enabled" => ("2FA turned on", "2단계 인증 사용"),
+        "login_with_code" => ("Signed in with a code", "인증 코드로 로그인"),
+        "login_with_recovery_code" => ("Signed in with a recovery code", "복구 코드로 로그인"),
+        "second_step_failed" => ("Wrong code at sign-in", "로그인 코드 오류"),
+        "replay_detected" => ("A used code was typed again", "이미 사용한 코드 입력"),
+        "locked" => ("Locked after failed attempts", "실패 횟수 초과로 잠김"),
+        "unlocked" => ("Unlocked", "잠금 해제"),
+        "recovery_codes_reissued" => ("Recovery codes re-issued", "복구 코드 재발급"),
+        "disabled" => ("2FA turned off", "2단계 인증 해제"),
+        "reset" => (
+            "2FA reset by an administrator",
+            "관리자가 2단계 인증 초기화",
+        ),
+        "mandate_set" => (
+            "2FA required of every member",
+            "모든 구성원에게 2단계 인증 요구",
+        ),
+        "mandate_grace_changed" => ("Deadline for 2FA changed", "2단계 인증 기한 변경"),
+        "mandate_cleared" => ("2FA no longer required", "2단계 인증 요구 해제"),
+        _ => return kind,
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Ko => ko,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +522,17 @@ mod tests {
         assert_eq!(wait_ko(10), "1분");
         assert_eq!(wait_ko(61), "2분");
         assert_eq!(wait_ko(3_601), "2시간");
+    }
+
+    #[test]
+    fn every_event_kind_reads_in_both_languages() {
+        for kind in twostep_enrollment::AuditKind::ALL {
+            let (en, ko) = (
+                event_kind(Lang::En, kind.name()),
+                event_kind(Lang::Ko, kind.name()),
+            );
+            assert_ne!(en, kind.name(), "{kind:?} has an English text");
+            assert_ne!(ko, en, "{kind:?} has a Korean text");
+        }
     }
 }

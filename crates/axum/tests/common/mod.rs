@@ -249,7 +249,12 @@ fn app(twostep: Wired, sessions: Sessions) -> Router {
             )
             .nest("/2fa", twostep.json_router());
     #[cfg(feature = "ui")]
-    let router = router.merge(twostep.pages(twostep_axum::ui::Pages::default()));
+    let router = router.merge(
+        twostep.pages(
+            twostep_axum::ui::Pages::default()
+                .member_accounts(|user| async move { Some(account(&user)) }),
+        ),
+    );
     router.layer(SessionManagerLayer::new(sessions).with_secure(false))
 }
 
