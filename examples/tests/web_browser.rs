@@ -241,7 +241,7 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrollment() {
 
     // With 2FA, the owner sees who would be affected and switches it on.
     console.sign_in(owner).await;
-    console.enable_two_factor(owner, Shots::None).await;
+    let owner_2fa = console.enable_two_factor(owner, Shots::None).await;
     browser.goto(&console.url("/org/security")).await;
     assert_eq!(
         browser.texts_of("#preview li").await,
@@ -281,6 +281,56 @@ async fn an_org_mandate_sends_members_without_2fa_to_enrollment() {
         .await;
     assert!(browser.text_of("#flash").await.contains("requires"));
     assert_eq!(browser.text_of("#status").await, "On");
+
+    // The member loses the phone and the codes: the owner resets 2FA from the member list,
+    // with the password and a code of her own.
+    console.sign_out().await;
+    console.submit_sign_in(owner, PASSWORD).await;
+    browser.click_on("#use-recovery").await;
+    browser.fill("#code", &owner_2fa.recovery_codes[0]).await;
+    browser
+        .click_on("form[action='/login/second-step'] button")
+        .await;
+    assert_eq!(browser.path().await, "/account");
+    browser.goto(&console.url("/org")).await;
+    browser
+        .click_on("form[action='/org/security/reset'] button")
+        .await;
+    assert_eq!(browser.path().await, "/org/security/reset");
+    assert!(browser.text_of("#reset-intro").await.contains(member));
+    console.shot("22-reset-member").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.fill("#code", &owner_2fa.app.code_after(30)).await;
+    browser.click_on("#reset").await;
+    assert_eq!(browser.path().await, "/org/security");
+    assert!(browser.text_of("#flash").await.contains("was reset"));
+    // The organisation's log: the reset on top, by the owner, then the requirement.
+    let events = browser.texts_of("#security-log tr").await;
+    assert!(
+        events[1].contains("2FA reset by an administrator") && events[1].contains(owner),
+        "{events:?}"
+    );
+    assert!(
+        events[2].contains("2FA required of every member"),
+        "{events:?}"
+    );
+    console.shot("23-org-security-log").await;
+    console.sign_out().await;
+
+    // The member signs in with the password alone, must set 2FA up again (the requirement),
+    // and the 2FA tab says who reset it.
+    console.submit_sign_in(member, PASSWORD).await;
+    assert_eq!(browser.path().await, "/account/2fa/enable");
+    console.enable_two_factor(member, Shots::None).await;
+    browser.goto(&console.url("/account/2fa")).await;
+    let log = browser.texts_of("#security-log tr").await;
+    assert!(log[1].contains("2FA turned on"), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|row| row.contains("2FA reset by an administrator") && row.contains(owner)),
+        "{log:?}"
+    );
+    console.shot("24-security-log").await;
     console.close().await;
 }
 

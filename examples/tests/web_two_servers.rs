@@ -1,7 +1,8 @@
 //! Two console processes on one PostgreSQL database serve one user: sessions live in the
 //! database, pending states are sealed under the key both share, so the password passes on
 //! one and the code on the other, and one code raced against both signs in once; and a
-//! session ends on both when the user's second factor changes from another.
+//! session ends on both servers when the user's second factor changes from another — reset by
+//! the organisation's owner, or turned off by the user.
 //!
 //! Needs `DATABASE_URL` (a PostgreSQL server, as `.ci/run` starts); without it the test says
 //! it was skipped (under `CI=true` that is a failure). Plain HTTP/1.1 over TCP: no browser.
@@ -14,7 +15,7 @@
 
 mod common;
 
-use common::{App, Http, printed_after, start_example};
+use common::{App, Http, Log, printed_after, start_example};
 use twostep::otp::{Secret, Totp, TotpParams};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -43,6 +44,8 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
     let (_a, a, log_a) = start_example("web", &["--database-url", &database], &keys).await;
     let (_b, b, log_b) = start_example("web", &["--database-url", &database], &keys).await;
     let email = format!("two-{}@servers.test", std::process::id());
+    // Its own organisation: the database outlives the run, and the first to sign up owns it.
+    let org = format!("Two {}", std::process::id());
 
     // Sign up on A, open the mailed link on B; enable 2FA stepping between the servers.
     let mut user = Http::default();
@@ -50,7 +53,7 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
         .post(
             &a,
             "/signup",
-            &[("email", &email), ("password", PASSWORD), ("org", "Two")],
+            &[("email", &email), ("password", PASSWORD), ("org", &org)],
         )
         .await;
     assert!(answer.body.contains("check-inbox"), "{answer:?}");
@@ -137,6 +140,37 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
         .await;
     assert_eq!(signed_in.location(), "/account", "{signed_in:?}");
     let stolen = other.clone();
+
+    // A member of the organisation, with 2FA, signed in on B; the owner resets it on A.
+    let member = format!("member-{}@servers.test", std::process::id());
+    let (mut member_on_b, _, _) = enrolled_on(&b, &log_b, &member, &org).await;
+    assert_eq!(member_on_b.get(&b, "/account").await.status, 200);
+    let member_copy = member_on_b.clone();
+    let form = winner
+        .get(&a, &format!("/org/security/reset?member={member}"))
+        .await;
+    assert!(form.body.contains("reset-intro"), "{form:?}");
+    let reset = winner
+        .post(
+            &a,
+            "/org/security/reset",
+            &[
+                ("member", member.as_str()),
+                ("password", PASSWORD),
+                // The owner's app code was spent at sign-in: a recovery code confirms.
+                ("code", &codes[2]),
+                ("csrf", &form.csrf()),
+            ],
+        )
+        .await;
+    assert_eq!(reset.location(), "/org/security", "{reset:?}");
+    for (mut session, server) in [(member_on_b, &b), (member_copy, &a)] {
+        let page = session.get(server, "/account").await;
+        assert_eq!(page.location(), "/login", "the member's session: {page:?}");
+    }
+    assert_eq!(winner.get(&b, "/account").await.status, 200, "the owner's");
+
+    // The owner turns her own 2FA off on A: her session on B ends.
     let csrf = winner.get(&a, "/account/2fa/disable").await.csrf();
     winner
         .post(
@@ -162,6 +196,43 @@ async fn the_password_on_one_server_and_the_code_on_the_other_one_code_signs_in_
         let page = session.get(server, "/account").await;
         assert_eq!(page.location(), "/login", "{page:?}");
     }
+}
+
+/// Signs `email` up on `server` (joining `org`) and turns 2FA on there, reading the mail
+/// from `log`: the session, the authenticator and the recovery codes.
+async fn enrolled_on(server: &str, log: &Log, email: &str, org: &str) -> (Http, App, Vec<String>) {
+    let mut user = Http::default();
+    let fields = [("email", email), ("password", PASSWORD), ("org", org)];
+    user.post(server, "/signup", &fields).await;
+    let token = printed_after(&[log], ": /signup/confirm/").await;
+    user.get(server, &format!("/signup/confirm/{token}")).await;
+    let csrf = user.get(server, "/account/2fa/enable").await.csrf();
+    user.post(server, "/account/2fa/enable/start", &[("csrf", &csrf)])
+        .await;
+    let code = emailed_code(&printed_after(&[log], "code is ").await);
+    let fields = [("code", code.as_str()), ("csrf", csrf.as_str())];
+    user.post(server, "/account/2fa/enable/email-code", &fields)
+        .await;
+    let key = user
+        .get(server, "/account/2fa/enable")
+        .await
+        .text_of("manual-key");
+    let app = App(Totp::new(
+        &Secret::from_base32(&key).unwrap(),
+        TotpParams::default(),
+    ));
+    let first = app.code_after(0);
+    let fields = [("code", first.as_str()), ("csrf", csrf.as_str())];
+    user.post(server, "/account/2fa/enable/authenticator", &fields)
+        .await;
+    let codes = recovery_codes(&user.get(server, "/account/2fa/enable").await.body);
+    let fields = [("saved", "on"), ("csrf", csrf.as_str())];
+    user.post(server, "/account/2fa/enable/done", &fields).await;
+    assert_eq!(
+        user.get(server, "/account/2fa").await.text_of("status"),
+        "On"
+    );
+    (user, app, codes)
 }
 
 /// The recovery codes a page shows.

@@ -13,7 +13,7 @@
 use rand::RngExt as _;
 use sqlx::{AnyPool, Row as _};
 use twostep::axum::{PasswordError, Passwords};
-use twostep::enrollment::{Directory, Reauthenticate};
+use twostep::enrollment::{Account, Directory, Reauthenticate};
 use twostep::policy::{Membership, Role};
 
 use crate::mail::unix_now;
@@ -202,6 +202,18 @@ impl Accounts {
             .passwords
             .verify(email, password, stored.as_deref())
             .await?)
+    }
+
+    /// The account of the user `email` (their id), if they signed up.
+    pub(crate) async fn account(&self, email: &str) -> Result<Option<Account>, AccountsError> {
+        let found = sqlx::query("SELECT 1 FROM web_users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.map(|_| Account {
+            user_id: email.to_owned(),
+            email: email.to_owned(),
+        }))
     }
 
     /// The user's organisation membership.

@@ -156,7 +156,14 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         twostep: TwoStep::new(service),
         pages: Pages::default()
             .signed_in("/account")
-            .layout(pages::twostep_page),
+            .layout(pages::twostep_page)
+            .member_accounts({
+                let accounts = accounts.clone();
+                move |email| {
+                    let accounts = accounts.clone();
+                    async move { accounts.account(&email).await.ok().flatten() }
+                }
+            }),
         accounts,
         outbox,
     });
@@ -177,7 +184,11 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     std::io::stdout().flush()?;
     // The routes made once: `serve(listener, router)` makes them again for every
     // connection, and a flood of connections would hold a copy of the table each.
-    axum::serve(listener, router.with_state(()).into_make_service())
+    // With each connection's peer address, for the security log.
+    let service = router
+        .with_state(())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -170,7 +170,16 @@ pub(crate) fn members(me: &Membership, rows: &[(Membership, Option<bool>)], csrf
                 tr {
                     td { (member.user_id) }
                     td { (role_name(member.role)) }
-                    @if let Some(on) = on { td { span.status.on[*on].off[!*on] { @if *on { "On" } @else { "Off" } } } }
+                    @if let Some(on) = on { td { span.status.on[*on].off[!*on] { @if *on { "On" } @else { "Off" } }
+                        // A member locked out (phone and codes lost): an owner or admin resets.
+                        @if *on && member.user_id != me.user_id {
+                            " "
+                            form.inline method="get" action="/org/security/reset" {
+                                input type="hidden" name="member" value=(member.user_id);
+                                button.link type="submit" { "Reset 2FA" }
+                            }
+                        }
+                    } }
                     @if me.role == Role::Owner {
                         td {
                             @if member.role != Role::Owner {
