@@ -9,8 +9,8 @@ use std::sync::Arc;
 use common::{Db, PASSWORD, account, enroll, sealer, service};
 use twostep_enrollment::memory::{FixedPasswords, RecordingMailer, SettableClock};
 use twostep_enrollment::{
-    AcceptStep, ConsumedState, LoginStep, Saved, Service, ServiceError, StateId, Store,
-    StoredAccount, Throttle, ThrottlePolicy,
+    AcceptStep, AuditEvent, AuditKind, ConsumedState, EventQuery, LoginStep, Saved, Service,
+    ServiceError, StateId, Store, StoredAccount, Throttle, ThrottlePolicy,
 };
 use twostep_otp::{Rejection, Totp};
 use twostep_recovery::RedeemError;
@@ -279,6 +279,32 @@ async fn the_security_log_holds_no_secret_or_code() {
             let needle = String::from_utf8_lossy(&needle).into_owned();
             assert!(!log.contains(&needle), "{name}: {what} is in the log");
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_older_than_the_retention_are_deleted_as_new_ones_arrive() {
+    for db in Db::all().await {
+        let name = db.name();
+        let store = db
+            .store()
+            .clone()
+            .retain_events_for(std::time::Duration::from_secs(100));
+        let event = |at| AuditEvent::new("alice", AuditKind::Locked, at);
+        store
+            .record_events(&[event(NOW), event(NOW + 50)])
+            .await
+            .unwrap();
+        let kept = |store: SqlStore| async move {
+            let page = store.events(&EventQuery::user("alice", 10)).await.unwrap();
+            page.iter()
+                .map(|logged| logged.event.at)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kept(store.clone()).await, [NOW + 50, NOW], "{name}");
+        // A year on the default retention, 100 seconds here: the first is gone.
+        store.record_events(&[event(NOW + 120)]).await.unwrap();
+        assert_eq!(kept(store.clone()).await, [NOW + 120, NOW + 50], "{name}");
     }
 }
 
