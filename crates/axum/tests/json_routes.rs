@@ -374,11 +374,7 @@ async fn a_cancel_after_done_says_two_factor_is_on() {
 
 #[tokio::test]
 async fn a_mandated_member_reaches_only_the_wizard_until_it_is_done() {
-    let w = World::new();
-    w.directory
-        .join(Membership::new("acme", "bob", Role::Owner, 0));
-    w.directory
-        .join(Membership::new("acme", "alice", Role::Member, 0));
+    let w = World::acme();
     let (mut bob, _, _) = w.enabled("bob").await;
     let preview = bob.get("/2fa/orgs/acme/security").await;
     assert_eq!(preview.json["preview"], json!(["alice"]), "{preview:?}");
@@ -558,11 +554,7 @@ async fn a_failed_change_signs_nobody_out() {
 
 #[tokio::test]
 async fn the_security_log_pages_a_users_events_and_an_organisations_to_its_managers() {
-    let w = World::new();
-    w.directory
-        .join(Membership::new("acme", "bob", Role::Owner, 0));
-    w.directory
-        .join(Membership::new("acme", "alice", Role::Member, 0));
+    let w = World::acme();
     let (mut alice, _, _) = w.enabled("alice").await;
     let (mut bob, _, _) = w.enabled("bob").await;
     let set = bob

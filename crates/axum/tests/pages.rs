@@ -267,11 +267,7 @@ async fn the_token_changes_when_the_sign_in_stage_does() {
 
 #[tokio::test]
 async fn an_owner_resets_a_member_from_the_reset_page_in_korean() {
-    let w = World::new();
-    w.directory
-        .join(Membership::new("acme", "bob", Role::Owner, 0));
-    w.directory
-        .join(Membership::new("acme", "alice", Role::Member, 0));
+    let w = World::acme();
     let (mut alice, _, _) = w.enabled("alice").await;
     let (mut bob, bob_totp, _) = w.enabled("bob").await;
     let form = bob
@@ -342,11 +338,7 @@ async fn an_owner_resets_a_member_from_the_reset_page_in_korean() {
 
 #[tokio::test]
 async fn a_member_neither_sees_the_organisations_log_nor_resets() {
-    let w = World::new();
-    w.directory
-        .join(Membership::new("acme", "bob", Role::Owner, 0));
-    w.directory
-        .join(Membership::new("acme", "alice", Role::Member, 0));
+    let w = World::acme();
     let (mut alice, alice_totp, _) = w.enabled("alice").await;
     w.enabled("bob").await;
     let org = alice.send(page("/org/security", "en")).await;

@@ -28,6 +28,7 @@ use twostep_enrollment::memory::{
 };
 use twostep_enrollment::{Account, Clock as _, Policies, Service, StateKey};
 use twostep_otp::{KeyUri, Totp};
+use twostep_policy::{Membership, Role};
 
 pub const T0: u64 = 1_764_288_000;
 pub const PASSWORD: &str = "correct horse";
@@ -139,6 +140,18 @@ impl World {
             mailer,
             directory,
         }
+    }
+
+    /// [`World::new`] with an organisation, "acme": bob owns it, alice is a member.
+    pub fn acme() -> Self {
+        let world = Self::new();
+        world
+            .directory
+            .join(Membership::new("acme", "bob", Role::Owner, 0));
+        world
+            .directory
+            .join(Membership::new("acme", "alice", Role::Member, 0));
+        world
     }
 
     pub fn client(&self) -> Client {
