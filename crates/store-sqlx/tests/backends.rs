@@ -257,6 +257,16 @@ async fn the_security_log_holds_no_secret_or_code() {
             .await
             .unwrap();
 
+        if name == "SQLite" {
+            // The column an event passes through on its way to the log keeps nothing.
+            let left: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM twostep_accounts WHERE logged_event IS NOT NULL",
+            )
+            .fetch_one(db.store().pool())
+            .await
+            .unwrap();
+            assert_eq!(left, 0, "{name}: events left in the account rows");
+        }
         let log = logged_text(db.store()).await;
         // The scan reads real content: every kind of event is there.
         for kind in [
@@ -664,9 +674,15 @@ async fn moving_the_recovery_codes_keeps_every_account() {
             .unwrap();
         let codes_at = columns.iter().position(|c| c == "recovery_codes");
         let after_codes = codes_at.map(|at| &columns[at + 1..]);
+        // On SQLite, also the column a write's event passes through (its trigger empties it
+        // within the statement, and SQLite writes whole pages: no prefix to keep).
+        let expected: &[&str] = match files {
+            "sqlite" => &["security_revision", "logged_event"],
+            _ => &["security_revision"],
+        };
         assert_eq!(
-            after_codes,
-            Some(&["security_revision".to_owned()][..]),
+            after_codes.map(|after| after.iter().map(String::as_str).collect::<Vec<_>>()),
+            Some(expected.to_vec()),
             "{name}: after the codes, only what a sign-in does not write either"
         );
         let orphan = sqlx::query(
