@@ -8,45 +8,17 @@ mod common;
 use common::orgs::{PASSWORD, World, enable, world};
 use common::{acct, one_typo};
 use twostep_enrollment::{
-    AuditKind, Clock, LoginChallenge, LoginStep, Mail, Notice, ServiceError, SignedIn, Store,
-    Throttle,
+    AuditKind, Clock, LoginStep, Mail, Notice, ServiceError, Store, Throttle,
 };
 use twostep_otp::{Rejection, Totp};
 use twostep_policy::{Membership, Refusal, Role};
 
-/// The actor's current code.
-#[allow(clippy::unwrap_used)] // a failed setup is a failed test
-fn code(world: &World, totp: &Totp) -> String {
-    totp.generate(world.clock.now()).unwrap().to_string()
-}
-
 /// `actor` resets `member` in "acme" with their password and current code.
 async fn reset(world: &World, actor: &str, member: &str, totp: &Totp) -> Result<(), ServiceError> {
-    let code = code(world, totp);
+    let code = world.code(totp);
     world
         .service
         .reset_member(&acct(actor), "acme", &acct(member), PASSWORD, &code)
-        .await
-}
-
-#[allow(clippy::panic)] // an assertion
-/// `user` signs in with `input` at the second step.
-#[allow(clippy::unwrap_used)] // a failed setup is a failed test
-async fn sign_in(
-    world: &World,
-    user: &str,
-    input: &str,
-) -> Result<SignedIn, twostep_enrollment::Refusal<LoginChallenge>> {
-    let challenge = world
-        .service
-        .begin_login(&acct(user))
-        .await
-        .unwrap()
-        .into_challenge()
-        .unwrap();
-    world
-        .service
-        .verify_login(&acct(user), challenge, input)
         .await
 }
 
@@ -159,13 +131,13 @@ async fn the_actor_re_authenticates_and_pays_for_wrong_guesses() {
         }
     };
     assert!(matches!(
-        attempt("wrong", code(&world, &ada)).await,
+        attempt("wrong", world.code(&ada)).await,
         Err(ServiceError::WrongPassword)
     ));
     assert_eq!(throttle(&world, "ada").await.window_failures, 1);
     let wrong = format!(
         "{:06}",
-        (code(&world, &ada).parse::<u32>().unwrap() + 1) % 1_000_000
+        (world.code(&ada).parse::<u32>().unwrap() + 1) % 1_000_000
     );
     assert!(matches!(
         attempt(PASSWORD, wrong).await,
@@ -182,10 +154,10 @@ async fn the_actor_re_authenticates_and_pays_for_wrong_guesses() {
         "a typo the check symbol catches is not a guess"
     );
     for _ in 0..3 {
-        let _ = attempt("wrong", code(&world, &ada)).await;
+        let _ = attempt("wrong", world.code(&ada)).await;
     }
     assert!(matches!(
-        attempt(PASSWORD, code(&world, &ada)).await,
+        attempt(PASSWORD, world.code(&ada)).await,
         Err(ServiceError::Locked(_))
     ));
     assert!(enabled(&world, "bob").await, "bob keeps 2FA");
@@ -218,12 +190,12 @@ async fn a_reset_clears_the_member_and_tells_them() {
         .unwrap();
     // Bob locked himself out.
     for _ in 0..5 {
-        let _ = sign_in(&world, "bob", "000000").await;
+        let _ = world.sign_in("bob", "000000").await;
     }
     assert_ne!(throttle(&world, "bob").await, Throttle::default());
     world.mailer.take();
 
-    let used = code(&world, &ada);
+    let used = world.code(&ada);
     world
         .service
         .reset_member(&acct("ada"), "acme", &acct("bob"), PASSWORD, &used)
@@ -267,7 +239,7 @@ async fn a_reset_clears_the_member_and_tells_them() {
         "the actor's code confirmed a reset; it signed nobody in"
     );
 
-    let refused = sign_in(&world, "ada", &used).await.unwrap_err();
+    let refused = world.sign_in("ada", &used).await.unwrap_err();
     assert!(
         matches!(refused.error, ServiceError::Code(Rejection::Replayed)),
         "the code was spent: {}",
@@ -311,10 +283,10 @@ async fn a_reset_or_disable_moves_the_security_revision_a_sign_in_does_not() {
     };
     let enrolled = security("bob").await;
     world.clock.advance(30);
-    let signed_in = sign_in(&world, "bob", &code(&world, &bob)).await.unwrap();
+    let signed_in = world.sign_in("bob", &world.code(&bob)).await.unwrap();
     assert_eq!(signed_in.security_revision, enrolled, "answered");
     assert_eq!(security("bob").await, enrolled, "a sign-in");
-    let signed_in = sign_in(&world, "bob", &bob_codes[0]).await.unwrap();
+    let signed_in = world.sign_in("bob", &bob_codes[0]).await.unwrap();
     assert_eq!(
         signed_in.security_revision, enrolled,
         "with a recovery code"
@@ -340,7 +312,7 @@ async fn a_reset_or_disable_moves_the_security_revision_a_sign_in_does_not() {
         .unwrap();
     world
         .service
-        .confirm_disable(&acct("bob"), confirm, &code(&world, &bob))
+        .confirm_disable(&acct("bob"), confirm, &world.code(&bob))
         .await
         .unwrap();
     assert!(security("bob").await > enrolled, "a disable");

@@ -7,7 +7,9 @@ use twostep_enrollment::memory::{
     FixedPasswords, MemoryDirectory, MemoryStore, PlaintextSealer, RecordingAudit, RecordingMailer,
     SettableClock,
 };
-use twostep_enrollment::{Account, Clock, Policies, Saved, Service};
+use twostep_enrollment::{
+    Account, Clock, LoginChallenge, Policies, Refusal, Saved, Service, SignedIn,
+};
 use twostep_otp::Totp;
 use twostep_policy::{Membership, Role};
 
@@ -25,6 +27,27 @@ pub(crate) struct World {
     pub(crate) directory: Arc<MemoryDirectory>,
     pub(crate) audit: Arc<RecordingAudit>,
     pub(crate) clock: Arc<SettableClock>,
+}
+
+impl World {
+    /// `totp`'s code now.
+    pub(crate) fn code(&self, totp: &Totp) -> String {
+        totp.generate(self.clock.now())
+            .expect("after T0")
+            .to_string()
+    }
+
+    /// `user`, who has 2FA, signs in with `input` at the second step.
+    pub(crate) async fn sign_in(
+        &self,
+        user: &str,
+        input: &str,
+    ) -> Result<SignedIn, Refusal<LoginChallenge>> {
+        let account = super::acct(user);
+        let step = self.service.begin_login(&account).await.expect("a store");
+        let challenge = step.into_challenge().expect("a second step: 2FA is on");
+        self.service.verify_login(&account, challenge, input).await
+    }
 }
 
 pub(crate) fn world() -> World {
